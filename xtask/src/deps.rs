@@ -1,0 +1,79 @@
+//! `cargo xtask deps`: the host packages peapod and its tests need, installed only if missing.
+
+use std::process::Command;
+
+use anyhow::{Result, bail};
+
+use crate::util::{self, run_command};
+
+/// Debian packages and why each is needed. Grow this list as issues need more.
+const PACKAGES: &[(&str, &str)] = &[
+    (
+        "busybox-static",
+        "the static busybox the test images are built from",
+    ),
+    ("nftables", "NAT and published ports"),
+    ("iproute2", "network namespaces and links in tests"),
+    ("skopeo", "validates the OCI fixtures"),
+    ("umoci", "validates and unpacks the OCI fixtures"),
+    ("attr", "getfattr, to check unpacked xattrs"),
+];
+
+/// Installs whatever is missing from [`PACKAGES`]; does nothing if all are present.
+pub(crate) fn ensure() -> Result<()> {
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| !installed(name))
+        .collect();
+    if missing.is_empty() {
+        eprintln!("deps: all {} host packages are installed", PACKAGES.len());
+        return Ok(());
+    }
+    if !util::is_root() {
+        bail!(
+            "deps: missing host packages {}; installing them needs root (run `cargo xtask deps` as root)",
+            missing.join(", ")
+        );
+    }
+    eprintln!("deps: installing {}", missing.join(", "));
+    run_command(Command::new("apt-get").args(["update", "-q"]))?;
+    run_command(
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(&missing),
+    )?;
+    let still_missing: Vec<&str> = missing.into_iter().filter(|n| !installed(n)).collect();
+    if !still_missing.is_empty() {
+        bail!(
+            "deps: apt-get reported success but {} is still not installed",
+            still_missing.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Whether dpkg says the package is installed.
+fn installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${db:Status-Status}", package])
+        .output()
+        .map(|out| out.status.success() && out.stdout == b"installed")
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_package_that_does_not_exist_is_not_installed() {
+        assert!(!installed("peapod-no-such-package"));
+    }
+
+    #[test]
+    fn dpkg_itself_is_installed() {
+        assert!(installed("dpkg"));
+    }
+}

@@ -1,0 +1,43 @@
+//! `cargo xtask`: peapod's developer tasks.
+//!
+//! - `deps`: install the host packages the project and its tests need (idempotent, as root).
+//! - `fixtures`: build the test images, deterministically and offline, under `target/fixtures`.
+//! - `test`: the one test command: deps, fixtures, lints, then every test, privileged included.
+//! - `demo`: show what peapod does today, on a fresh machine, offline.
+
+mod demo;
+mod deps;
+mod fixtures;
+mod test;
+mod util;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "peapod's developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Install the host packages the project needs (apt; only what is missing).
+    Deps,
+    /// Build the test images under target/fixtures (deterministic, offline).
+    Fixtures,
+    /// Run every test, privileged ones included (needs root).
+    Test(test::Args),
+    /// Show what peapod does, offline.
+    Demo,
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().task {
+        Task::Deps => deps::ensure(),
+        Task::Fixtures => fixtures::build_default().map(|_| ()),
+        Task::Test(args) => test::run(&args),
+        Task::Demo => demo::run(),
+    }
+}
