@@ -36,7 +36,7 @@ pub(crate) fn run() -> Result<()> {
         "  peapod-oci running a bundle, the container lifecycle and its isolation: the OCI runtime issue"
     );
     println!("  peapod run / pod / pull: the engine issues");
-    println!("  Everything above is real; nothing below the line is pretended.");
+    println!("  The demo shows only what exists; it grows as these land.");
     Ok(())
 }
 
