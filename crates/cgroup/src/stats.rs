@@ -1,0 +1,173 @@
+//! Resource usage of a cgroup, from v1 or v2 files. A controller the host lacks gives zero or
+//! `None`; a file that exists but cannot be read or parsed is an error.
+
+use std::path::{Path, PathBuf};
+
+use crate::cgroup::Cgroup;
+use crate::error::{Error, Result};
+use crate::fsutil;
+
+/// v1 memory limits at or above this are "unlimited" (the kernel shows
+/// `PAGE_COUNTER_MAX * PAGE_SIZE`, 9223372036854771712 with 4 KiB pages).
+const V1_UNLIMITED: u64 = 1 << 62;
+
+/// Resource usage of a cgroup (including its child cgroups).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    /// Bytes of memory charged now (v1 `memory.usage_in_bytes`, v2 `memory.current`).
+    pub memory_usage: u64,
+    /// The memory limit, `None` if unlimited.
+    pub memory_limit: Option<u64>,
+    /// Peak memory usage (v1 `memory.max_usage_in_bytes`, v2 `memory.peak`, Linux >= 5.19).
+    pub memory_max_usage: Option<u64>,
+    /// Processes killed by the OOM killer (v2 `memory.events` oom_kill, v1
+    /// `memory.oom_control` oom_kill).
+    pub oom_kills: u64,
+    /// Processes and threads now (`pids.current`).
+    pub pids_current: u64,
+    /// The pids limit, `None` if unlimited.
+    pub pids_limit: Option<u64>,
+    /// CPU time used, nanoseconds (v1 `cpuacct.usage`, v2 `cpu.stat` usage_usec).
+    pub cpu_usage_ns: u64,
+}
+
+/// A number, or `None` for "max".
+pub(crate) fn parse_max(text: &str) -> Option<Option<u64>> {
+    match text.trim() {
+        "max" => Some(None),
+        t => t.parse().ok().map(Some),
+    }
+}
+
+/// The value of `key` in a flat-keyed file (`key value` lines: memory.events, cpu.stat…).
+pub(crate) fn flat_keyed(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        if k == key {
+            v.trim().parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+fn parse_err(path: &Path, what: &str) -> Error {
+    Error::Parse {
+        path: path.to_path_buf(),
+        reason: format!("expected {what}"),
+    }
+}
+
+/// Reads a file holding one number or "max"; `Ok(None)` if the file does not exist.
+fn read_max(path: &Path) -> Result<Option<Option<u64>>> {
+    match fsutil::read_opt(path)? {
+        None => Ok(None),
+        Some(t) => parse_max(&t)
+            .map(Some)
+            .ok_or_else(|| parse_err(path, "a number or \"max\"")),
+    }
+}
+
+/// Reads a file holding one number; `Ok(None)` if it does not exist.
+fn read_num(path: &Path) -> Result<Option<u64>> {
+    match read_max(path)? {
+        None => Ok(None),
+        Some(Some(n)) => Ok(Some(n)),
+        Some(None) => Err(parse_err(path, "a number")),
+    }
+}
+
+/// Reads `key` of a flat-keyed file; `Ok(None)` if the file does not exist.
+fn read_keyed(path: &Path, key: &str) -> Result<Option<u64>> {
+    match fsutil::read_opt(path)? {
+        None => Ok(None),
+        Some(t) => flat_keyed(&t, key)
+            .map(Some)
+            .ok_or_else(|| parse_err(path, &format!("a \"{key}\" line"))),
+    }
+}
+
+impl Cgroup {
+    /// `(directory, is_v1)` where `controller`'s files are: its v1 hierarchy if mounted,
+    /// else the unified one (files are then simply absent if it is not enabled there).
+    fn stats_dir(&self, controller: &str) -> Option<(PathBuf, bool)> {
+        if let Some(d) = self.v1_dir(controller) {
+            return Some((d.to_path_buf(), true));
+        }
+        self.unified.as_ref().map(|u| (u.dir.clone(), false))
+    }
+
+    /// Reads memory, OOM, pids and CPU usage.
+    pub fn stats(&self) -> Result<Stats> {
+        let mut s = Stats::default();
+        match self.stats_dir("memory") {
+            Some((d, true)) => {
+                s.memory_usage = read_num(&d.join("memory.usage_in_bytes"))?.unwrap_or(0);
+                s.memory_limit =
+                    read_num(&d.join("memory.limit_in_bytes"))?.filter(|l| *l < V1_UNLIMITED);
+                s.memory_max_usage = read_num(&d.join("memory.max_usage_in_bytes"))?;
+                s.oom_kills = read_keyed(&d.join("memory.oom_control"), "oom_kill")?.unwrap_or(0);
+            }
+            Some((d, false)) => {
+                s.memory_usage = read_num(&d.join("memory.current"))?.unwrap_or(0);
+                s.memory_limit = read_max(&d.join("memory.max"))?.flatten();
+                s.memory_max_usage = read_num(&d.join("memory.peak"))?;
+                s.oom_kills = read_keyed(&d.join("memory.events"), "oom_kill")?.unwrap_or(0);
+            }
+            None => {}
+        }
+        if let Some((d, _)) = self.stats_dir("pids") {
+            s.pids_current = read_num(&d.join("pids.current"))?.unwrap_or(0);
+            s.pids_limit = read_max(&d.join("pids.max"))?.flatten();
+        }
+        match self.stats_dir("cpuacct") {
+            Some((d, true)) => s.cpu_usage_ns = read_num(&d.join("cpuacct.usage"))?.unwrap_or(0),
+            Some((d, false)) => {
+                s.cpu_usage_ns = read_keyed(&d.join("cpu.stat"), "usage_usec")?
+                    .unwrap_or(0)
+                    .saturating_mul(1000);
+            }
+            None => {}
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_max_files() {
+        assert_eq!(parse_max("max\n"), Some(None));
+        assert_eq!(parse_max("16777216\n"), Some(Some(16_777_216)));
+        assert_eq!(parse_max("lots"), None);
+    }
+
+    #[test]
+    fn parses_flat_keyed_files() {
+        let events = "low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n";
+        assert_eq!(flat_keyed(events, "oom_kill"), Some(2));
+        assert_eq!(flat_keyed(events, "oom"), Some(3));
+        let oom_control = "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n";
+        assert_eq!(flat_keyed(oom_control, "oom_kill"), Some(1));
+        let cpu_stat = "usage_usec 1234\nuser_usec 1000\nsystem_usec 234\n";
+        assert_eq!(flat_keyed(cpu_stat, "usage_usec"), Some(1234));
+        assert_eq!(flat_keyed(cpu_stat, "nr_periods"), None);
+    }
+
+    #[test]
+    fn stats_serialize_to_json() {
+        let s = Stats {
+            memory_usage: 1,
+            memory_limit: None,
+            oom_kills: 2,
+            ..Default::default()
+        };
+        let j = serde_json::to_string(&s).unwrap();
+        assert!(
+            j.contains("\"memory_limit\":null") && j.contains("\"oom_kills\":2"),
+            "{j}"
+        );
+    }
+}
