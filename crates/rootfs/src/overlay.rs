@@ -1,0 +1,107 @@
+//! Overlay assembly: read-only layers plus a writable upper layer, merged at a target.
+
+use std::os::fd::AsFd;
+use std::path::Path;
+
+use nix::errno::Errno;
+
+use crate::error::{Error, Result, detail};
+use crate::mount_api;
+use crate::sys::{self, cstr};
+
+/// Mounts an overlay of `lower` (topmost layer first, as overlayfs orders them) with the
+/// writable `upper` and its `work` directory (same filesystem as `upper`) on the host path
+/// `target`. Layers are passed one by one (`lowerdir+`, Linux 6.8), so paths may contain
+/// `:` or `,`; older kernels get one escaped `lowerdir` string.
+pub fn mount_overlay(lower: &[&Path], upper: &Path, work: &Path, target: &Path) -> Result<()> {
+    let fail = |errno: Errno, log: String| Error::Overlay {
+        target: target.to_path_buf(),
+        source: errno.into(),
+        detail: detail(errno, &log),
+    };
+    if lower.is_empty() {
+        return Err(fail(
+            Errno::EINVAL,
+            "at least one lower layer is needed".into(),
+        ));
+    }
+    let fs = sys::fsopen(
+        &cstr("overlay").map_err(|e| fail(e, String::new()))?,
+        libc::FSOPEN_CLOEXEC,
+    )
+    .map_err(|e| {
+        let hint = if e == Errno::ENODEV {
+            "is the overlay module loaded?".to_string()
+        } else {
+            String::new()
+        };
+        fail(e, hint)
+    })?;
+    let fd = fs.as_fd();
+    let configure = || -> nix::Result<()> {
+        mount_api::set_string(fd, "source", "overlay")?;
+        let one_by_one = match mount_api::set_string(fd, "lowerdir+", path_str(lower[0])?) {
+            Ok(()) => true,
+            // Before Linux 6.8 overlayfs does not know "lowerdir+".
+            Err(Errno::EINVAL) => false,
+            Err(e) => return Err(e),
+        };
+        if one_by_one {
+            for l in &lower[1..] {
+                mount_api::set_string(fd, "lowerdir+", path_str(l)?)?;
+            }
+        } else {
+            let joined = lower
+                .iter()
+                .map(|l| path_str(l).map(escape))
+                .collect::<nix::Result<Vec<_>>>()?
+                .join(":");
+            mount_api::set_string(fd, "lowerdir", &joined)?;
+        }
+        mount_api::set_string(fd, "upperdir", path_str(upper)?)?;
+        mount_api::set_string(fd, "workdir", path_str(work)?)?;
+        sys::fsconfig(fd, libc::FSCONFIG_CMD_CREATE, None, None)
+    };
+    configure().map_err(|e| fail(e, mount_api::read_log(fd)))?;
+    let mnt =
+        sys::fsmount(fd, libc::FSMOUNT_CLOEXEC, 0).map_err(|e| fail(e, mount_api::read_log(fd)))?;
+    mount_api::attach_path(mnt.as_fd(), target).map_err(|e| fail(e, String::new()))
+}
+
+fn path_str(p: &Path) -> nix::Result<&str> {
+    p.to_str().ok_or(Errno::EINVAL)
+}
+
+/// Escapes `\`, `:` and `,` for overlayfs's `lowerdir` list.
+fn escape(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    for c in p.chars() {
+        if matches!(c, '\\' | ':' | ',') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lowerdir_separators_are_escaped() {
+        assert_eq!(escape("/l/a:b,c\\d"), "/l/a\\:b\\,c\\\\d");
+        assert_eq!(escape("/plain"), "/plain");
+    }
+
+    #[test]
+    fn no_lower_layer_is_an_error() {
+        let err =
+            mount_overlay(&[], Path::new("/u"), Path::new("/w"), Path::new("/t")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot mount overlay on /t: invalid argument"),
+            "{err}"
+        );
+    }
+}
