@@ -31,6 +31,11 @@ pub enum Error {
     },
     #[error("cannot unshare {what}: {source}")]
     Unshare { what: String, source: nix::Error },
+    #[error("cannot create a process ({how}): {source}")]
+    Spawn {
+        how: &'static str,
+        source: nix::Error,
+    },
     #[error("invalid {which} mapping {map}: {why}")]
     BadMapping {
         which: &'static str,

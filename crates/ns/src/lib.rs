@@ -36,6 +36,7 @@ mod idmap;
 mod kind;
 mod namespaces;
 mod persist;
+mod spawn;
 mod sys;
 
 pub use error::{Error, Result};
@@ -44,3 +45,4 @@ pub use kind::NamespaceKind;
 pub use namespaces::{JoinedNamespaces, Namespaces, unshare_namespaces};
 pub use oci_spec;
 pub use persist::{pin, unpin};
+pub use spawn::{Forked, fork, fork_sibling};

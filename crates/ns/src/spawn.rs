@@ -1,0 +1,96 @@
+//! Process creation for the runtime's bring-up: `fork`, and a fork whose child becomes the
+//! caller's sibling (so a short-lived intermediate process can create the container's init
+//! as a direct child of the runtime).
+
+use nix::unistd::Pid;
+
+use crate::{Error, Result};
+
+/// Which side of a fork the caller is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forked {
+    Child,
+    Parent(Pid),
+}
+
+/// `fork(2)`.
+///
+/// # Safety
+/// The caller must be single-threaded: in the child only the calling thread exists, and any
+/// lock another thread held stays locked forever.
+pub unsafe fn fork() -> Result<Forked> {
+    // SAFETY: the caller guarantees it is single-threaded (this function's contract).
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => Ok(Forked::Child),
+        Ok(nix::unistd::ForkResult::Parent { child }) => Ok(Forked::Parent(child)),
+        Err(source) => Err(Error::Spawn {
+            how: "fork",
+            source,
+        }),
+    }
+}
+
+/// `clone(CLONE_PARENT | SIGCHLD)`: like fork, but the child's parent is the caller's parent.
+///
+/// # Safety
+/// As for [`fork`]: the caller must be single-threaded.
+pub unsafe fn fork_sibling() -> Result<Forked> {
+    // nix's clone needs a separate stack and a callback; with a null stack pointer the raw
+    // syscall behaves like fork (the child runs on a copy of the caller's stack).
+    let flags = (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong;
+    // SAFETY: x86_64/aarch64 clone(flags, newsp = 0, parent_tid, child_tid, tls): no stack,
+    // no tid pointers and no TLS, so the kernel touches no memory of ours; the caller is
+    // single-threaded, so the child's copy of the address space is consistent.
+    let ret = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    match ret {
+        -1 => Err(Error::Spawn {
+            how: "clone(CLONE_PARENT)",
+            source: nix::Error::last(),
+        }),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(Pid::from_raw(pid as libc::pid_t))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::unistd::{getpid, getppid, pipe, read, write};
+
+    use super::*;
+
+    #[test]
+    fn a_sibling_is_a_child_of_the_callers_parent() {
+        let (rx, tx) = pipe().unwrap();
+        // SAFETY: the children below only make raw syscalls (no allocation, no locks) and
+        // leave with _exit, so forking from the multi-threaded test harness is sound.
+        match unsafe { fork() }.unwrap() {
+            Forked::Child => {
+                // SAFETY: as above.
+                let code = match unsafe { fork_sibling() } {
+                    Ok(Forked::Child) => {
+                        let ppid = getppid().as_raw().to_ne_bytes();
+                        i32::from(write(&tx, &ppid).is_err())
+                    }
+                    Ok(Forked::Parent(_)) => 0,
+                    Err(_) => 2,
+                };
+                // SAFETY: _exit is async-signal-safe and ends this child at once.
+                unsafe { libc::_exit(code) }
+            }
+            Forked::Parent(middle) => {
+                assert_eq!(
+                    waitpid(middle, None).unwrap(),
+                    WaitStatus::Exited(middle, 0)
+                );
+                drop(tx);
+                let mut buf = [0u8; 4];
+                assert_eq!(read(&rx, &mut buf).unwrap(), 4);
+                assert_eq!(i32::from_ne_bytes(buf), getpid().as_raw());
+                // The sibling is our child: we can reap it.
+                let status = waitpid(None, None).unwrap();
+                assert!(matches!(status, WaitStatus::Exited(_, 0)), "{status:?}");
+            }
+        }
+    }
+}
