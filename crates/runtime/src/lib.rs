@@ -1,11 +1,60 @@
 //! # peapod-runtime: an OCI runtime library
 //!
 //! **Owns:** running any valid OCI bundle: the container lifecycle (create, start, state,
-//! kill, delete, exec), the init choreography between the runtime and the container's first
-//! process, capabilities, seccomp, rlimits, and hooks. It composes `peapod-ns`,
-//! `peapod-cgroup` and `peapod-rootfs`; the `peapod-oci` binary is a thin shell over it.
+//! kill, delete, pause, resume, exec), the bring-up choreography between the runtime and the
+//! container's first process, capabilities, rlimits, the terminal, and hooks. It composes
+//! `peapod-ns`, `peapod-cgroup` and `peapod-rootfs`; the `peapod-oci` binary is a thin shell
+//! over it, and the engine calls it in-process.
 //!
-//! **Does not own:** images, networks, pods or any state beyond the runtime's own
-//! `state.json` per container (that is `peapod-engine`).
+//! **Does not own:** images, networks, pods or any state beyond the runtime's own record per
+//! container (that is `peapod-engine`).
 //!
-//! Status: the API arrives with the OCI runtime issue; this crate holds no code yet.
+//! ## Process model
+//! `create` forks an *intermediate* process, which the runtime first puts in the
+//! container's cgroup. The intermediate joins the namespaces given by path, unshares the user
+//! namespace (the runtime writes its id maps), then the other new namespaces, and clones
+//! *init* as the runtime's own child (`CLONE_PARENT`) before exiting. Init mounts the rootfs,
+//! runs the hooks due, pivots, drops privileges, reports "created" and blocks on the exec
+//! fifo until `start` opens it. The runtime must be single-threaded when it calls `create`.
+//!
+//! ```no_run
+//! use peapod_runtime::{Container, CreateOptions, parse_signal};
+//!
+//! # fn main() -> Result<(), peapod_runtime::Error> {
+//! let opts = CreateOptions {
+//!     root: "/run/peapod-oci".into(),
+//!     bundle: "/srv/bundles/web".into(),
+//!     ..CreateOptions::default()
+//! };
+//! let container = Container::create("web", &opts)?;
+//! container.start()?;
+//! container.kill(parse_signal("TERM")?, false)?;
+//! let code = container.wait()?;
+//! container.delete(false)?;
+//! println!("exited with {code}");
+//! # Ok(())
+//! # }
+//! ```
+
+mod channel;
+mod config;
+mod console;
+mod container;
+mod create;
+mod devices;
+mod error;
+mod exec;
+mod hooks;
+mod init;
+mod intermediate;
+mod proc;
+mod seccomp;
+mod security;
+mod state;
+
+pub use config::Bundle;
+pub use container::{Container, CreateOptions, StateReport, parse_signal, wait_for};
+pub use error::{Error, Result};
+pub use exec::ExecOptions;
+pub use oci_spec;
+pub use state::Status;

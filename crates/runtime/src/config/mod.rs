@@ -1,0 +1,166 @@
+//! Loading and validating a bundle's `config.json`. Everything the runtime refuses, it
+//! refuses here, before anything is created: a bad config leaves nothing behind.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{Hook, Spec};
+use peapod_ns::{IdMap, NamespaceKind, Namespaces};
+
+use crate::{Error, Result};
+
+/// A bundle whose config passed validation.
+#[derive(Debug)]
+pub struct Bundle {
+    /// The bundle directory, absolute.
+    pub dir: PathBuf,
+    /// Its config.
+    pub spec: Spec,
+    /// `root.path`, resolved against the bundle and made absolute.
+    pub rootfs: PathBuf,
+    /// `linux.namespaces`.
+    pub namespaces: Namespaces,
+    /// `linux.seccomp`, compiled (once, here: a profile that does not compile is refused).
+    pub(crate) seccomp: Option<crate::seccomp::Filter>,
+}
+
+impl Bundle {
+    /// Loads `<dir>/config.json` and checks everything the runtime relies on.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let dir = std::fs::canonicalize(dir).map_err(Error::io("open bundle", dir))?;
+        let path = dir.join("config.json");
+        let bytes = std::fs::read(&path).map_err(|source| Error::ReadConfig {
+            path: path.clone(),
+            source,
+        })?;
+        let invalid = |why: String| Error::InvalidConfig {
+            path: path.clone(),
+            why,
+        };
+        let spec: Spec = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+        let (rootfs, namespaces) = validate(&dir, &spec).map_err(&invalid)?;
+        let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+            Some(profile) => Some(crate::seccomp::compile(profile).map_err(&invalid)?),
+            None => None,
+        };
+        Ok(Self {
+            dir,
+            spec,
+            rootfs,
+            namespaces,
+            seccomp,
+        })
+    }
+}
+
+/// The checks, as plain strings (the caller names the file).
+fn validate(bundle: &Path, spec: &Spec) -> std::result::Result<(PathBuf, Namespaces), String> {
+    let major = spec.version().split('.').next().unwrap_or_default();
+    if major != "1" {
+        return Err(format!(
+            "unsupported ociVersion {:?} (this runtime implements 1.x)",
+            spec.version()
+        ));
+    }
+    let root = spec.root().as_ref().ok_or("root is missing")?;
+    if root.path().as_os_str().is_empty() {
+        return Err("root.path is empty".into());
+    }
+    let rootfs = bundle.join(root.path());
+    if !rootfs.is_dir() {
+        return Err(format!("root.path {} is not a directory", rootfs.display()));
+    }
+    let process = spec.process().as_ref().ok_or("process is missing")?;
+    if process.args().as_ref().is_none_or(Vec::is_empty) {
+        return Err("process.args is empty".into());
+    }
+    if !process.cwd().is_absolute() {
+        return Err(format!(
+            "process.cwd {} is not absolute",
+            process.cwd().display()
+        ));
+    }
+    let mut rlimit_types = HashSet::new();
+    for rlimit in process.rlimits().iter().flatten() {
+        if !rlimit_types.insert(format!("{:?}", rlimit.typ())) {
+            return Err(format!("rlimit {:?} is listed twice", rlimit.typ()));
+        }
+        if rlimit.soft() > rlimit.hard() {
+            return Err(format!(
+                "rlimit {:?} has soft limit {} above its hard limit {}",
+                rlimit.typ(),
+                rlimit.soft(),
+                rlimit.hard()
+            ));
+        }
+    }
+    let linux = spec.linux().as_ref().ok_or("linux is missing")?;
+    let namespaces = Namespaces::from_oci(linux.namespaces().as_deref().unwrap_or_default())
+        .map_err(|e| e.to_string())?;
+    if !namespaces.contains(NamespaceKind::Mount) {
+        return Err("linux.namespaces must include a mount namespace".into());
+    }
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
+        && !namespaces.is_new(NamespaceKind::Uts)
+    {
+        return Err("hostname is set but the container has no new uts namespace".into());
+    }
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty())
+        && !namespaces.is_new(NamespaceKind::Uts)
+    {
+        return Err("domainname is set but the container has no new uts namespace".into());
+    }
+    let uid_maps: Vec<IdMap> = linux
+        .uid_mappings()
+        .iter()
+        .flatten()
+        .map(IdMap::from)
+        .collect();
+    let gid_maps: Vec<IdMap> = linux
+        .gid_mappings()
+        .iter()
+        .flatten()
+        .map(IdMap::from)
+        .collect();
+    if namespaces.is_new(NamespaceKind::User) {
+        IdMap::validate("uid", &uid_maps).map_err(|e| e.to_string())?;
+        IdMap::validate("gid", &gid_maps).map_err(|e| e.to_string())?;
+    } else if !uid_maps.is_empty() || !gid_maps.is_empty() {
+        return Err("uid/gid mappings are set but the container has no new user namespace".into());
+    }
+    if let Some(hooks) = spec.hooks() {
+        #[allow(deprecated)] // prestart is deprecated by the spec but still honoured
+        let lists = [
+            ("createRuntime", hooks.create_runtime(), true),
+            ("createContainer", hooks.create_container(), true),
+            ("startContainer", hooks.start_container(), false),
+            ("prestart", hooks.prestart(), true),
+            ("poststart", hooks.poststart(), true),
+            ("poststop", hooks.poststop(), true),
+        ];
+        for (name, list, on_host) in lists {
+            for hook in list.iter().flatten() {
+                check_hook(name, hook, on_host)?;
+            }
+        }
+    }
+    Ok((rootfs, namespaces))
+}
+
+/// A hook path must be absolute; hooks run in the runtime's mount namespace must exist.
+fn check_hook(name: &str, hook: &Hook, on_host: bool) -> std::result::Result<(), String> {
+    let path = hook.path();
+    if !path.is_absolute() {
+        return Err(format!(
+            "{name} hook path {} is not absolute",
+            path.display()
+        ));
+    }
+    if on_host && !path.is_file() {
+        return Err(format!("{name} hook {} does not exist", path.display()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

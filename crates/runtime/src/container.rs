@@ -1,0 +1,415 @@
+//! The public face of the runtime: one container, loaded from the runtime root, and the
+//! OCI operations on it.
+
+use std::collections::HashMap;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{OFlag, open};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::stat::Mode;
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::Pid;
+use peapod_cgroup::Cgroup;
+use serde::Serialize;
+
+use crate::state::{Paths, Record};
+use crate::{Error, Result, Status, create, hooks, proc};
+
+/// How to create a container.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// The runtime's state root (`peapod-oci --root`), e.g. `/run/peapod-oci`.
+    pub root: PathBuf,
+    /// The bundle directory holding `config.json`.
+    pub bundle: PathBuf,
+    /// Where to write init's pid.
+    pub pid_file: Option<PathBuf>,
+    /// A unix socket to receive the pty master when `process.terminal` is true.
+    pub console_socket: Option<PathBuf>,
+    /// Pass fds 3..3+N to the container process.
+    pub preserve_fds: u32,
+    /// Move the rootfs to / and chroot instead of pivot_root (for ramfs roots).
+    pub no_pivot: bool,
+}
+
+/// The state document of `peapod-oci state`: the runtime spec's fields plus runc's extras.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateReport {
+    pub oci_version: String,
+    pub id: String,
+    pub status: Status,
+    pub pid: i32,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: HashMap<String, String>,
+}
+
+/// A container known to the runtime.
+#[derive(Debug)]
+pub struct Container {
+    paths: Paths,
+    record: Record,
+}
+
+impl Container {
+    /// Creates container `id` from a bundle. On success the container is `created`: its
+    /// process waits for [`Container::start`]. On failure nothing is left behind.
+    pub fn create(id: &str, opts: &CreateOptions) -> Result<Self> {
+        let (record, paths) = create::create(id, opts)?;
+        Ok(Self { paths, record })
+    }
+
+    /// Loads container `id` from the runtime root.
+    pub fn load(root: &Path, id: &str) -> Result<Self> {
+        create::validate_id(id)?;
+        let paths = Paths::new(root, id);
+        if !paths.state().exists() {
+            return Err(Error::NotFound(id.to_owned()));
+        }
+        Ok(Self {
+            record: Record::load(&paths)?,
+            paths,
+        })
+    }
+
+    /// Every container under the runtime root, by id.
+    pub fn list(root: &Path) -> Result<Vec<Self>> {
+        let entries = match std::fs::read_dir(root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("list", root)(e)),
+        };
+        let mut containers: Vec<Self> = entries
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .filter_map(|id| Self::load(root, &id).ok())
+            .collect();
+        containers.sort_by(|a, b| a.id().cmp(b.id()));
+        Ok(containers)
+    }
+
+    pub fn id(&self) -> &str {
+        &self.record.id
+    }
+
+    /// Init's pid in the runtime's pid namespace.
+    pub fn pid(&self) -> i32 {
+        self.record.pid
+    }
+
+    pub fn bundle(&self) -> &Path {
+        &self.record.bundle
+    }
+
+    pub fn created(&self) -> &str {
+        &self.record.created
+    }
+
+    pub fn status(&self) -> Status {
+        self.record.status(&self.paths)
+    }
+
+    pub fn state(&self) -> StateReport {
+        let status = self.status();
+        StateReport {
+            oci_version: self.record.oci_version.clone(),
+            id: self.record.id.clone(),
+            status,
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.record.pid
+            },
+            bundle: self.record.bundle.clone(),
+            rootfs: self.record.rootfs.clone(),
+            created: self.record.created.clone(),
+            annotations: self.record.annotations.clone(),
+        }
+    }
+
+    /// Lets a created container's process exec. Returns the poststart hooks' failures,
+    /// which the spec makes warnings.
+    pub fn start(&self) -> Result<Vec<Error>> {
+        self.require("start", &[Status::Created], "created")?;
+        let fifo = self.paths.exec_fifo();
+        let reader = open(
+            &fifo,
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(Error::sys(format!("open {}", fifo.display())))?;
+        // Init opens the fifo for writing once a reader exists, then writes one byte.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut fds = [PollFd::new(reader.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut fds, PollTimeout::from(10u16));
+            let mut byte = [0u8; 1];
+            match nix::unistd::read(reader.as_fd(), &mut byte) {
+                Ok(1) => break,
+                Ok(_) | Err(nix::Error::EAGAIN) | Err(nix::Error::EINTR) => {}
+                Err(e) => return Err(Error::sys(format!("read {}", fifo.display()))(e)),
+            }
+            if !proc::is_alive(self.record.pid, self.record.pid_start_time)
+                || Instant::now() >= deadline
+            {
+                return Err(Error::Init {
+                    id: self.record.id.clone(),
+                    message: "the container process did not start (it exited, or never opened the exec fifo)".into(),
+                });
+            }
+        }
+        let _ = std::fs::remove_file(&fifo);
+        let state = self.hook_state(Status::Running);
+        Ok(self
+            .record
+            .poststart
+            .iter()
+            .filter_map(|hook| hooks::run("poststart", std::slice::from_ref(hook), &state).err())
+            .collect())
+    }
+
+    /// Sends `signal` to init, or with `all` to every process in the container's cgroup.
+    pub fn kill(&self, signal: Signal, all: bool) -> Result<()> {
+        self.require(
+            "kill",
+            &[Status::Created, Status::Running, Status::Paused],
+            "created, running or paused",
+        )?;
+        if all {
+            return Ok(self.cgroup()?.kill_all(signal)?);
+        }
+        kill(Pid::from_raw(self.record.pid), signal).map_err(|source| Error::Signal {
+            id: self.record.id.clone(),
+            pid: self.record.pid,
+            source,
+        })
+    }
+
+    /// Deletes the container: its cgroup, its state, then the poststop hooks (whose failures
+    /// are returned as warnings). A running container needs `force`, which kills it first.
+    pub fn delete(self, force: bool) -> Result<Vec<Error>> {
+        match self.status() {
+            Status::Stopped => {}
+            Status::Created | Status::Creating => self.kill_and_wait()?,
+            Status::Running | Status::Paused if force => self.kill_and_wait()?,
+            status => {
+                return Err(Error::WrongState {
+                    id: self.record.id.clone(),
+                    status: status.to_string(),
+                    action: "delete without --force",
+                    needed: "stopped",
+                });
+            }
+        }
+        if let Some(path) = &self.record.cgroup_path {
+            match Cgroup::open_with_created_parents(path, &self.record.cgroup_created_parents) {
+                Ok(cgroup) => cgroup.remove()?,
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let state = self.hook_state(Status::Stopped);
+        std::fs::remove_dir_all(&self.paths.dir)
+            .map_err(Error::io("remove container state", &self.paths.dir))?;
+        Ok(self
+            .record
+            .poststop
+            .iter()
+            .filter_map(|hook| hooks::run("poststop", std::slice::from_ref(hook), &state).err())
+            .collect())
+    }
+
+    /// Waits for init to exit and returns its exit code (128 + signal if killed). Only the
+    /// process that created the container (init's parent) can wait for it.
+    pub fn wait(&self) -> Result<i32> {
+        wait_for(self.record.pid)
+    }
+
+    /// The container's own `process` from its bundle: the template for `exec`.
+    pub fn config_process(&self) -> Result<oci_spec::runtime::Process> {
+        let bundle = crate::Bundle::load(&self.record.bundle)?;
+        bundle
+            .spec
+            .process()
+            .clone()
+            .ok_or_else(|| Error::InvalidConfig {
+                path: bundle.dir.join("config.json"),
+                why: "process is missing".into(),
+            })
+    }
+
+    /// Runs another process in the container; returns its pid, a child of the caller (so
+    /// [`wait_for`] can collect its exit code). The caller must be single-threaded.
+    pub fn exec(&self, opts: &crate::ExecOptions) -> Result<i32> {
+        self.require(
+            "exec",
+            &[Status::Created, Status::Running],
+            "created or running",
+        )?;
+        let bundle = crate::Bundle::load(&self.record.bundle)?;
+        crate::exec::spawn(
+            &self.record.id,
+            self.record.pid,
+            &bundle,
+            &self.cgroup()?,
+            opts,
+        )
+    }
+
+    /// Every pid in the container's cgroup.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        Ok(self.cgroup()?.pids()?)
+    }
+
+    /// Freezes every process of a running container.
+    pub fn pause(&self) -> Result<()> {
+        self.require("pause", &[Status::Running], "running")?;
+        Ok(self.cgroup()?.freeze()?)
+    }
+
+    /// Thaws a paused container.
+    pub fn resume(&self) -> Result<()> {
+        self.require("resume", &[Status::Paused], "paused")?;
+        Ok(self.cgroup()?.thaw()?)
+    }
+
+    fn cgroup(&self) -> Result<Cgroup> {
+        let path = self.record.cgroup_path.as_deref().unwrap_or_default();
+        Ok(Cgroup::open(path)?)
+    }
+
+    fn require(
+        &self,
+        action: &'static str,
+        allowed: &[Status],
+        needed: &'static str,
+    ) -> Result<()> {
+        let status = self.status();
+        if allowed.contains(&status) {
+            return Ok(());
+        }
+        Err(Error::WrongState {
+            id: self.record.id.clone(),
+            status: status.to_string(),
+            action,
+            needed,
+        })
+    }
+
+    fn kill_and_wait(&self) -> Result<()> {
+        if let Ok(cgroup) = self.cgroup() {
+            if cgroup.is_frozen().unwrap_or(false) {
+                let _ = cgroup.kill_all(Signal::SIGKILL);
+                let _ = cgroup.thaw();
+            }
+            let _ = cgroup.kill_all(Signal::SIGKILL);
+        }
+        let _ = kill(Pid::from_raw(self.record.pid), Signal::SIGKILL);
+        if !proc::wait_dead(
+            self.record.pid,
+            self.record.pid_start_time,
+            Duration::from_secs(10),
+        ) {
+            return Err(Error::Signal {
+                id: self.record.id.clone(),
+                pid: self.record.pid,
+                source: nix::Error::ETIMEDOUT,
+            });
+        }
+        Ok(())
+    }
+
+    fn hook_state(&self, status: Status) -> String {
+        oci_state(
+            &self.record.id,
+            status,
+            self.record.pid,
+            &self.record.bundle,
+            Some(&self.record.annotations),
+        )
+    }
+}
+
+/// Waits for child `pid` and returns its exit code (128 + signal if killed).
+pub fn wait_for(pid: i32) -> Result<i32> {
+    loop {
+        match waitpid(Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, signal, _)) => return Ok(128 + signal as i32),
+            Ok(_) | Err(nix::Error::EINTR) => {}
+            Err(e) => return Err(Error::sys(format!("wait for process {pid}"))(e)),
+        }
+    }
+}
+
+/// The OCI state document hooks receive on stdin.
+pub(crate) fn oci_state(
+    id: &str,
+    status: Status,
+    pid: i32,
+    bundle: &Path,
+    annotations: Option<&HashMap<String, String>>,
+) -> String {
+    serde_json::json!({
+        "ociVersion": oci_spec::runtime::VERSION,
+        "id": id,
+        "status": status,
+        "pid": pid,
+        "bundle": bundle,
+        "annotations": annotations.cloned().unwrap_or_default(),
+    })
+    .to_string()
+}
+
+/// Parses a signal as runc does: `KILL`, `SIGKILL` or `9`.
+pub fn parse_signal(text: &str) -> Result<Signal> {
+    let unknown = || Error::UnknownSignal(text.to_owned());
+    if let Ok(number) = text.parse::<i32>() {
+        return Signal::try_from(number).map_err(|_| unknown());
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    name.parse::<Signal>().map_err(|_| unknown())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_parse_by_name_short_name_and_number() {
+        assert_eq!(parse_signal("KILL").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("sigterm").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert_eq!(
+            parse_signal("NOPE").unwrap_err().to_string(),
+            "unknown signal \"NOPE\""
+        );
+        assert!(parse_signal("99").is_err());
+    }
+
+    #[test]
+    fn a_missing_container_is_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            Container::load(dir.path(), "ghost")
+                .unwrap_err()
+                .to_string(),
+            "container ghost does not exist"
+        );
+        assert!(
+            Container::list(&dir.path().join("none"))
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

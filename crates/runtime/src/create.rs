@@ -1,0 +1,375 @@
+//! `create`, runtime side: validate, make the state directory and cgroup, fork the
+//! intermediate process, answer its requests (id maps, hooks), and record the container
+//! once init reports "created". Any failure undoes every step (see [`Undo`]).
+
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::{Signal, kill};
+use nix::sys::stat::Mode;
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::Pid;
+use peapod_cgroup::Cgroup;
+use peapod_ns::{Forked, IdMap};
+
+use crate::channel::{Channel, Message};
+use crate::config::Bundle;
+use crate::init::InitContext;
+use crate::state::{Paths, Record, now_rfc3339};
+use crate::{CreateOptions, Error, Result, hooks, intermediate, proc};
+
+/// Creates container `id`; on success its init waits for `start`.
+pub(crate) fn create(id: &str, opts: &CreateOptions) -> Result<(Record, Paths)> {
+    validate_id(id)?;
+    let bundle = Bundle::load(&opts.bundle)?;
+    let process = bundle.spec.process().as_ref();
+    if process.and_then(|p| p.terminal()).unwrap_or(false) && opts.console_socket.is_none() {
+        return Err(Error::InvalidConfig {
+            path: bundle.dir.join("config.json"),
+            why: "process.terminal is true but no console socket was given".into(),
+        });
+    }
+    std::fs::create_dir_all(&opts.root).map_err(Error::io("create runtime root", &opts.root))?;
+    let paths = Paths::new(&opts.root, id);
+    match std::fs::DirBuilder::new().mode(0o700).create(&paths.dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::Exists(id.to_owned()));
+        }
+        Err(e) => return Err(Error::io("create container directory", &paths.dir)(e)),
+    }
+    let mut undo = Undo {
+        dir: Some(paths.dir.clone()),
+        cgroup: None,
+        init: None,
+    };
+    let record = bring_up(id, &bundle, opts, &paths, &mut undo)?;
+    undo.disarm();
+    Ok((record, paths))
+}
+
+fn bring_up(
+    id: &str,
+    bundle: &Bundle,
+    opts: &CreateOptions,
+    paths: &Paths,
+    undo: &mut Undo,
+) -> Result<Record> {
+    let linux = bundle.spec.linux().as_ref();
+    let cgroup_path = linux.and_then(|l| l.cgroups_path().as_ref()).map_or_else(
+        || format!("/peapod/{id}"),
+        |p| p.to_string_lossy().into_owned(),
+    );
+    let cgroup = Cgroup::create(&cgroup_path)?;
+    undo.cgroup = Some(cgroup.clone());
+    if let Some(resources) = crate::devices::resources_with_devices(&bundle.spec)? {
+        cgroup.apply(&resources)?;
+    }
+    // Writable by the container's user whoever it maps to (the umask would take the bits
+    // away, hence the chmod); only reachable through init's own fd, as the directory is 0700.
+    let fifo = paths.exec_fifo();
+    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o600))
+        .and_then(|()| {
+            nix::sys::stat::fchmodat(
+                nix::fcntl::AT_FDCWD,
+                &fifo,
+                Mode::from_bits_truncate(0o622),
+                nix::sys::stat::FchmodatFlags::FollowSymlink,
+            )
+        })
+        .map_err(Error::sys(format!("create {}", fifo.display())))?;
+    let exec_fifo = nix::fcntl::open(
+        &fifo,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(Error::sys(format!("open {}", fifo.display())))?;
+    let console_socket = opts
+        .console_socket
+        .as_deref()
+        .map(connect_console)
+        .transpose()?;
+    let joined = bundle.namespaces.open_joined()?;
+    let (ours, theirs) = Channel::pair()?;
+
+    // SAFETY: the runtime is single-threaded here (no async runtime, no helper threads:
+    // DESIGN.md's process model), so the child's copy of the address space is consistent.
+    let intermediate_pid = match unsafe { peapod_ns::fork() }? {
+        Forked::Child => {
+            drop(ours);
+            let ctx = InitContext {
+                bundle,
+                channel: theirs,
+                exec_fifo,
+                console_socket,
+                no_pivot: opts.no_pivot,
+                preserve_fds: opts.preserve_fds,
+            };
+            intermediate::run(ctx, &joined)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    drop(theirs);
+    drop(console_socket);
+    drop(exec_fifo);
+    let result = talk_to_children(id, bundle, &cgroup, intermediate_pid, &ours, undo);
+    // The intermediate exits once init exists; reap it whatever happened.
+    if result.is_err() {
+        let _ = kill(intermediate_pid, Signal::SIGKILL);
+    }
+    let _ = waitpid(intermediate_pid, None);
+    let (pid, start_time) = result?;
+    let record = Record {
+        oci_version: bundle.spec.version().clone(),
+        id: id.to_owned(),
+        pid,
+        pid_start_time: start_time,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+        created: now_rfc3339(),
+        cgroup_path: Some(cgroup_path),
+        cgroup_created_parents: cgroup.created_parents().to_vec(),
+        poststart: bundle
+            .spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.poststart().clone())
+            .unwrap_or_default(),
+        poststop: bundle
+            .spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.poststop().clone())
+            .unwrap_or_default(),
+    };
+    record.save(paths)?;
+    if let Some(pid_file) = &opts.pid_file {
+        write_pid_file(pid_file, pid)?;
+    }
+    Ok(record)
+}
+
+/// Serves the children's requests until init reports "created"; returns init's pid and
+/// start time.
+fn talk_to_children(
+    id: &str,
+    bundle: &Bundle,
+    cgroup: &Cgroup,
+    intermediate_pid: Pid,
+    channel: &Channel,
+    undo: &mut Undo,
+) -> Result<(i32, u64)> {
+    // Born into the cgroup before it creates anything, the intermediate's children are too.
+    cgroup.add_process(intermediate_pid.as_raw())?;
+    channel.send(&Message::Go)?;
+    let mut init: Option<(i32, u64)> = None;
+    loop {
+        let message = channel.recv()?;
+        match message {
+            Some(Message::WriteIdMaps) => {
+                let linux = bundle.spec.linux().as_ref();
+                let uid: Vec<IdMap> = linux
+                    .and_then(|l| l.uid_mappings().as_ref())
+                    .into_iter()
+                    .flatten()
+                    .map(IdMap::from)
+                    .collect();
+                let gid: Vec<IdMap> = linux
+                    .and_then(|l| l.gid_mappings().as_ref())
+                    .into_iter()
+                    .flatten()
+                    .map(IdMap::from)
+                    .collect();
+                let rootless = !nix::unistd::geteuid().is_root();
+                peapod_ns::write_id_maps(intermediate_pid.as_raw(), &uid, &gid, rootless)?;
+                channel.send(&Message::IdMapsWritten)?;
+            }
+            Some(Message::InitPid(pid)) => {
+                let start_time =
+                    proc::stat(pid)
+                        .map(|s| s.start_time)
+                        .ok_or_else(|| Error::InitDied {
+                            id: id.to_owned(),
+                            detail: String::new(),
+                        })?;
+                undo.init = Some(pid);
+                init = Some((pid, start_time));
+                let state = crate::container::oci_state(
+                    id,
+                    crate::Status::Creating,
+                    pid,
+                    &bundle.dir,
+                    bundle.spec.annotations().as_ref(),
+                );
+                channel.send(&Message::InitGo { hook_state: state })?;
+            }
+            Some(Message::RunCreateRuntimeHooks) => {
+                let (pid, _) =
+                    init.ok_or_else(|| protocol(id, "hooks requested before init existed"))?;
+                let state = crate::container::oci_state(
+                    id,
+                    crate::Status::Creating,
+                    pid,
+                    &bundle.dir,
+                    bundle.spec.annotations().as_ref(),
+                );
+                #[allow(deprecated)] // prestart is deprecated by the spec but still honoured
+                if let Some(h) = bundle.spec.hooks().as_ref() {
+                    hooks::run(
+                        "createRuntime",
+                        h.create_runtime().as_deref().unwrap_or_default(),
+                        &state,
+                    )?;
+                    hooks::run(
+                        "prestart",
+                        h.prestart().as_deref().unwrap_or_default(),
+                        &state,
+                    )?;
+                }
+                channel.send(&Message::HooksDone)?;
+            }
+            Some(Message::Created) => {
+                return init.ok_or_else(|| protocol(id, "created before init existed"));
+            }
+            Some(Message::Failed(message)) => {
+                return Err(Error::Init {
+                    id: id.to_owned(),
+                    message,
+                });
+            }
+            Some(other) => return Err(protocol(id, &format!("unexpected {other:?}"))),
+            None => {
+                let detail = match init {
+                    Some((pid, _)) => exit_detail(pid),
+                    None => String::new(),
+                };
+                return Err(Error::InitDied {
+                    id: id.to_owned(),
+                    detail,
+                });
+            }
+        }
+    }
+}
+
+fn protocol(id: &str, what: &str) -> Error {
+    Error::Init {
+        id: id.to_owned(),
+        message: format!("bring-up protocol error: {what}"),
+    }
+}
+
+/// How init ended, if it has (it is our child: the intermediate cloned it as our sibling).
+fn exit_detail(pid: i32) -> String {
+    match waitpid(
+        Pid::from_raw(pid),
+        Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+    ) {
+        Ok(WaitStatus::Exited(_, code)) => format!(" (exit code {code})"),
+        Ok(WaitStatus::Signaled(_, signal, _)) => format!(" (killed by {signal})"),
+        _ => String::new(),
+    }
+}
+
+/// Container ids become directory and cgroup names: no separators, no dot names, nothing odd.
+pub(crate) fn validate_id(id: &str) -> Result<()> {
+    let bad = |why| {
+        Err(Error::InvalidId {
+            id: id.to_owned(),
+            why,
+        })
+    };
+    if id.is_empty() {
+        return bad("it is empty");
+    }
+    if id.len() > 1024 {
+        return bad("it is longer than 1024 bytes");
+    }
+    if id == "." || id == ".." || id.contains('/') || id.contains("..") {
+        return bad("it must not contain '/' or '..'");
+    }
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+'))
+    {
+        return bad("only letters, digits, '-', '_', '.' and '+' are allowed");
+    }
+    Ok(())
+}
+
+fn connect_console(path: &Path) -> Result<OwnedFd> {
+    UnixStream::connect(path)
+        .map(OwnedFd::from)
+        .map_err(|e| Error::Console {
+            path: path.to_path_buf(),
+            source: nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        })
+}
+
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let tmp = path.with_extension("peapod-tmp");
+    std::fs::write(&tmp, pid.to_string())
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(Error::io("write pid file", path))
+}
+
+/// Undoes a half-made container: kills init, removes the cgroup and the state directory.
+#[derive(Debug)]
+pub(crate) struct Undo {
+    pub(crate) dir: Option<PathBuf>,
+    pub(crate) cgroup: Option<Cgroup>,
+    pub(crate) init: Option<i32>,
+}
+
+impl Undo {
+    fn disarm(&mut self) {
+        self.dir = None;
+        self.cgroup = None;
+        self.init = None;
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(pid) = self.init.take() {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(pid), None);
+        }
+        if let Some(cgroup) = self.cgroup.take() {
+            // remove() waits for exiting processes itself.
+            let _ = cgroup.kill_all(Signal::SIGKILL);
+            let _ = cgroup.remove();
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_id;
+
+    #[test]
+    fn ids_that_could_escape_or_confuse_are_refused() {
+        for good in ["web", "a-b_c.1", "x+y", "0123456789abcdef"] {
+            validate_id(good).unwrap();
+        }
+        for (bad, why) in [
+            ("", "it is empty"),
+            ("..", "it must not contain '/' or '..'"),
+            ("a/b", "it must not contain '/' or '..'"),
+            ("a..b", "it must not contain '/' or '..'"),
+            (
+                "sp ace",
+                "only letters, digits, '-', '_', '.' and '+' are allowed",
+            ),
+        ] {
+            let err = validate_id(bad).unwrap_err().to_string();
+            assert_eq!(err, format!("invalid container id {bad:?}: {why}"));
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The runtime's error type. Each variant names the container or file and the cause, so a
+//! caller (a person, or an engine driving `peapod-oci`) can act on it.
+
+use std::path::PathBuf;
+
+/// What can go wrong running a container.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid container id {id:?}: {why}")]
+    InvalidId { id: String, why: &'static str },
+    #[error("container {0} already exists")]
+    Exists(String),
+    #[error("container {0} does not exist")]
+    NotFound(String),
+    #[error("cannot read bundle config {path}: {source}")]
+    ReadConfig {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid bundle config {path}: {why}")]
+    InvalidConfig { path: PathBuf, why: String },
+    #[error("container {id} is {status}; {action} needs it {needed}")]
+    WrongState {
+        id: String,
+        status: String,
+        action: &'static str,
+        needed: &'static str,
+    },
+    #[error("cannot {what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot {what}: {source}")]
+    Sys { what: String, source: nix::Error },
+    #[error(transparent)]
+    Namespace(#[from] peapod_ns::Error),
+    #[error(transparent)]
+    Cgroup(#[from] peapod_cgroup::Error),
+    #[error(transparent)]
+    Rootfs(#[from] peapod_rootfs::Error),
+    #[error("{hook} hook {path} {why}")]
+    Hook {
+        hook: &'static str,
+        path: PathBuf,
+        why: String,
+    },
+    #[error("container {id}: {message}")]
+    Init { id: String, message: String },
+    #[error("container {id}: the container process exited before it was created{detail}")]
+    InitDied { id: String, detail: String },
+    #[error("cannot send the terminal to console socket {path}: {source}")]
+    Console { path: PathBuf, source: nix::Error },
+    #[error("unknown signal {0:?}")]
+    UnknownSignal(String),
+    #[error("cannot signal container {id} (pid {pid}): {source}")]
+    Signal {
+        id: String,
+        pid: i32,
+        source: nix::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn sys(what: impl Into<String>) -> impl FnOnce(nix::Error) -> Error {
+        let what = what.into();
+        move |source| Error::Sys { what, source }
+    }
+
+    pub(crate) fn io(
+        what: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { what, path, source }
+    }
+}
+
+/// The runtime's result type.
+pub type Result<T> = std::result::Result<T, Error>;

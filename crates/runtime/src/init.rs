@@ -1,0 +1,309 @@
+//! The container's first process, from its birth in the new namespaces to `execve`.
+//!
+//! Order: hostname; oom_score_adj; rootfs prepared (mounts, devices); createRuntime hooks
+//! (run by the runtime) and createContainer hooks (run here); pivot_root; sysctls; masked
+//! and read-only paths; terminal; rlimits; user; capabilities; no_new_privileges;
+//! umask; cwd; close inherited fds; tell the runtime "created"; block on the exec fifo until
+//! `start`; startContainer hooks; seccomp (earlier without no_new_privileges); exec.
+
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{OFlag, open};
+use nix::sys::stat::{Mode, umask};
+use oci_spec::runtime::{Process, Spec};
+use peapod_ns::NamespaceKind;
+
+use crate::channel::{Channel, Message};
+use crate::config::Bundle;
+use crate::{Error, Result, console, hooks, security};
+
+/// `PATH` when the process's environment has none.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What init needs from the runtime process that forked it.
+#[derive(Debug)]
+pub(crate) struct InitContext<'a> {
+    pub(crate) bundle: &'a Bundle,
+    pub(crate) channel: Channel,
+    /// The exec fifo, opened `O_PATH` by the runtime (the container's user may not be able
+    /// to reach its directory); init reopens it for writing through /proc/self/fd.
+    pub(crate) exec_fifo: OwnedFd,
+    pub(crate) console_socket: Option<OwnedFd>,
+    pub(crate) no_pivot: bool,
+    pub(crate) preserve_fds: u32,
+}
+
+/// Runs init to `execve`; on failure, reports the error to the runtime and exits 1.
+pub(crate) fn run(ctx: InitContext<'_>) -> ! {
+    let error = match init(&ctx) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    // Once `create` has returned nobody listens: say it on the container's stderr instead.
+    if ctx
+        .channel
+        .send(&Message::Failed(error.to_string()))
+        .is_err()
+    {
+        eprintln!("peapod-oci: {error}");
+    }
+    // SAFETY: _exit ends this process at once, without running the parent's atexit
+    // handlers or destructors, which belong to the runtime process we were forked from.
+    unsafe { libc::_exit(1) }
+}
+
+fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
+    let hook_state = match ctx.channel.recv()? {
+        Some(Message::InitGo { hook_state }) => hook_state,
+        other => return Err(unexpected(other)),
+    };
+    let spec = &ctx.bundle.spec;
+    let process = spec.process().as_ref().ok_or_else(|| missing("process"))?;
+    let linux = spec.linux().as_ref().ok_or_else(|| missing("linux"))?;
+    let namespaces = &ctx.bundle.namespaces;
+
+    if namespaces.is_new(NamespaceKind::Uts) {
+        set_names(spec)?;
+    }
+    if let Some(score) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", score.to_string()).map_err(Error::io(
+            "write oom_score_adj to",
+            "/proc/self/oom_score_adj",
+        ))?;
+    }
+
+    let no_strings: Vec<String> = Vec::new();
+    let rootfs_spec = peapod_rootfs::RootfsSpec {
+        rootfs: &ctx.bundle.rootfs,
+        readonly: spec
+            .root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false),
+        propagation: linux.rootfs_propagation().as_deref(),
+        mounts: spec.mounts().as_deref().unwrap_or_default(),
+        devices: linux.devices().as_deref().unwrap_or_default(),
+        masked_paths: linux.masked_paths().as_deref().unwrap_or(&no_strings),
+        readonly_paths: linux.readonly_paths().as_deref().unwrap_or(&no_strings),
+        in_user_namespace: namespaces.is_new(NamespaceKind::User),
+        new_net_namespace: namespaces.is_new(NamespaceKind::Net),
+    };
+    let prepared = peapod_rootfs::prepare(&rootfs_spec)?;
+
+    #[allow(deprecated)] // prestart is deprecated by the spec but still honoured
+    let runtime_hooks = spec.hooks().as_ref().is_some_and(|h| {
+        h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+            || h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+    });
+    if runtime_hooks {
+        ctx.channel.send(&Message::RunCreateRuntimeHooks)?;
+        match ctx.channel.recv()? {
+            Some(Message::HooksDone) => {}
+            other => return Err(unexpected(other)),
+        }
+    }
+    if let Some(list) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.create_container().as_ref())
+    {
+        hooks::run("createContainer", list, &hook_state)?;
+    }
+
+    let entered = prepared.enter(ctx.no_pivot)?;
+    // Before `finish`, which makes /proc/sys read-only.
+    if let Some(sysctl) = linux.sysctl() {
+        peapod_rootfs::write_sysctls(sysctl)?;
+    }
+    entered.finish()?;
+    if process.terminal().unwrap_or(false) {
+        let socket = ctx
+            .console_socket
+            .as_ref()
+            .ok_or_else(|| missing("console socket"))?;
+        console::attach_new_pty(socket.as_fd(), process.console_size().as_ref())?;
+    }
+    let hooks_state = hook_state.replace("\"status\":\"creating\"", "\"status\":\"running\"");
+    become_process(
+        process,
+        ctx.bundle.seccomp.as_ref(),
+        3 + ctx.preserve_fds,
+        || {
+            ctx.channel.send(&Message::Created)?;
+            wait_for_start(&ctx.exec_fifo)?;
+            if let Some(list) = spec
+                .hooks()
+                .as_ref()
+                .and_then(|h| h.start_container().as_ref())
+            {
+                hooks::run("startContainer", list, &hooks_state)?;
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Turns the calling process into `process`: rlimits, user, capabilities,
+/// no_new_privileges, umask, cwd, fds from `first_closed_fd` on closed at exec, the seccomp
+/// filter, then exec. `before_exec` runs after everything that needs privileges and before
+/// a no_new_privileges filter is loaded (init waits for `start` there). Shared by init and
+/// `exec`.
+pub(crate) fn become_process(
+    process: &Process,
+    seccomp: Option<&crate::seccomp::Filter>,
+    first_closed_fd: u32,
+    before_exec: impl FnOnce() -> Result<()>,
+) -> Result<Infallible> {
+    security::set_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
+    let no_new_privileges = process.no_new_privileges().unwrap_or(false);
+    // Without no_new_privileges, loading a filter needs CAP_SYS_ADMIN: load it while we
+    // still have it. With it, load it as late as possible, right before exec (as runc does).
+    if !no_new_privileges {
+        if let Some(filter) = seccomp {
+            filter.load()?;
+        }
+    }
+    let env = process.env().clone().unwrap_or_default();
+    let program = find_program(process, &env)?;
+    // In a user namespace whose setgroups was denied, setgroups(2) fails with EPERM.
+    let may_setgroups =
+        std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny");
+    security::drop_bounding(process.capabilities().as_ref())?;
+    security::set_user(process.user(), may_setgroups)?;
+    security::set_capabilities(process.capabilities().as_ref())?;
+    if no_new_privileges {
+        nix::sys::prctl::set_no_new_privs().map_err(Error::sys("set no_new_privileges"))?;
+    }
+    if let Some(mask) = process.user().umask() {
+        umask(Mode::from_bits_truncate(mask));
+    }
+    enter_cwd(process.cwd())?;
+    close_inherited_fds(first_closed_fd)?;
+    before_exec()?;
+    if no_new_privileges {
+        if let Some(filter) = seccomp {
+            filter.load()?;
+        }
+    }
+    exec(
+        &program,
+        process.args().as_deref().unwrap_or_default(),
+        &env,
+    )
+}
+
+fn set_names(spec: &Spec) -> Result<()> {
+    if let Some(name) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(name).map_err(Error::sys(format!("set hostname {name:?}")))?;
+    }
+    if let Some(name) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
+        let c = CString::new(name)
+            .map_err(|_| Error::sys(format!("set domainname {name:?}"))(nix::Error::EINVAL))?;
+        // SAFETY: nix has no setdomainname; `c` is a valid NUL-terminated string that
+        // outlives the call, and its length excludes the NUL as the syscall expects.
+        let ret = unsafe { libc::setdomainname(c.as_ptr(), name.len()) };
+        nix::errno::Errno::result(ret).map_err(Error::sys(format!("set domainname {name:?}")))?;
+    }
+    Ok(())
+}
+
+/// Resolves `args[0]` the way execvp does, against the container's own `PATH`, so that a
+/// missing program fails `create` rather than `start`.
+fn find_program(process: &Process, env: &[String]) -> Result<CString> {
+    let arg0 = process
+        .args()
+        .as_ref()
+        .and_then(|a| a.first())
+        .ok_or_else(|| missing("process.args"))?;
+    let not_found =
+        || Error::sys(format!("find executable {arg0:?} in the container"))(nix::Error::ENOENT);
+    let candidate = |path: &Path| {
+        nix::unistd::access(path, nix::unistd::AccessFlags::X_OK).is_ok() && path.is_file()
+    };
+    let found = if arg0.contains('/') {
+        Some(PathBuf::from(arg0)).filter(|p| candidate(p))
+    } else {
+        let path = env
+            .iter()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or(DEFAULT_PATH);
+        path.split(':')
+            .map(|dir| Path::new(dir).join(arg0))
+            .find(|p| candidate(p))
+    };
+    let found = found.ok_or_else(not_found)?;
+    CString::new(found.into_os_string().into_encoded_bytes()).map_err(|_| not_found())
+}
+
+/// chdir, then check the result is inside the root: a leaked directory fd used as cwd would
+/// read "(unreachable)" (CVE-2024-21626).
+fn enter_cwd(cwd: &Path) -> Result<()> {
+    nix::unistd::chdir(cwd).map_err(Error::sys(format!("enter process.cwd {}", cwd.display())))?;
+    let now = nix::unistd::getcwd().map_err(Error::sys("read the working directory"))?;
+    if !now.is_absolute() {
+        return Err(Error::sys(format!(
+            "use process.cwd {}: it resolves outside the container",
+            cwd.display()
+        ))(nix::Error::EPERM));
+    }
+    Ok(())
+}
+
+/// Marks every fd from `first` up close-on-exec, so nothing the runtime holds reaches the
+/// container (CVE-2024-21626); fds below `first` are stdio and `--preserve-fds`.
+fn close_inherited_fds(first: u32) -> Result<()> {
+    // SAFETY: nix has no close_range; the call only changes fd flags and touches no memory.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    nix::errno::Errno::result(ret)
+        .map(drop)
+        .map_err(Error::sys("mark inherited fds close-on-exec"))
+}
+
+/// Blocks until `start` opens the exec fifo, then writes the byte it waits for.
+fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
+    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
+    let writer = open(
+        path.as_str(),
+        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(Error::sys(
+        "open the exec fifo (is /proc mounted in the container?)",
+    ))?;
+    nix::unistd::write(&writer, b"0").map_err(Error::sys("signal start on the exec fifo"))?;
+    Ok(())
+}
+
+fn exec(program: &CString, args: &[String], env: &[String]) -> Result<Infallible> {
+    let to_c = |s: &String| {
+        CString::new(s.as_str())
+            .map_err(|_| Error::sys(format!("pass {s:?} to exec"))(nix::Error::EINVAL))
+    };
+    let args = args.iter().map(to_c).collect::<Result<Vec<_>>>()?;
+    let env = env.iter().map(to_c).collect::<Result<Vec<_>>>()?;
+    nix::unistd::execve(program, &args, &env).map_err(Error::sys(format!("exec {program:?}")))
+}
+
+fn unexpected(message: Option<Message>) -> Error {
+    Error::Sys {
+        what: format!("follow the runtime (got {message:?})"),
+        source: nix::Error::EPROTO,
+    }
+}
+
+fn missing(what: &str) -> Error {
+    Error::Sys {
+        what: format!("find {what} in the config"),
+        source: nix::Error::EINVAL,
+    }
+}
