@@ -9,5 +9,7 @@
 //! **Does not own:** any container logic. If a verb grows more than parsing, printing and a
 //! call into a library crate, that logic belongs in the library.
 //!
-//! Status: the verbs arrive with the runtime and engine issues; today both binaries answer
-//! `--help` and `--version` only.
+//! `peapod-oci` has the runc verbs (see [`oci`]); `peapod`'s verbs arrive with the engine
+//! issues, and today it answers `--help` and `--version` only.
+
+pub mod oci;

@@ -1,0 +1,161 @@
+//! `peapod-oci`: the runc-compatible command line over `peapod-runtime`. One file per verb;
+//! this file holds the global flags, the dispatch, and error reporting (stderr, and the
+//! `--log` file in text or JSON as containerd reads it).
+
+mod create;
+mod delete;
+mod exec;
+mod features;
+mod kill;
+mod list;
+mod pause;
+mod ps;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// An OCI runtime that engines (containerd, podman) can drive like runc.
+#[derive(Debug, Parser)]
+#[command(name = "peapod-oci", version, arg_required_else_help = true)]
+struct Cli {
+    /// Where container state lives.
+    #[arg(long, global = true, default_value = "/run/peapod-oci")]
+    root: PathBuf,
+    /// Also write errors to this file.
+    #[arg(long, global = true)]
+    log: Option<PathBuf>,
+    /// The format of --log.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Accepted for runc compatibility; peapod-oci has no extra debug output yet.
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Use systemd to manage cgroups (not supported: peapod-oci manages cgroupfs directly).
+    #[arg(long, global = true)]
+    systemd_cgroup: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a container from a bundle; its process waits for `start`.
+    Create(create::Args),
+    /// Start a created container.
+    Start(start::Args),
+    /// Print a container's state as JSON.
+    State(state::Args),
+    /// Send a signal to a container's process (or all its processes).
+    Kill(kill::Args),
+    /// Delete a container and everything it holds.
+    Delete(delete::Args),
+    /// Run another process in a running container.
+    Exec(exec::Args),
+    /// Create, start and wait for a container; exit with its exit code.
+    Run(run::Args),
+    /// List containers.
+    List(list::Args),
+    /// List a container's processes.
+    Ps(ps::Args),
+    /// Freeze every process of a container.
+    Pause(pause::Args),
+    /// Thaw a paused container.
+    Resume(pause::Args),
+    /// Print what this runtime supports, as the runtime spec's features document.
+    Features,
+    /// Write a default config.json for a bundle.
+    Spec(spec::Args),
+}
+
+/// Global options every verb may need.
+#[derive(Debug)]
+pub(crate) struct Globals {
+    pub(crate) root: PathBuf,
+}
+
+/// Parses, dispatches, reports errors; the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let creates_processes = matches!(
+        cli.command,
+        Command::Create(_) | Command::Run(_) | Command::Exec(_)
+    );
+    if creates_processes {
+        // CVE-2019-5736: a container must never be able to rewrite this binary through
+        // /proc/<pid>/exe; run from a sealed in-memory copy of it.
+        if let Err(e) = pentacle::ensure_sealed() {
+            return report(
+                &cli,
+                &anyhow::anyhow!("cannot run from a sealed copy of peapod-oci: {e}"),
+            );
+        }
+    }
+    let globals = Globals {
+        root: cli.root.clone(),
+    };
+    let result = if cli.systemd_cgroup {
+        Err(anyhow::anyhow!(
+            "--systemd-cgroup is not supported: peapod-oci manages cgroups through cgroupfs"
+        ))
+    } else {
+        match &cli.command {
+            Command::Create(args) => create::run(&globals, args),
+            Command::Start(args) => start::run(&globals, args),
+            Command::State(args) => state::run(&globals, args),
+            Command::Kill(args) => kill::run(&globals, args),
+            Command::Delete(args) => delete::run(&globals, args),
+            Command::Run(args) => run::run(&globals, args),
+            Command::Exec(args) => exec::run(&globals, args),
+            Command::List(args) => list::run(&globals, args),
+            Command::Ps(args) => ps::run(&globals, args),
+            Command::Pause(args) => pause::pause(&globals, args),
+            Command::Resume(args) => pause::resume(&globals, args),
+            Command::Features => features::run(),
+            Command::Spec(args) => spec::run(args),
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => report(&cli, &e),
+    }
+}
+
+/// Prints the error (with its causes) to stderr and the log; exit code 1.
+fn report(cli: &Cli, error: &anyhow::Error) -> ExitCode {
+    let message = format!("{error:#}");
+    eprintln!("peapod-oci: {message}");
+    if let Some(path) = &cli.log {
+        let line = match cli.log_format {
+            LogFormat::Json => serde_json::json!({"level": "error", "msg": message}).to_string(),
+            LogFormat::Text => format!("level=error msg={message:?}"),
+        };
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(file, "{line}");
+        }
+    }
+    ExitCode::from(1)
+}
+
+/// Prints warnings (e.g. failed poststart hooks) without failing the command.
+pub(crate) fn warn_all(warnings: Vec<peapod_runtime::Error>) {
+    for warning in warnings {
+        eprintln!("peapod-oci: warning: {warning}");
+    }
+}

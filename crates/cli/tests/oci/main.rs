@@ -1,0 +1,9 @@
+//! End-to-end tests of `peapod-oci`: real bundles from the busybox fixture, real namespaces,
+//! mounts and cgroups (root), checked from inside by the static checker (crates/checker).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test setup should panic
+
+mod bad_input;
+mod isolation;
+mod lifecycle;
+mod security;
+mod support;
