@@ -49,6 +49,7 @@
 //!     readonly_paths: &readonly,
 //!     in_user_namespace: false,
 //!     new_net_namespace: true,
+//!     cgroup_dirs: &[],
 //! };
 //! // In the container's init, inside its new mount namespace:
 //! let prepared = prepare(&spec)?;
@@ -61,6 +62,7 @@
 
 pub use oci_spec;
 
+mod cgroup_mount;
 mod devices;
 mod error;
 mod masked;

@@ -8,10 +8,10 @@
 //! - `sysfs` without a new network namespace: sysfs can only be mounted fresh by the netns
 //!   that owns it, so the host's /sys is bound recursively instead (its flags on every mount);
 //! - `cgroup`: on a cgroup v2 host, a fresh cgroup2 mount (scoped by the container's cgroup
-//!   namespace); on v1 and hybrid hosts (like ours), or when the kernel refuses a fresh mount,
-//!   the host's /sys/fs/cgroup tree bound recursively with the mount's flags (normally `ro`)
-//!   on every mount of it. The bound tree shows the host's whole hierarchy, not a namespaced
-//!   view. `cgroup2` always mounts a fresh cgroup2 filesystem.
+//!   namespace); on v1 and hybrid hosts (like ours), a tmpfs holding a bind of the container's
+//!   own directory in each hierarchy (`cgroup_mount`); with no directories given, or when the
+//!   kernel refuses a fresh cgroup2, the host's /sys/fs/cgroup tree bound recursively with the
+//!   mount's flags (normally `ro`). `cgroup2` always mounts a fresh cgroup2 filesystem.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
@@ -33,6 +33,8 @@ use crate::safe_open::{FileKind, create};
 pub(crate) struct Ctx<'a> {
     pub(crate) root: BorrowedFd<'a>,
     pub(crate) rootfs: &'a Path,
+    /// The container's cgroup directories (see `RootfsSpec::cgroup_dirs`).
+    pub(crate) cgroup_dirs: &'a [PathBuf],
 }
 
 /// What an OCI mount entry turns into.
@@ -182,6 +184,14 @@ pub(crate) fn mount(ctx: &Ctx<'_>, plan: &Plan) -> Result<()> {
             mount_api::set_attrs(mnt.as_fd(), attrs, false).map_err(|e| fail(e, ""))?;
             (mnt, target)
         }
+        Kind::HostTree { fstype, .. }
+            if *fstype == "cgroup" && !ctx.cgroup_dirs.is_empty() && !host_is_v2() =>
+        {
+            let target = target(ctx, plan, FileKind::Directory).map_err(|e| fail(e, ""))?;
+            check_proc(ctx, plan, &target)?;
+            return crate::cgroup_mount::mount(target.as_fd(), ctx.cgroup_dirs, attrs)
+                .map_err(|e| fail(e, ""));
+        }
         Kind::HostTree { fstype, source } => {
             let fresh = if *fstype == "cgroup" {
                 fresh_cgroup2(o, attrs)
@@ -222,12 +232,16 @@ pub(crate) fn mount(ctx: &Ctx<'_>, plan: &Plan) -> Result<()> {
 /// hosts, or where the kernel refuses a fresh mount (a user namespace without its own cgroup
 /// namespace).
 fn fresh_cgroup2(o: &MountOptions, attrs: Attrs) -> Option<OwnedFd> {
-    let host = statfs("/sys/fs/cgroup").ok()?;
-    if host.filesystem_type() != CGROUP2_SUPER_MAGIC {
+    if !host_is_v2() {
         return None;
     }
     let sb = mount_api::sb_flags(o.flags, o.clear);
     mount_api::new_fs("cgroup2", "cgroup", &o.data, &sb, attrs.set).ok()
+}
+
+/// Whether the host's /sys/fs/cgroup is a pure cgroup2 mount.
+fn host_is_v2() -> bool {
+    statfs("/sys/fs/cgroup").is_ok_and(|fs| fs.filesystem_type() == CGROUP2_SUPER_MAGIC)
 }
 
 /// The target of a bind: a directory if the source is one, else a file.

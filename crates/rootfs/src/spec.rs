@@ -42,6 +42,10 @@ pub struct RootfsSpec<'a> {
     /// The container has a new network namespace: sysfs can be mounted fresh; otherwise
     /// the host's /sys is bound.
     pub new_net_namespace: bool,
+    /// The container's cgroup directories on the host, one per hierarchy
+    /// (`/sys/fs/cgroup/memory/peapod/x`, …). On a v1 or hybrid host a `cgroup` mount shows
+    /// exactly these; empty, it binds the host's whole /sys/fs/cgroup tree.
+    pub cgroup_dirs: &'a [PathBuf],
 }
 
 /// A validated spec: what `prepare` will do, decided before it does anything.
@@ -157,6 +161,7 @@ pub fn prepare(spec: &RootfsSpec<'_>) -> Result<Prepared> {
     let ctx = Ctx {
         root: root.as_fd(),
         rootfs,
+        cgroup_dirs: spec.cgroup_dirs,
     };
     for plan in &checked.plans {
         mounts::mount(&ctx, plan)?;
@@ -267,6 +272,7 @@ mod tests {
             readonly_paths: &[],
             in_user_namespace: false,
             new_net_namespace: true,
+            cgroup_dirs: &[],
         }
     }
 

@@ -230,6 +230,7 @@ pub fn spec<'a>(rootfs: &'a Path, mounts: &'a [Mount]) -> RootfsSpec<'a> {
         readonly_paths: &[],
         in_user_namespace: false,
         new_net_namespace: false,
+        cgroup_dirs: &[],
     }
 }
 
