@@ -87,18 +87,18 @@ struct Oci {
 }
 
 impl Oci {
-    /// Runs `peapod-oci --root … ARGS`, echoing the command and its output.
+    /// Runs `peapod-oci --root … ARGS` on our own stdout and stderr, echoing the command. (Not
+    /// through pipes: a created container's process inherits them and holds them open.)
     fn show(&self, args: &[&str]) -> Result<()> {
         println!("\n$ peapod-oci {}", args.join(" "));
-        let out = Command::new(&self.bin)
+        std::io::Write::flush(&mut std::io::stdout())?;
+        let status = Command::new(&self.bin)
             .arg("--root")
             .arg(&self.root)
             .args(args)
-            .output()?;
-        print!("{}", indent(&String::from_utf8_lossy(&out.stdout)));
-        print!("{}", indent(&String::from_utf8_lossy(&out.stderr)));
-        if !out.status.success() {
-            bail!("peapod-oci {} failed: {}", args.join(" "), out.status);
+            .status()?;
+        if !status.success() {
+            bail!("peapod-oci {} failed: {status}", args.join(" "));
         }
         Ok(())
     }
@@ -154,10 +154,6 @@ fn write_config(bundle: &Path, args: &[&str]) -> Result<()> {
 
 fn path(p: &Path) -> Result<&str> {
     p.to_str().context("non-UTF-8 path")
-}
-
-fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("  {l}\n")).collect()
 }
 
 fn section(title: &str) {

@@ -10,7 +10,9 @@
 //! `CapEff:0000000000000000`), `ns` (`KIND:INODE`: same namespace), `ns-not` (`KIND:INODE`),
 //! `fds` (`0,1,2`: exactly these fds open, besides the one reading the list), `dev`
 //! (`PATH:c:MAJOR:MINOR`), `symlink` (`PATH:TARGET`), `mkdir` (`PATH:ERRNO`, or `PATH:0`
-//! for success: how seccomp and read-only mounts answer `mkdir(2)`).
+//! for success: how seccomp and read-only mounts answer `mkdir(2)`), `uptime-min` (`SECONDS`:
+//! /proc/uptime is at least this, as a boottime offset makes it), `cgroupns` (`1`: every
+//! line of /proc/self/cgroup is at its namespace's root).
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::process::ExitCode;
@@ -129,6 +131,29 @@ fn check(key: &str, value: &str) -> Check {
                 Err(e) => e.raw_os_error().unwrap_or(-1),
             };
             equal(&got.to_string(), want)
+        }
+        "uptime-min" => {
+            let uptime = read("/proc/uptime")?;
+            let secs: f64 = uptime
+                .split_whitespace()
+                .next()
+                .and_then(|s| s.parse().ok())
+                .ok_or("bad /proc/uptime")?;
+            let min: f64 = value.parse().map_err(|_| "uptime-min wants SECONDS")?;
+            if secs >= min {
+                Ok(())
+            } else {
+                Err(format!("{secs}"))
+            }
+        }
+        "cgroupns" => {
+            let cgroup = read("/proc/self/cgroup")?;
+            let at_root = cgroup.lines().all(|l| l.ends_with(":/"));
+            if at_root == (value == "1") {
+                Ok(())
+            } else {
+                Err(cgroup.replace('\n', " "))
+            }
         }
         _ => Err(format!("unknown check {key:?}")),
     }

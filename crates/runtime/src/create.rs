@@ -106,6 +106,7 @@ fn bring_up(
                 console_socket,
                 no_pivot: opts.no_pivot,
                 preserve_fds: opts.preserve_fds,
+                cgroup_dirs: cgroup.directories(),
             };
             intermediate::run(ctx, &joined)
         }

@@ -34,6 +34,8 @@ pub(crate) struct InitContext<'a> {
     pub(crate) console_socket: Option<OwnedFd>,
     pub(crate) no_pivot: bool,
     pub(crate) preserve_fds: u32,
+    /// The container's cgroup directories on the host, for a `cgroup` mount.
+    pub(crate) cgroup_dirs: Vec<PathBuf>,
 }
 
 /// Runs init to `execve`; on failure, reports the error to the runtime and exits 1.
@@ -75,6 +77,11 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
         ))?;
     }
 
+    // Relative bind sources are relative to the bundle.
+    nix::unistd::chdir(&ctx.bundle.dir).map_err(Error::sys(format!(
+        "enter the bundle {}",
+        ctx.bundle.dir.display()
+    )))?;
     let no_strings: Vec<String> = Vec::new();
     let rootfs_spec = peapod_rootfs::RootfsSpec {
         rootfs: &ctx.bundle.rootfs,
@@ -90,6 +97,7 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
         readonly_paths: linux.readonly_paths().as_deref().unwrap_or(&no_strings),
         in_user_namespace: namespaces.is_new(NamespaceKind::User),
         new_net_namespace: namespaces.is_new(NamespaceKind::Net),
+        cgroup_dirs: &ctx.cgroup_dirs,
     };
     let prepared = peapod_rootfs::prepare(&rootfs_spec)?;
 
@@ -125,6 +133,9 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
             .as_ref()
             .ok_or_else(|| missing("console socket"))?;
         console::attach_new_pty(socket.as_fd(), process.console_size().as_ref())?;
+    }
+    if let Some(personality) = linux.personality() {
+        set_personality(personality.domain())?;
     }
     let hooks_state = hook_state.replace("\"status\":\"creating\"", "\"status\":\"running\"");
     become_process(
@@ -193,6 +204,18 @@ pub(crate) fn become_process(
         process.args().as_deref().unwrap_or_default(),
         &env,
     )
+}
+
+/// `linux.personality`: the execution domain (LINUX or LINUX32, as `setarch` sets it).
+fn set_personality(domain: oci_spec::runtime::LinuxPersonalityDomain) -> Result<()> {
+    const PER_LINUX32: i32 = 0x0008;
+    let value = match domain {
+        oci_spec::runtime::LinuxPersonalityDomain::PerLinux => 0,
+        oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => PER_LINUX32,
+    };
+    nix::sys::personality::set(nix::sys::personality::Persona::from_bits_retain(value))
+        .map(drop)
+        .map_err(Error::sys(format!("set personality {domain}")))
 }
 
 fn set_names(spec: &Spec) -> Result<()> {

@@ -5,5 +5,7 @@
 mod bad_input;
 mod isolation;
 mod lifecycle;
+mod resources;
 mod security;
+mod spec_features;
 mod support;

@@ -128,6 +128,15 @@ fn validate(bundle: &Path, spec: &Spec) -> std::result::Result<(PathBuf, Namespa
     } else if !uid_maps.is_empty() || !gid_maps.is_empty() {
         return Err("uid/gid mappings are set but the container has no new user namespace".into());
     }
+    if linux
+        .personality()
+        .as_ref()
+        .is_some_and(|p| p.flags().as_ref().is_some_and(|f| !f.is_empty()))
+    {
+        return Err(
+            "linux.personality.flags are not supported (the runtime spec defines none)".into(),
+        );
+    }
     if let Some(hooks) = spec.hooks() {
         #[allow(deprecated)] // prestart is deprecated by the spec but still honoured
         let lists = [

@@ -1,0 +1,155 @@
+//! cgroup limits as the container meets them: OOM and pids exhaustion seen through the exit
+//! code, limits readable in the container's cgroup, `kill --all`.
+
+use serde_json::json;
+
+use crate::support::{World, checker, text};
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn an_out_of_memory_container_is_killed_and_run_reports_it() {
+    let mut world = World::new(
+        "oom",
+        &[
+            "sh",
+            "-c",
+            "x=$(head -c 64m /dev/zero | tr '\\0' a); echo survived",
+        ],
+    );
+    world.config["linux"]["resources"]["memory"] =
+        json!({"limit": 16 * 1024 * 1024, "swap": 16 * 1024 * 1024});
+    let out = world.run();
+    // The OOM killer's SIGKILL: 128 + 9.
+    assert_eq!(out.status.code(), Some(137), "{}", text(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("survived"));
+    world.assert_nothing_left();
+}
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_pids_limit_refuses_forks_beyond_it() {
+    let mut world = World::new(
+        "pids",
+        &[
+            "sh",
+            "-c",
+            "for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait",
+        ],
+    );
+    world.config["linux"]["resources"]["pids"] = json!({"limit": 4});
+    let out = world.run();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("can't fork") || stderr.contains("Resource temporarily unavailable"),
+        "{}",
+        text(&out)
+    );
+    world.assert_nothing_left();
+}
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn limits_are_in_the_containers_cgroup_and_kill_all_reaches_every_process() {
+    let mut world = World::new("limits", &["sh", "-c", "sleep 1000 & sleep 1000 & wait"]);
+    world.config["linux"]["resources"]["memory"] = json!({"limit": 32 * 1024 * 1024});
+    world.config["linux"]["resources"]["pids"] = json!({"limit": 64});
+    world.config["linux"]["resources"]["cpu"] = json!({"quota": 50000, "period": 100000});
+    world.write_config();
+    let bundle = world.bundle();
+    assert!(
+        world
+            .oci(&[
+                "run",
+                "--detach",
+                "--bundle",
+                bundle.to_str().unwrap(),
+                &world.id
+            ])
+            .status
+            .success()
+    );
+    let path = world.cgroup_path();
+    let read = |file: &str| std::fs::read_to_string(file).unwrap().trim().to_owned();
+    if std::path::Path::new("/sys/fs/cgroup/memory").exists() {
+        assert_eq!(
+            read(&format!(
+                "/sys/fs/cgroup/memory{path}/memory.limit_in_bytes"
+            )),
+            "33554432"
+        );
+        assert_eq!(read(&format!("/sys/fs/cgroup/pids{path}/pids.max")), "64");
+        assert_eq!(
+            read(&format!("/sys/fs/cgroup/cpu{path}/cpu.cfs_quota_us")),
+            "50000"
+        );
+    } else {
+        assert_eq!(
+            read(&format!("/sys/fs/cgroup{path}/memory.max")),
+            "33554432"
+        );
+        assert_eq!(read(&format!("/sys/fs/cgroup{path}/pids.max")), "64");
+        assert_eq!(
+            read(&format!("/sys/fs/cgroup{path}/cpu.max")),
+            "50000 100000"
+        );
+    }
+    let out = world.oci(&["ps", "--format", "json", &world.id]);
+    let pids: Vec<i64> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(pids.len(), 3, "{}", text(&out));
+    assert!(
+        world
+            .oci(&["kill", "--all", &world.id, "KILL"])
+            .status
+            .success()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while world.state()["status"] != "stopped" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "kill --all did not stop the container"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(world.oci(&["delete", &world.id]).status.success());
+    world.assert_nothing_left();
+}
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn the_container_reads_its_own_limits_in_its_cgroup_namespace_and_mount() {
+    let mut world = World::new("cgroupns", &[]);
+    world.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "cgroup"}));
+    world.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+        "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]
+    }));
+    world.config["linux"]["resources"]["pids"] = json!({"limit": 64});
+    world.config["linux"]["resources"]["memory"] = json!({"limit": 32 * 1024 * 1024});
+    let v1 = std::path::Path::new("/sys/fs/cgroup/memory").exists();
+    let checks: &[&str] = if v1 {
+        &[
+            "cgroupns=1",
+            "file=/sys/fs/cgroup/pids/pids.max:64",
+            "file=/sys/fs/cgroup/memory/memory.limit_in_bytes:33554432",
+            "mount=/sys/fs/cgroup:tmpfs:ro",
+            "readonly=/sys/fs/cgroup/pids",
+        ]
+    } else {
+        &[
+            "cgroupns=1",
+            "file=/sys/fs/cgroup/pids.max:64",
+            "file=/sys/fs/cgroup/memory.max:33554432",
+        ]
+    };
+    world.config["process"]["args"] = json!(checker(checks));
+    let out = world.run();
+    assert!(
+        out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("FAIL"),
+        "{}",
+        text(&out)
+    );
+    world.assert_nothing_left();
+}
