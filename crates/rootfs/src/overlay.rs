@@ -12,13 +12,22 @@ use crate::sys::{self, cstr};
 /// Mounts an overlay of `lower` (topmost layer first, as overlayfs orders them) with the
 /// writable `upper` and its `work` directory (same filesystem as `upper`) on the host path
 /// `target`. Layers are passed one by one (`lowerdir+`, Linux 6.8), so paths may contain
-/// `:` or `,`; older kernels get one escaped `lowerdir` string.
+/// `:` or `,`; older kernels get one escaped `lowerdir` string (and refuse a `,`).
 pub fn mount_overlay(lower: &[&Path], upper: &Path, work: &Path, target: &Path) -> Result<()> {
     let fail = |errno: Errno, log: String| Error::Overlay {
         target: target.to_path_buf(),
         source: errno.into(),
         detail: detail(errno, &log),
     };
+    if !kernel_at_least(6, 8) {
+        if let Some(bad) = lower.iter().find(|l| l.to_string_lossy().contains(',')) {
+            let why = format!(
+                "lower layer {} contains ',', which kernels before 6.8 cannot take",
+                bad.display()
+            );
+            return Err(fail(Errno::EINVAL, why));
+        }
+    }
     if lower.is_empty() {
         return Err(fail(
             Errno::EINVAL,
@@ -40,14 +49,12 @@ pub fn mount_overlay(lower: &[&Path], upper: &Path, work: &Path, target: &Path) 
     let fd = fs.as_fd();
     let configure = || -> nix::Result<()> {
         mount_api::set_string(fd, "source", "overlay")?;
-        let one_by_one = match mount_api::set_string(fd, "lowerdir+", path_str(lower[0])?) {
-            Ok(()) => true,
-            // Before Linux 6.8 overlayfs does not know "lowerdir+".
-            Err(Errno::EINVAL) => false,
-            Err(e) => return Err(e),
-        };
+        // Before Linux 6.8 overlayfs has no "lowerdir+"; and before 6.5 it takes its options
+        // through the legacy string, where setting an unknown key still succeeds, so the
+        // kernel version decides rather than a failed attempt.
+        let one_by_one = kernel_at_least(6, 8);
         if one_by_one {
-            for l in &lower[1..] {
+            for l in lower {
                 mount_api::set_string(fd, "lowerdir+", path_str(l)?)?;
             }
         } else {
@@ -70,6 +77,16 @@ pub fn mount_overlay(lower: &[&Path], upper: &Path, work: &Path, target: &Path) 
 
 fn path_str(p: &Path) -> nix::Result<&str> {
     p.to_str().ok_or(Errno::EINVAL)
+}
+
+/// Whether the running kernel is at least `major.minor` (from /proc/sys/kernel/osrelease).
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
 }
 
 /// Escapes `\`, `:` and `,` for overlayfs's `lowerdir` list.

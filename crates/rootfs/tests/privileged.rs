@@ -536,15 +536,15 @@ fn overlay_merges_layers_with_the_upper_on_top() {
         "overlay_merges_layers_with_the_upper_on_top",
         &[],
         |dir| {
-            for d in ["lower:1", "lower,2", "upper", "work", "merged"] {
+            for d in ["lower:1", "lower-2", "lower,3", "upper", "work", "merged"] {
                 std::fs::create_dir_all(dir.join(d)).unwrap();
             }
             std::fs::write(dir.join("lower:1/a"), "top").unwrap();
-            std::fs::write(dir.join("lower,2/a"), "bottom").unwrap();
-            std::fs::write(dir.join("lower,2/b"), "only-bottom").unwrap();
+            std::fs::write(dir.join("lower-2/a"), "bottom").unwrap();
+            std::fs::write(dir.join("lower-2/b"), "only-bottom").unwrap();
         },
         |dir| {
-            let (l1, l2) = (dir.join("lower:1"), dir.join("lower,2"));
+            let (l1, l2) = (dir.join("lower:1"), dir.join("lower-2"));
             let merged = dir.join("merged");
             mount_overlay(&[&l1, &l2], &dir.join("upper"), &dir.join("work"), &merged).unwrap();
             assert_eq!(std::fs::read_to_string(merged.join("a")).unwrap(), "top");
@@ -559,6 +559,21 @@ fn overlay_merges_layers_with_the_upper_on_top() {
                 mount_at(merged.to_str().unwrap()).unwrap().fstype,
                 "overlay"
             );
+
+            // A ',' in a layer path: fine from Linux 6.8 on, a clear refusal before.
+            let comma = dir.join("lower,3");
+            let with_comma =
+                mount_overlay(&[&comma], &dir.join("upper"), &dir.join("work"), &merged);
+            let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+            let mut v = release
+                .split(['.', '-'])
+                .map(|p| p.parse::<u32>().unwrap_or(0));
+            if (v.next().unwrap(), v.next().unwrap()) >= (6, 8) {
+                with_comma.unwrap();
+                nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH).unwrap();
+            } else {
+                assert!(with_comma.unwrap_err().to_string().contains("contains ','"));
+            }
 
             let missing = dir.join("missing");
             let err = mount_overlay(&[&missing], &dir.join("upper"), &dir.join("work"), &merged)
@@ -582,15 +597,19 @@ fn cgroup_mount_on_a_v2_host_is_a_fresh_cgroup2() {
             make_rootfs(dir);
         },
         |dir| {
-            // Make this namespace look like a cgroup v2 host.
-            nix::mount::mount(
-                Some("cgroup2"),
-                "/sys/fs/cgroup",
-                Some("cgroup2"),
-                nix::mount::MsFlags::empty(),
-                None::<&str>,
-            )
-            .unwrap();
+            // Make this namespace look like a cgroup v2 host, unless it is one (the VM).
+            let v2 = nix::sys::statfs::statfs("/sys/fs/cgroup")
+                .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+            if !v2 {
+                nix::mount::mount(
+                    Some("cgroup2"),
+                    "/sys/fs/cgroup",
+                    Some("cgroup2"),
+                    nix::mount::MsFlags::empty(),
+                    None::<&str>,
+                )
+                .unwrap();
+            }
             let rootfs = dir.join("rootfs");
             let mounts = [
                 proc_mount(),
