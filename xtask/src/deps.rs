@@ -17,6 +17,28 @@ const PACKAGES: &[(&str, &str)] = &[
     ("skopeo", "validates the OCI fixtures"),
     ("umoci", "validates and unpacks the OCI fixtures"),
     ("attr", "getfattr, to check unpacked xattrs"),
+    (
+        "libseccomp-dev",
+        "libseccomp, which compiles OCI seccomp profiles (linked by peapod-runtime)",
+    ),
+    ("pkg-config", "finds libseccomp when building"),
+    (
+        "qemu-system-x86",
+        "vm-test: the VM that runs the privileged tests on a cgroup v2 host",
+    ),
+    (
+        "qemu-system-data",
+        "vm-test: the qboot firmware (PVH boot of an uncompressed vmlinux)",
+    ),
+    (
+        "linux-image-amd64",
+        "vm-test: the guest kernel and its modules (/boot, /lib/modules)",
+    ),
+    ("xz-utils", "vm-test: unpacks the guest kernel's vmlinux"),
+    (
+        "e2fsprogs",
+        "vm-test: mkfs.ext4 for the guest's scratch disk",
+    ),
 ];
 
 /// Installs whatever is missing from [`PACKAGES`]; does nothing if all are present.

@@ -2,7 +2,9 @@
 //!
 //! - `deps`: install the host packages the project and its tests need (idempotent, as root).
 //! - `fixtures`: build the test images, deterministically and offline, under `target/fixtures`.
-//! - `test`: the one test command: deps, fixtures, lints, then every test, privileged included.
+//! - `test`: the one test command: deps, fixtures, lints, then every test, privileged included,
+//!   on the host and then in a VM.
+//! - `vm-test`: every test, privileged included, in a VM (cgroup v2, Debian's kernel); no root.
 //! - `demo`: show what peapod does today, on a fresh machine, offline.
 
 mod demo;
@@ -10,6 +12,7 @@ mod deps;
 mod fixtures;
 mod test;
 mod util;
+mod vm;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -29,6 +32,8 @@ enum Task {
     Fixtures,
     /// Run every test, privileged ones included (needs root).
     Test(test::Args),
+    /// Run every test, privileged ones included, in a VM: a cgroup v2-only host (no root).
+    VmTest(vm::Args),
     /// Show what peapod does, offline.
     Demo,
 }
@@ -38,6 +43,7 @@ fn main() -> Result<()> {
         Task::Deps => deps::ensure(),
         Task::Fixtures => fixtures::build_default().map(|_| ()),
         Task::Test(args) => test::run(&args),
+        Task::VmTest(args) => vm::run(&args),
         Task::Demo => demo::run(),
     }
 }
