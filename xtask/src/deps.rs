@@ -22,6 +22,8 @@ const PACKAGES: &[(&str, &str)] = &[
         "libseccomp, which compiles OCI seccomp profiles (linked by peapod-runtime)",
     ),
     ("pkg-config", "finds libseccomp when building"),
+    ("runc", "bench: a peer OCI runtime"),
+    ("crun", "bench: a peer OCI runtime"),
     (
         "qemu-system-x86",
         "vm-test: the VM that runs the privileged tests on a cgroup v2 host",

@@ -6,7 +6,9 @@
 //!   on the host and then in a VM.
 //! - `vm-test`: every test, privileged included, in a VM (cgroup v2, Debian's kernel); no root.
 //! - `demo`: show what peapod does today, on a fresh machine, offline.
+//! - `bench`: peapod against its peers, side by side in one run (`bench runtime`).
 
+mod bench;
 mod demo;
 mod deps;
 mod fixtures;
@@ -36,6 +38,8 @@ enum Task {
     VmTest(vm::Args),
     /// Show what peapod does, offline.
     Demo,
+    /// Measure peapod against its peers (runc, crun) side by side; prints medians and ratios.
+    Bench(bench::Args),
 }
 
 fn main() -> Result<()> {
@@ -45,5 +49,6 @@ fn main() -> Result<()> {
         Task::Test(args) => test::run(&args),
         Task::VmTest(args) => vm::run(&args),
         Task::Demo => demo::run(),
+        Task::Bench(args) => bench::run(&args),
     }
 }

@@ -1,6 +1,7 @@
 //! What the runtime keeps about a container between invocations: `<root>/<id>/state.json`,
-//! written atomically (temp file, fsync, rename), and the container's status derived from
-//! the live system rather than stored.
+//! written atomically (temp file, rename), and the container's status derived from the live
+//! system rather than stored. No fsync: the root lives under /run, which a crash empties
+//! along with the containers it describes.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -105,7 +106,6 @@ impl Record {
         let write = || -> std::io::Result<()> {
             let mut file = std::fs::File::create(&tmp)?;
             file.write_all(&bytes)?;
-            file.sync_all()?;
             std::fs::rename(&tmp, &path)
         };
         write().map_err(Error::io("write container state", &path))
