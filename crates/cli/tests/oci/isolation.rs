@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{World, checker, text};
+use crate::support::{World, checker, run_checks, text};
 
 fn host_ns(kind: &str) -> String {
     let link = std::fs::read_link(format!("/proc/self/ns/{kind}")).unwrap();
@@ -10,18 +10,6 @@ fn host_ns(kind: &str) -> String {
     link.trim_start_matches(&format!("{kind}:["))
         .trim_end_matches(']')
         .to_owned()
-}
-
-fn run_checks(world: &mut World, checks: &[&str]) {
-    world.config["process"]["args"] = json!(checker(checks));
-    let out = world.run();
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        !String::from_utf8_lossy(&out.stdout).contains("FAIL"),
-        "{}",
-        text(&out)
-    );
-    world.assert_nothing_left();
 }
 
 #[test]

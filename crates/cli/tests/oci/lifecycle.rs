@@ -1,10 +1,8 @@
 //! The OCI lifecycle, step by step, with the spec's errors.
 
-use std::time::{Duration, Instant};
-
 use serde_json::json;
 
-use crate::support::{World, text};
+use crate::support::{World, text, wait_for_status};
 
 #[test]
 #[ignore = "root: cargo xtask test"]
@@ -187,18 +185,6 @@ fn a_failing_create_runtime_hook_fails_create_and_leaves_nothing() {
         text(&out)
     );
     world.assert_nothing_left();
-}
-
-fn wait_for_status(world: &World, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while world.state()["status"] != want {
-        assert!(
-            Instant::now() < deadline,
-            "status never became {want}: {}",
-            world.state()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::support::{World, checker, text};
+use crate::support::{World, checker, text, wait_for_status};
 
 #[test]
 #[ignore = "root: cargo xtask test"]
@@ -102,14 +102,7 @@ fn limits_are_in_the_containers_cgroup_and_kill_all_reaches_every_process() {
             .status
             .success()
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while world.state()["status"] != "stopped" {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "kill --all did not stop the container"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_for_status(&world, "stopped");
     assert!(world.oci(&["delete", &world.id]).status.success());
     world.assert_nothing_left();
 }

@@ -8,18 +8,7 @@ use std::os::unix::net::UnixListener;
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
 use serde_json::json;
 
-use crate::support::{World, checker, run_to_files, text};
-
-fn run_checks(world: &mut World, checks: &[&str]) {
-    world.config["process"]["args"] = json!(checker(checks));
-    let out = world.run();
-    assert!(
-        out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("FAIL"),
-        "{}",
-        text(&out)
-    );
-    world.assert_nothing_left();
-}
+use crate::support::{World, checker, run_checks, run_to_files, text};
 
 #[test]
 #[ignore = "root: cargo xtask test"]

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -222,4 +223,31 @@ pub(crate) fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// Runs the container with the checker and `checks` as its process; asserts every check
+/// passed and nothing was left behind.
+pub(crate) fn run_checks(world: &mut World, checks: &[&str]) {
+    world.config["process"]["args"] = json!(checker(checks));
+    let out = world.run();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("FAIL"),
+        "{}",
+        text(&out)
+    );
+    world.assert_nothing_left();
+}
+
+/// Polls `state` until the container reaches `want` (10 s at most).
+pub(crate) fn wait_for_status(world: &World, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while world.state()["status"] != want {
+        assert!(
+            Instant::now() < deadline,
+            "status never became {want}: {}",
+            world.state()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
