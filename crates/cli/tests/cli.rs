@@ -45,3 +45,39 @@ fn no_arguments_prints_help_and_fails() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("Usage:"));
     }
 }
+
+#[test]
+fn errors_go_to_stderr_and_to_the_log_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.json");
+    let root = dir.path().join("root");
+    let out = run(
+        "peapod-oci",
+        &[
+            "--root",
+            root.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "state",
+            "ghost",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "peapod-oci: container ghost does not exist\n"
+    );
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&log).unwrap().trim()).unwrap();
+    assert_eq!(line["level"], "error");
+    assert_eq!(line["msg"], "container ghost does not exist");
+}
+
+#[test]
+fn systemd_cgroup_is_refused_plainly() {
+    let out = run("peapod-oci", &["--systemd-cgroup", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--systemd-cgroup is not supported"));
+}

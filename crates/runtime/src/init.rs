@@ -58,6 +58,7 @@ pub(crate) fn run(ctx: InitContext<'_>) -> ! {
 }
 
 fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
+    let _ = nix::sys::prctl::set_name(c"peapod:[2:INIT]");
     let hook_state = match ctx.channel.recv()? {
         Some(Message::InitGo { hook_state }) => hook_state,
         other => return Err(unexpected(other)),

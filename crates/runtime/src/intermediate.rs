@@ -46,6 +46,8 @@ fn intermediate(
 }
 
 fn prepare(ctx: &InitContext<'_>, joined: &JoinedNamespaces) -> Result<()> {
+    // A name for ps and for whoever debugs a stuck bring-up.
+    let _ = nix::sys::prctl::set_name(c"peapod:[1:INTER]");
     match ctx.channel.recv()? {
         Some(Message::Go) => {}
         other => {

@@ -192,3 +192,31 @@ fn a_seccomp_profile_denies_with_its_errno_and_allows_the_rest() {
         run_checks(&mut world, &["mkdir=/tmp/x:38", "hostname=peapod"]);
     }
 }
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn bind_mounts_of_host_directories_take_their_options() {
+    let mut world = World::new("binds", &[]);
+    let data = world.tmp.path().join("data");
+    std::fs::create_dir_all(data.join("sub")).unwrap();
+    std::fs::write(data.join("file"), "from the host").unwrap();
+    // A bundle-relative source too.
+    std::fs::write(world.bundle().join("note"), "relative").unwrap();
+    let mounts = world.config["mounts"].as_array_mut().unwrap();
+    mounts.push(json!({"destination": "/data-ro", "type": "bind", "source": data, "options": ["bind", "ro", "nosuid", "nodev"]}));
+    mounts.push(json!({"destination": "/data-rw", "source": data, "options": ["rbind", "rw"]}));
+    mounts.push(json!({"destination": "/note", "type": "bind", "source": "note", "options": ["bind", "ro"]}));
+    run_checks(
+        &mut world,
+        &[
+            "file=/data-ro/file:from the host",
+            "readonly=/data-ro",
+            "mkdir=/data-rw/made-inside:0",
+            "file=/note:relative",
+        ],
+    );
+    assert!(
+        data.join("made-inside").is_dir(),
+        "the rw bind did not reach the host directory"
+    );
+}
