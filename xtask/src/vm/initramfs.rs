@@ -52,6 +52,9 @@ pub(crate) struct Init<'a> {
     pub(crate) share: &'a Path,
     /// The script, in `share`, that `/init` executes once the root is ready.
     pub(crate) script: &'a Path,
+    /// Directories under `/tmp` (a workspace or target dir checked out there) that the
+    /// guest's fresh `/tmp` must still show, writable, at the same paths.
+    pub(crate) keep: &'a [std::path::PathBuf],
 }
 
 /// Builds the initramfs for `kernel` into `out`.
@@ -118,6 +121,17 @@ fn module_bytes(path: &Path, scratch: &Path) -> Result<Vec<u8>> {
 fn init_script(init: &Init<'_>, modules: &[String]) -> String {
     let share = shell_quote(&init.share.to_string_lossy());
     let script = shell_quote(&init.script.to_string_lossy());
+    let keep: String = init
+        .keep
+        .iter()
+        .filter_map(|k| k.strip_prefix("/tmp").ok())
+        .map(|rel| {
+            let rel = shell_quote(&rel.to_string_lossy());
+            format!(
+                "$B mkdir -p /scratch/tmp/{rel} && $B mount --bind /newroot/tmp/{rel} /scratch/tmp/{rel} \\\n  || die \"cannot keep /tmp/\"{rel}\n"
+            )
+        })
+        .collect();
     let modules: Vec<String> = modules.iter().map(|m| format!("/{m}")).collect();
     format!(
         r#"#!/bin/busybox sh
@@ -135,9 +149,9 @@ $B mount -t ext4 -o noinit_itable /dev/vda /scratch || die "cannot mount the scr
 $B mkdir -p /scratch/upper /scratch/work /scratch/tmp && $B chmod 1777 /scratch/tmp
 $B mount -t overlay -o lowerdir=/lower,upperdir=/scratch/upper,workdir=/scratch/work overlay /newroot \
   || die "cannot mount the overlay root"
+{keep}$B mount --rbind /scratch/tmp /newroot/tmp || die "cannot mount /tmp"
 $B mount -t 9p -o {SHARE_OPTIONS} {SHARE_TAG} /newroot{share} \
   || die "cannot mount the shared directory"
-$B mount --bind /scratch/tmp /newroot/tmp || die "cannot mount /tmp"
 for d in proc sys dev; do $B mount --move /$d /newroot/$d || die "cannot move /$d"; done
 exec $B switch_root /newroot /bin/sh {script}
 "#,
@@ -159,6 +173,7 @@ mod tests {
             &Init {
                 share: &share,
                 script: &script,
+                keep: &[PathBuf::from("/tmp/ci")],
             },
             &[
                 "modules/00-virtio_ring.ko".into(),
@@ -168,6 +183,15 @@ mod tests {
         assert!(text.starts_with("#!/bin/busybox sh\n"));
         assert!(text.contains("for m in /modules/00-virtio_ring.ko /modules/01-virtio.ko; do"));
         assert!(text.contains("peapod-share /newroot'/work/target/vm-test/run-1'"));
+        // A workspace under /tmp stays visible under the guest's fresh /tmp.
+        let keep = text
+            .find("mount --bind /newroot/tmp/'ci' /scratch/tmp/'ci'")
+            .unwrap();
+        assert!(
+            keep < text
+                .find("mount --rbind /scratch/tmp /newroot/tmp")
+                .unwrap()
+        );
         assert!(text.ends_with(
             "exec $B switch_root /newroot /bin/sh '/work/target/vm-test/run-1/guest.sh'\n"
         ));

@@ -98,14 +98,15 @@ pub(crate) fn run(args: &Args) -> Result<()> {
 pub(crate) fn run_suite(args: &Args, total: &mut Tally) -> Result<()> {
     let start = Instant::now();
     let target = std::path::absolute(target_dir()).context("cannot resolve the target dir")?;
-    refuse_guest_private_paths(&target)?;
+    let keep = kept_under_tmp(&[crate::util::workspace_root(), target.clone()]);
+    refuse_guest_private_paths(&target, &keep)?;
     let binaries = binaries::build(&args.packages, &args.exclude)?;
     if binaries.is_empty() {
         bail!("vm-test: cargo built no test binaries");
     }
     for binary in &binaries {
-        refuse_guest_private_paths(&binary.executable)?;
-        refuse_guest_private_paths(&binary.manifest_dir)?;
+        refuse_guest_private_paths(&binary.executable, &keep)?;
+        refuse_guest_private_paths(&binary.manifest_dir, &keep)?;
     }
     let kernel = kernel::Kernel::find()?;
     let cache = target.join("vm-test");
@@ -120,6 +121,7 @@ pub(crate) fn run_suite(args: &Args, total: &mut Tally) -> Result<()> {
         &initramfs::Init {
             share: &share,
             script: &script,
+            keep: &keep,
         },
         &initramfs,
     )?;
@@ -178,9 +180,28 @@ pub(crate) fn run_suite(args: &Args, total: &mut Tally) -> Result<()> {
     verdict
 }
 
+/// Of `paths` (the workspace and the target dir), those under `/tmp` that the guest's fresh
+/// `/tmp` must keep showing; a path inside another kept one is left out.
+fn kept_under_tmp(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut keep: Vec<PathBuf> = paths
+        .iter()
+        .filter(|p| p.starts_with("/tmp"))
+        .cloned()
+        .collect();
+    keep.sort();
+    keep.dedup();
+    let all = keep.clone();
+    keep.retain(|p| !all.iter().any(|other| other != p && p.starts_with(other)));
+    keep
+}
+
 /// The guest mounts its own `/tmp`, `/run`, `/proc`, `/sys` and `/dev`: the workspace, the
-/// target dir (binaries, fixtures, results) must lie elsewhere to be seen.
-fn refuse_guest_private_paths(path: &Path) -> Result<()> {
+/// target dir (binaries, fixtures, results) must lie elsewhere to be seen, or under `/tmp`
+/// in a directory the guest keeps (`keep`).
+fn refuse_guest_private_paths(path: &Path, keep: &[PathBuf]) -> Result<()> {
+    if keep.iter().any(|k| path.starts_with(k)) {
+        return Ok(());
+    }
     for private in ["/tmp", "/run", "/proc", "/sys", "/dev"] {
         if path.starts_with(private) {
             bail!(

@@ -191,9 +191,13 @@ fn shell_quoting_survives_quotes_and_spaces() {
 
 #[test]
 fn target_dirs_the_guest_mounts_over_are_refused() {
-    assert!(refuse_guest_private_paths(Path::new("/tmp/target")).is_err());
-    assert!(refuse_guest_private_paths(Path::new("/work/target")).is_ok());
-    assert!(refuse_guest_private_paths(Path::new("/tmpfoo/target")).is_ok());
+    assert!(refuse_guest_private_paths(Path::new("/tmp/target"), &[]).is_err());
+    assert!(refuse_guest_private_paths(Path::new("/run/target"), &[]).is_err());
+    assert!(refuse_guest_private_paths(Path::new("/work/target"), &[]).is_ok());
+    assert!(refuse_guest_private_paths(Path::new("/tmpfoo/target"), &[]).is_ok());
+    let keep = kept_under_tmp(&["/tmp/ci".into(), "/tmp/ci/target".into(), "/work/x".into()]);
+    assert_eq!(keep, vec![PathBuf::from("/tmp/ci")]);
+    assert!(refuse_guest_private_paths(Path::new("/tmp/ci/target/debug/x"), &keep).is_ok());
 }
 
 #[test]
