@@ -146,8 +146,13 @@ fn hooks_run_at_their_time_with_the_state_on_stdin() {
     let mut world = World::new("hooks", &["true"]);
     let log = world.tmp.path().join("hooks.log");
     let hook = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {name} $(cat) >> {}", log.display())]});
+    // createContainer runs in the container's namespaces (its hostname) before pivot_root,
+    // so the host path of the log still resolves.
+    let in_container = json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo createContainer $(hostname) >> {}", log.display())]});
     world.config["hooks"] = json!({
         "createRuntime": [hook("createRuntime")],
+        "prestart": [hook("prestart")],
+        "createContainer": [in_container],
         "poststart": [hook("poststart")],
         "poststop": [hook("poststop")],
     });
@@ -155,18 +160,24 @@ fn hooks_run_at_their_time_with_the_state_on_stdin() {
     assert!(out.status.success(), "{}", text(&out));
     let log = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = log.lines().collect();
-    assert_eq!(lines.len(), 3, "{log}");
+    assert_eq!(lines.len(), 5, "{log}");
+    let creating = "\"status\":\"creating\"";
     assert!(
-        lines[0].starts_with("createRuntime {") && lines[0].contains("\"status\":\"creating\""),
+        lines[0].starts_with("createRuntime {") && lines[0].contains(creating),
         "{log}"
     );
     assert!(
-        lines[1].starts_with("poststart {") && lines[1].contains("\"status\":\"running\""),
+        lines[1].starts_with("prestart {") && lines[1].contains(creating),
         "{log}"
     );
+    assert_eq!(lines[2], "createContainer peapod", "{log}");
     assert!(
-        lines[2].starts_with("poststop {")
-            && lines[2].contains(&format!("\"id\":\"{}\"", world.id)),
+        lines[3].starts_with("poststart {") && lines[3].contains("\"status\":\"running\""),
+        "{log}"
+    );
+    let id = format!("\"id\":\"{}\"", world.id);
+    assert!(
+        lines[4].starts_with("poststop {") && lines[4].contains(&id),
         "{log}"
     );
     world.assert_nothing_left();
