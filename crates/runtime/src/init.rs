@@ -96,7 +96,8 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
         devices: linux.devices().as_deref().unwrap_or_default(),
         masked_paths: linux.masked_paths().as_deref().unwrap_or(&no_strings),
         readonly_paths: linux.readonly_paths().as_deref().unwrap_or(&no_strings),
-        in_user_namespace: namespaces.is_new(NamespaceKind::User),
+        // New or joined: mknod is refused in any user namespace but the initial one.
+        in_user_namespace: namespaces.contains(NamespaceKind::User),
         new_net_namespace: namespaces.is_new(NamespaceKind::Net),
         cgroup_dirs: &ctx.cgroup_dirs,
     };

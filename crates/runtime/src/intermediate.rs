@@ -59,6 +59,11 @@ fn prepare(ctx: &InitContext<'_>, joined: &JoinedNamespaces) -> Result<()> {
     }
     joined.enter()?;
     let namespaces = &ctx.bundle.namespaces;
+    if namespaces.joined_path(NamespaceKind::User).is_some() {
+        // Our host ids mean nothing in the joined namespace: become its root, so that files
+        // made from here on (mount points, devices) get mapped owners.
+        become_root()?;
+    }
     if namespaces.is_new(NamespaceKind::User) {
         unshare_namespaces(NamespaceKind::User.clone_flag())?;
         ctx.channel.send(&Message::WriteIdMaps)?;
@@ -73,14 +78,22 @@ fn prepare(ctx: &InitContext<'_>, joined: &JoinedNamespaces) -> Result<()> {
         }
         // Become the namespace's root if it is mapped; the capabilities come with the
         // namespace either way.
-        let _ = setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
-        let _ = setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
+        let _ = become_root();
     }
     unshare_namespaces(namespaces.new_flags(false))?;
     if namespaces.is_new(NamespaceKind::Time) {
         write_time_offsets(ctx)?;
     }
     Ok(())
+}
+
+/// setresgid/setresuid to 0 in the current user namespace.
+fn become_root() -> Result<()> {
+    let (root_gid, root_uid) = (Gid::from_raw(0), Uid::from_raw(0));
+    setresgid(root_gid, root_gid, root_gid)
+        .map_err(Error::sys("become gid 0 in the joined user namespace"))?;
+    setresuid(root_uid, root_uid, root_uid)
+        .map_err(Error::sys("become uid 0 in the joined user namespace"))
 }
 
 /// `linux.timeOffsets`, written before the first process enters the new time namespace.

@@ -220,3 +220,50 @@ fn bind_mounts_of_host_directories_take_their_options() {
         "the rw bind did not reach the host directory"
     );
 }
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_user_namespace_is_joined_by_path_with_the_others_created_inside_it() {
+    let mut world = World::new("joinuser", &[]);
+    // A holder process in a user namespace mapping container 0 to host 100000.
+    let mut holder = std::process::Command::new("unshare")
+        .args(["--user", "sleep", "60"])
+        .spawn()
+        .unwrap();
+    let path = format!("/proc/{}/ns/user", holder.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::read_link(&path).ok() == std::fs::read_link("/proc/self/ns/user").ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the holder never got its user namespace"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    for map in ["uid_map", "gid_map"] {
+        std::fs::write(format!("/proc/{}/{map}", holder.id()), "0 100000 65536").unwrap();
+    }
+    let inode = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(&path).unwrap().ino()
+    };
+    world.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user", "path": path}));
+    world.config["process"]["args"] = json!(checker(&[
+        &format!("ns=user:{inode}"),
+        "uid=0",
+        "file=/proc/self/uid_map:0     100000      65536",
+        "dev=/dev/null:c:1:3",
+        "hostname=peapod",
+    ]));
+    let out = world.run();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert!(
+        out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("FAIL"),
+        "{}",
+        text(&out)
+    );
+    world.assert_nothing_left();
+}
