@@ -14,6 +14,7 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod tty;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -1,9 +1,11 @@
 //! `peapod-oci run`: create, start, and (unless detached) wait, delete, and exit with the
-//! container's exit code.
+//! container's exit code. A process that wants a terminal and has no `--console-socket`
+//! gets one relayed through peapod-oci's own stdio (see `tty`).
 
 use peapod_runtime::Container;
 
 use super::create::CreateArgs;
+use super::tty::{self, OwnConsole};
 use super::{Globals, warn_all};
 
 #[derive(Debug, clap::Args)]
@@ -18,7 +20,27 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(globals: &Globals, args: &Args) -> anyhow::Result<u8> {
-    let container = Container::create(&args.id, &args.create.options(globals))?;
+    let mut options = args.create.options(globals);
+    let own_console =
+        if options.console_socket.is_none() && !args.detach && tty::wants_terminal(&options.bundle)
+        {
+            let console = OwnConsole::listen(&globals.root, &args.id)?;
+            options.console_socket = Some(console.path.clone());
+            Some(console)
+        } else {
+            None
+        };
+    let container = Container::create(&args.id, &options)?;
+    let master = match &own_console {
+        Some(console) => match console.master() {
+            Ok(master) => Some(master),
+            Err(e) => {
+                let _ = container.delete(true);
+                return Err(e);
+            }
+        },
+        None => None,
+    };
     match container.start() {
         Ok(warnings) => warn_all(warnings),
         Err(e) => {
@@ -29,7 +51,10 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> anyhow::Result<u8> {
     if args.detach {
         return Ok(0);
     }
+    // Whatever becomes of the relay, the container is waited for and deleted.
+    let relayed = master.as_ref().map_or(Ok(()), tty::relay);
     let code = container.wait()?;
     warn_all(container.delete(true)?);
+    relayed?;
     Ok(u8::try_from(code).unwrap_or(u8::MAX))
 }

@@ -78,6 +78,27 @@ fn a_terminal_is_a_new_pty_whose_master_goes_to_the_console_socket() {
 
 #[test]
 #[ignore = "root: cargo xtask test"]
+fn run_without_a_console_socket_relays_the_terminal_itself() {
+    let mut world = World::new("tty-run", &["sh", "-c", "tty; echo exit code next; exit 3"]);
+    world.config["process"]["terminal"] = json!(true);
+    let out = world.run();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("/dev/pts/0\r\n") && stdout.contains("exit code next\r\n"),
+        "{}",
+        text(&out)
+    );
+    world.assert_nothing_left();
+    let leftovers: Vec<_> = std::fs::read_dir(world.root()).unwrap().collect();
+    assert!(
+        leftovers.is_empty(),
+        "the console socket was left behind: {leftovers:?}"
+    );
+}
+
+#[test]
+#[ignore = "root: cargo xtask test"]
 fn a_time_namespace_takes_its_offsets() {
     let mut world = World::new("timens", &[]);
     world.config["linux"]["namespaces"]
