@@ -129,11 +129,16 @@ fn a_dead_console_socket_is_an_error() {
         text(&out)
     );
     world.assert_nothing_left();
-    // And terminal without any console socket is refused up front.
-    refused(
-        &world,
-        "process.terminal is true but no console socket was given",
+    // And `create` of a terminal process without any console socket is refused up front
+    // (`run` relays a terminal itself instead).
+    let out = world.oci(&["create", "--bundle", bundle.to_str().unwrap(), &world.id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("process.terminal is true but no console socket was given"),
+        "{}",
+        text(&out)
     );
+    world.assert_nothing_left();
 }
 
 #[test]
