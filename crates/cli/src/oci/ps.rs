@@ -1,15 +1,8 @@
 //! `peapod-oci ps`.
 
-use clap::ValueEnum;
 use peapod_runtime::Container;
 
-use super::Globals;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Table,
-    Json,
-}
+use super::{Format, Globals};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {

@@ -107,20 +107,7 @@ fn create_start_state_kill_delete_step_by_step() {
 #[ignore = "root: cargo xtask test"]
 fn pause_and_resume_freeze_and_thaw() {
     let world = World::new("pause", &["sleep", "1000"]);
-    world.write_config();
-    let bundle = world.bundle();
-    assert!(
-        world
-            .oci(&[
-                "run",
-                "--detach",
-                "--bundle",
-                bundle.to_str().unwrap(),
-                &world.id
-            ])
-            .status
-            .success()
-    );
+    world.run_detached();
     assert_eq!(world.state()["status"], "running");
     let out = world.oci(&["resume", &world.id]);
     assert!(
@@ -202,20 +189,7 @@ fn a_failing_create_runtime_hook_fails_create_and_leaves_nothing() {
 #[ignore = "root: cargo xtask test"]
 fn exec_runs_in_the_containers_namespaces_and_cgroup_with_its_exit_code() {
     let world = World::new("exec", &["sleep", "1000"]);
-    world.write_config();
-    let bundle = world.bundle();
-    assert!(
-        world
-            .oci(&[
-                "run",
-                "--detach",
-                "--bundle",
-                bundle.to_str().unwrap(),
-                &world.id
-            ])
-            .status
-            .success()
-    );
+    world.run_detached();
     let init = world.state()["pid"].as_i64().unwrap();
     let init_uts = std::fs::read_link(format!("/proc/{init}/ns/uts")).unwrap();
     let uts_inode = init_uts

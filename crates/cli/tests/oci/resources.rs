@@ -54,20 +54,7 @@ fn limits_are_in_the_containers_cgroup_and_kill_all_reaches_every_process() {
     world.config["linux"]["resources"]["memory"] = json!({"limit": 32 * 1024 * 1024});
     world.config["linux"]["resources"]["pids"] = json!({"limit": 64});
     world.config["linux"]["resources"]["cpu"] = json!({"quota": 50000, "period": 100000});
-    world.write_config();
-    let bundle = world.bundle();
-    assert!(
-        world
-            .oci(&[
-                "run",
-                "--detach",
-                "--bundle",
-                bundle.to_str().unwrap(),
-                &world.id
-            ])
-            .status
-            .success()
-    );
+    world.run_detached();
     let path = world.cgroup_path();
     let read = |file: &str| std::fs::read_to_string(file).unwrap().trim().to_owned();
     if std::path::Path::new("/sys/fs/cgroup/memory").exists() {

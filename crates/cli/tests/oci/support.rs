@@ -94,6 +94,20 @@ impl World {
         self.oci(&["run", "--bundle", bundle.to_str().unwrap(), &self.id])
     }
 
+    /// Writes the config and starts the container in the background (`run --detach`).
+    pub(crate) fn run_detached(&self) {
+        self.write_config();
+        let bundle = self.bundle();
+        let out = self.oci(&[
+            "run",
+            "--detach",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            &self.id,
+        ]);
+        assert!(out.status.success(), "run --detach: {}", text(&out));
+    }
+
     /// `state` as JSON.
     pub(crate) fn state(&self) -> Value {
         let out = self.oci(&["state", &self.id]);
