@@ -55,6 +55,8 @@ pub struct StateReport {
 pub struct Container {
     paths: Paths,
     record: Record,
+    /// The bundle, read on first use (`exec` needs it, the template for `exec` too).
+    bundle: std::cell::OnceCell<crate::Bundle>,
 }
 
 impl Container {
@@ -62,7 +64,11 @@ impl Container {
     /// process waits for [`Container::start`]. On failure nothing is left behind.
     pub fn create(id: &str, opts: &CreateOptions) -> Result<Self> {
         let (record, paths) = create::create(id, opts)?;
-        Ok(Self { paths, record })
+        Ok(Self {
+            paths,
+            record,
+            bundle: std::cell::OnceCell::new(),
+        })
     }
 
     /// Loads container `id` from the runtime root.
@@ -75,6 +81,7 @@ impl Container {
         Ok(Self {
             record: Record::load(&paths)?,
             paths,
+            bundle: std::cell::OnceCell::new(),
         })
     }
 
@@ -232,7 +239,7 @@ impl Container {
 
     /// The container's own `process` from its bundle: the template for `exec`.
     pub fn config_process(&self) -> Result<oci_spec::runtime::Process> {
-        let bundle = crate::Bundle::load(&self.record.bundle)?;
+        let bundle = self.loaded_bundle()?;
         bundle
             .spec
             .process()
@@ -251,11 +258,10 @@ impl Container {
             &[Status::Created, Status::Running],
             "created or running",
         )?;
-        let bundle = crate::Bundle::load(&self.record.bundle)?;
         crate::exec::spawn(
             &self.record.id,
             self.record.pid,
-            &bundle,
+            self.loaded_bundle()?,
             &self.cgroup()?,
             opts,
         )
@@ -276,6 +282,15 @@ impl Container {
     pub fn resume(&self) -> Result<()> {
         self.require("resume", &[Status::Paused], "paused")?;
         Ok(self.cgroup()?.thaw()?)
+    }
+
+    /// The bundle, loaded and validated once.
+    fn loaded_bundle(&self) -> Result<&crate::Bundle> {
+        if let Some(bundle) = self.bundle.get() {
+            return Ok(bundle);
+        }
+        let bundle = crate::Bundle::load(&self.record.bundle)?;
+        Ok(self.bundle.get_or_init(|| bundle))
     }
 
     fn cgroup(&self) -> Result<Cgroup> {

@@ -12,7 +12,7 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 use peapod_cgroup::Cgroup;
-use peapod_ns::{Forked, IdMap};
+use peapod_ns::Forked;
 
 use crate::channel::{Channel, Message};
 use crate::config::Bundle;
@@ -171,19 +171,7 @@ fn talk_to_children(
         let message = channel.recv()?;
         match message {
             Some(Message::WriteIdMaps) => {
-                let linux = bundle.spec.linux().as_ref();
-                let uid: Vec<IdMap> = linux
-                    .and_then(|l| l.uid_mappings().as_ref())
-                    .into_iter()
-                    .flatten()
-                    .map(IdMap::from)
-                    .collect();
-                let gid: Vec<IdMap> = linux
-                    .and_then(|l| l.gid_mappings().as_ref())
-                    .into_iter()
-                    .flatten()
-                    .map(IdMap::from)
-                    .collect();
+                let (uid, gid) = crate::config::id_maps(&bundle.spec);
                 let rootless = !nix::unistd::geteuid().is_root();
                 peapod_ns::write_id_maps(intermediate_pid.as_raw(), &uid, &gid, rootless)?;
                 channel.send(&Message::IdMapsWritten)?;

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{World, checker, run_checks, text};
+use crate::support::{World, assert_checks_passed, checker, run_checks, text};
 
 fn host_ns(kind: &str) -> String {
     let link = std::fs::read_link(format!("/proc/self/ns/{kind}")).unwrap();
@@ -146,11 +146,7 @@ fn a_network_namespace_is_joined_by_path() {
         .args(["netns", "delete", &name])
         .output()
         .unwrap();
-    assert!(
-        out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("FAIL"),
-        "{}",
-        text(&out)
-    );
+    assert_checks_passed(&out);
     assert!(del.status.success(), "{}", text(&del));
     world.assert_nothing_left();
 }
@@ -260,10 +256,6 @@ fn a_user_namespace_is_joined_by_path_with_the_others_created_inside_it() {
     let out = world.run();
     holder.kill().unwrap();
     holder.wait().unwrap();
-    assert!(
-        out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("FAIL"),
-        "{}",
-        text(&out)
-    );
+    assert_checks_passed(&out);
     world.assert_nothing_left();
 }

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{World, text, wait_for_status};
+use crate::support::{World, assert_checks_passed, text, wait_for_status};
 
 #[test]
 #[ignore = "root: cargo xtask test"]
@@ -218,11 +218,7 @@ fn exec_runs_in_the_containers_namespaces_and_cgroup_with_its_exit_code() {
         "status=NoNewPrivs:1",
         "fds=0,1,2",
     ]);
-    assert!(
-        out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("FAIL"),
-        "{}",
-        text(&out)
-    );
+    assert_checks_passed(&out);
 
     let out = world.oci(&[
         "exec",

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::support::{World, checker, text, wait_for_status};
+use crate::support::{World, assert_checks_passed, checker, text, wait_for_status};
 
 #[test]
 #[ignore = "root: cargo xtask test"]
@@ -126,10 +126,6 @@ fn the_container_reads_its_own_limits_in_its_cgroup_namespace_and_mount() {
     };
     world.config["process"]["args"] = json!(checker(checks));
     let out = world.run();
-    assert!(
-        out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("FAIL"),
-        "{}",
-        text(&out)
-    );
+    assert_checks_passed(&out);
     world.assert_nothing_left();
 }

@@ -8,7 +8,7 @@ use std::os::unix::net::UnixListener;
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
 use serde_json::json;
 
-use crate::support::{World, checker, run_checks, run_to_files, text};
+use crate::support::{World, assert_checks_passed, checker, run_checks, run_to_files, text};
 
 #[test]
 #[ignore = "root: cargo xtask test"]
@@ -127,11 +127,7 @@ fn no_pivot_moves_the_root_and_chroots() {
         bundle.to_str().unwrap(),
         &world.id,
     ]);
-    assert!(
-        out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("FAIL"),
-        "{}",
-        text(&out)
-    );
+    assert_checks_passed(&out);
     world.assert_nothing_left();
 }
 

@@ -253,6 +253,15 @@ pub(crate) fn run_checks(world: &mut World, checks: &[&str]) {
     world.assert_nothing_left();
 }
 
+/// Asserts that the container's run succeeded and the checker reported no failed check.
+pub(crate) fn assert_checks_passed(out: &Output) {
+    assert!(
+        out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("FAIL"),
+        "{}",
+        text(out)
+    );
+}
+
 /// Polls `state` until the container reaches `want` (10 s at most).
 pub(crate) fn wait_for_status(world: &World, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -110,18 +110,7 @@ fn validate(bundle: &Path, spec: &Spec) -> std::result::Result<(PathBuf, Namespa
     {
         return Err("domainname is set but the container has no new uts namespace".into());
     }
-    let uid_maps: Vec<IdMap> = linux
-        .uid_mappings()
-        .iter()
-        .flatten()
-        .map(IdMap::from)
-        .collect();
-    let gid_maps: Vec<IdMap> = linux
-        .gid_mappings()
-        .iter()
-        .flatten()
-        .map(IdMap::from)
-        .collect();
+    let (uid_maps, gid_maps) = id_maps(spec);
     if namespaces.is_new(NamespaceKind::User) {
         IdMap::validate("uid", &uid_maps).map_err(|e| e.to_string())?;
         IdMap::validate("gid", &gid_maps).map_err(|e| e.to_string())?;
@@ -154,6 +143,24 @@ fn validate(bundle: &Path, spec: &Spec) -> std::result::Result<(PathBuf, Namespa
         }
     }
     Ok((rootfs, namespaces))
+}
+
+/// `linux.uidMappings` and `linux.gidMappings`, as the namespace crate takes them.
+pub(crate) fn id_maps(spec: &Spec) -> (Vec<IdMap>, Vec<IdMap>) {
+    let linux = spec.linux().as_ref();
+    let uid = linux
+        .and_then(|l| l.uid_mappings().as_ref())
+        .into_iter()
+        .flatten()
+        .map(IdMap::from)
+        .collect();
+    let gid = linux
+        .and_then(|l| l.gid_mappings().as_ref())
+        .into_iter()
+        .flatten()
+        .map(IdMap::from)
+        .collect();
+    (uid, gid)
 }
 
 /// A hook path must be absolute; hooks run in the runtime's mount namespace must exist.
