@@ -80,9 +80,21 @@ fn limits_are_in_the_containers_cgroup_and_kill_all_reaches_every_process() {
             "50000 100000"
         );
     }
-    let out = world.oci(&["ps", "--format", "json", &world.id]);
-    let pids: Vec<i64> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(pids.len(), 3, "{}", text(&out));
+    // The shell forks its two sleeps after start returns: poll until ps sees all three.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let out = world.oci(&["ps", "--format", "json", &world.id]);
+        let pids: Vec<i64> = serde_json::from_slice(&out.stdout).unwrap();
+        if pids.len() == 3 {
+            break;
+        }
+        assert!(
+            pids.len() < 3 && std::time::Instant::now() < deadline,
+            "ps never listed the shell and its two sleeps: {}",
+            text(&out)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert!(
         world
             .oci(&["kill", "--all", &world.id, "KILL"])
