@@ -89,8 +89,9 @@ fn intermediate(
     opts: &ExecOptions,
     console_socket: Option<&OwnedFd>,
 ) -> ! {
-    let error: Error = match joined.enter() {
-        Err(e) => e.into(),
+    let entered = crate::intermediate::non_dumpable().and_then(|()| Ok(joined.enter()?));
+    let error: Error = match entered {
+        Err(e) => e,
         // SAFETY: this process is single-threaded (forked from the single-threaded runtime).
         Ok(()) => match unsafe { peapod_ns::fork_sibling() } {
             Ok(Forked::Child) => match child(&channel, bundle, opts, console_socket) {

@@ -316,6 +316,10 @@ fn exec(program: &CString, args: &[String], env: &[String]) -> Result<Infallible
     };
     let args = args.iter().map(to_c).collect::<Result<Vec<_>>>()?;
     let env = env.iter().map(to_c).collect::<Result<Vec<_>>>()?;
+    if let Some(trampoline) = crate::trampoline::get() {
+        trampoline.exec(program, &args, &env)?;
+    }
+    // Without a trampoline the whole runtime runs from a sealed copy (see `trampoline`).
     nix::unistd::execve(program, &args, &env).map_err(Error::sys(format!("exec {program:?}")))
 }
 

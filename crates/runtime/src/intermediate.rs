@@ -30,7 +30,7 @@ fn intermediate(
     ctx: InitContext<'_>,
     joined: &JoinedNamespaces,
 ) -> std::result::Result<Infallible, Failure> {
-    if let Err(e) = prepare(&ctx, joined) {
+    if let Err(e) = prepare(&ctx, joined).and_then(|()| non_dumpable()) {
         return Err((ctx.channel, e));
     }
     // SAFETY: this process is single-threaded (forked from the single-threaded runtime).
@@ -85,6 +85,14 @@ fn prepare(ctx: &InitContext<'_>, joined: &JoinedNamespaces) -> Result<()> {
         write_time_offsets(ctx)?;
     }
     Ok(())
+}
+
+/// Until init's exec, no container process may open init's `/proc/<pid>/exe` (the host
+/// binary) or ptrace it without `CAP_SYS_PTRACE` (see `trampoline`); init inherits this.
+/// Set after the id maps are written: the runtime opens this process's uid_map, which a
+/// non-dumpable process's owner (root) would keep a rootless runtime from.
+pub(crate) fn non_dumpable() -> Result<()> {
+    nix::sys::prctl::set_dumpable(false).map_err(Error::sys("make the bring-up non-dumpable"))
 }
 
 /// setresgid/setresuid to 0 in the current user namespace.

@@ -15,7 +15,9 @@
 //! namespace (the runtime writes its id maps), then the other new namespaces, and clones
 //! *init* as the runtime's own child (`CLONE_PARENT`) before exiting. Init mounts the rootfs,
 //! runs the hooks due, pivots, drops privileges, reports "created" and blocks on the exec
-//! fifo until `start` opens it. The runtime must be single-threaded when it calls `create`.
+//! fifo until `start` opens it, then execs the container's program through a sealed
+//! trampoline (see [`exec_trampoline_available`] for why). The runtime must be
+//! single-threaded when it calls `create`.
 //!
 //! ```no_run
 //! use peapod_runtime::{Container, CreateOptions, parse_signal};
@@ -51,6 +53,7 @@ mod proc;
 mod seccomp;
 mod security;
 mod state;
+mod trampoline;
 
 pub use config::Bundle;
 pub use container::{Container, CreateOptions, StateReport, parse_signal, wait_for};
@@ -58,3 +61,4 @@ pub use error::{Error, Result};
 pub use exec::ExecOptions;
 pub use oci_spec;
 pub use state::Status;
+pub use trampoline::available as exec_trampoline_available;

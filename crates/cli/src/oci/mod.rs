@@ -101,9 +101,10 @@ pub fn main() -> ExitCode {
         cli.command,
         Command::Create(_) | Command::Run(_) | Command::Exec(_)
     );
-    if creates_processes {
-        // CVE-2019-5736: a container must never be able to rewrite this binary through
-        // /proc/<pid>/exe; run from a sealed in-memory copy of it.
+    // CVE-2019-5736: a container must never run, nor rewrite, this binary through
+    // /proc/<pid>/exe. Containers' programs are exec'd through a sealed trampoline; where
+    // there is none, the whole binary runs from a sealed in-memory copy of itself.
+    if creates_processes && !peapod_runtime::exec_trampoline_available() {
         if let Err(e) = pentacle::ensure_sealed() {
             return report(
                 &cli,

@@ -1,36 +1,55 @@
 //! Regression tests for the runtime CVEs of ANCHORS.md §4 that live at the runtime level
 //! (the rootfs ones are in crates/rootfs's tests).
 
-use std::os::unix::fs::OpenOptionsExt;
-
 use serde_json::json;
 
 use crate::support::{World, assert_checks_passed, checker, text};
 
-/// CVE-2019-5736: while init runs the runtime's code (before exec), its /proc/<pid>/exe is
-/// a sealed in-memory copy that cannot be opened for writing.
+/// CVE-2019-5736: no container process can run the runtime's binary, nor reach it through
+/// /proc/<pid>/exe. Init runs our code until its exec and is non-dumpable meanwhile, so a
+/// container process without CAP_SYS_PTRACE cannot open init's exe; the container's program
+/// is exec'd by a sealed trampoline, so a program that is `/proc/self/exe` is that
+/// trampoline, never peapod-oci.
 #[test]
 #[ignore = "root: cargo xtask test"]
-fn the_runtime_binary_seen_from_a_container_is_a_sealed_copy() {
+fn no_container_process_can_run_or_reach_the_runtime_binary() {
     let world = World::new("sealed", &["true"]);
     world.write_config();
     let bundle = world.bundle();
     let out = world.oci(&["create", "--bundle", bundle.to_str().unwrap(), &world.id]);
     assert!(out.status.success(), "{}", text(&out));
-    let pid = world.state()["pid"].as_i64().unwrap();
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
-    let writable = std::fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(0)
-        .open(format!("/proc/{pid}/exe"));
+    // Root in the container, with the default capabilities, beside the waiting init.
+    let peek = world.oci(&[
+        "exec",
+        &world.id,
+        "sh",
+        "-c",
+        "readlink /proc/1/exe; echo rc=$?; readlink /proc/self/exe",
+    ]);
     let deleted = world.oci(&["delete", "--force", &world.id]);
-    assert!(
-        exe.to_string_lossy().starts_with("/memfd:"),
-        "init runs {}",
-        exe.display()
-    );
-    assert!(writable.is_err(), "init's exe could be opened for writing");
     assert!(deleted.status.success(), "{}", text(&deleted));
+    let peek_out = String::from_utf8_lossy(&peek.stdout);
+    assert!(
+        peek.status.success() && peek_out.starts_with("rc=1\n"),
+        "init's exe was reachable: {}",
+        text(&peek)
+    );
+    assert!(peek_out.contains("/bin/busybox"), "{}", text(&peek));
+
+    let mut world = World::new("selfexe", &["/proc/self/exe", "--version"]);
+    world.config["process"]["env"] = json!(["PATH=/bin", "A=1"]);
+    let out = world.run();
+    assert_eq!(out.status.code(), Some(127), "{}", text(&out));
+    assert!(
+        text(&out).contains("peapod-oci: cannot exec the container's process"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !text(&out).contains(env!("CARGO_PKG_VERSION")),
+        "{}",
+        text(&out)
+    );
     world.assert_nothing_left();
 }
 

@@ -1,0 +1,301 @@
+//! The container's program is exec'd by a tiny trampoline run from a sealed memfd, so that
+//! no process of a container ever executes the host's runtime binary (CVE-2019-5736).
+//!
+//! The attack: a container whose program is `/proc/self/exe`, or a script whose interpreter
+//! is, makes the runtime's last `execve` (resolved while the caller still *is* the runtime)
+//! start the host's runtime binary inside the container, which can then open it for writing
+//! through `/proc/<pid>/exe`. runc and youki defend by copying the whole runtime into a
+//! sealed memfd and re-executing it on every invocation; crun re-executes itself through a
+//! read-only bind mount. Both cost a full exec of the runtime (2–3 ms here for a copy).
+//!
+//! Here init (and `exec`'s process) instead `execveat`s a 200-byte static program held in a
+//! sealed memfd, and that program execs the container's: during that last exec
+//! `/proc/self/exe` is the sealed trampoline, never the host binary. Until then the process
+//! runs our own code only, and is non-dumpable so that no container process without
+//! `CAP_SYS_PTRACE` can open its `/proc/<pid>/exe` (the same guarantee `runc init` gives).
+//!
+//! Protocol: the trampoline receives the container's argv unchanged and the program's path
+//! as `envp[0]`; it calls `execve(envp[0], argv, envp + 1)`, and if that fails writes one
+//! line on stderr and exits 127. Started any other way (for instance as `/proc/self/exe`
+//! from inside the container) it consumes one environment entry per exec, so it always
+//! ends. The code is x86_64 machine code, written out below instruction by instruction; other
+//! architectures fall back to a sealed copy of the whole binary (see [`available`]).
+
+use std::ffi::{CStr, CString};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::sync::OnceLock;
+
+use crate::{Error, Result};
+
+/// The trampoline's code; its entry point is the first byte.
+#[cfg(target_arch = "x86_64")]
+const CODE: &[u8] = &[
+    0x48,
+    0x8b,
+    0x14,
+    0x24, //             mov  rdx, [rsp]             ; argc
+    0x48,
+    0x8d,
+    0x74,
+    0x24,
+    0x08, //       lea  rsi, [rsp + 8]         ; argv
+    0x48,
+    0x8d,
+    0x54,
+    0xd4,
+    0x10, //       lea  rdx, [rsp + rdx*8 + 16] ; envp
+    0x48,
+    0x8b,
+    0x3a, //                   mov  rdi, [rdx]             ; path = envp[0]
+    0x48,
+    0x83,
+    0xc2,
+    0x08, //             add  rdx, 8                 ; envp + 1
+    0xb8,
+    0x3b,
+    0x00,
+    0x00,
+    0x00, //       mov  eax, 59                ; execve
+    0x0f,
+    0x05, //                         syscall
+    0xbf,
+    0x02,
+    0x00,
+    0x00,
+    0x00, //       mov  edi, 2                 ; failed: stderr
+    0x48,
+    0x8d,
+    0x35,
+    0x18,
+    0x00,
+    0x00,
+    0x00, // lea rsi, [rip + 24]   ; MESSAGE
+    0xba,
+    MESSAGE.len() as u8,
+    0x00,
+    0x00,
+    0x00, // mov edx, len
+    0xb8,
+    0x01,
+    0x00,
+    0x00,
+    0x00, //       mov  eax, 1                 ; write
+    0x0f,
+    0x05, //                         syscall
+    0xbf,
+    0x7f,
+    0x00,
+    0x00,
+    0x00, //       mov  edi, 127
+    0xb8,
+    0xe7,
+    0x00,
+    0x00,
+    0x00, //       mov  eax, 231               ; exit_group
+    0x0f,
+    0x05, //                         syscall
+];
+
+/// What the trampoline says when the exec fails (it cannot format errno).
+const MESSAGE: &[u8] = b"peapod-oci: cannot exec the container's process\n";
+
+/// Where the single loadable segment goes (the usual base of a static x86_64 executable).
+const BASE: u64 = 0x40_0000;
+const ELF_HEADER_LEN: u16 = 64;
+const PROGRAM_HEADER_LEN: u16 = 56;
+
+/// The whole executable: ELF header, one `PT_LOAD` program header (read + execute, the
+/// file itself), code, message.
+#[cfg(target_arch = "x86_64")]
+fn image() -> Vec<u8> {
+    let code_at = u64::from(ELF_HEADER_LEN + PROGRAM_HEADER_LEN);
+    let len = code_at + (CODE.len() + MESSAGE.len()) as u64;
+    let mut elf = Vec::with_capacity(len as usize);
+    // e_ident: magic, 64-bit, little-endian, version 1, System V ABI, padding.
+    elf.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    elf.extend_from_slice(&2u16.to_le_bytes()); // e_type: ET_EXEC
+    elf.extend_from_slice(&62u16.to_le_bytes()); // e_machine: EM_X86_64
+    elf.extend_from_slice(&1u32.to_le_bytes()); // e_version
+    elf.extend_from_slice(&(BASE + code_at).to_le_bytes()); // e_entry
+    elf.extend_from_slice(&u64::from(ELF_HEADER_LEN).to_le_bytes()); // e_phoff
+    elf.extend_from_slice(&0u64.to_le_bytes()); // e_shoff: no sections
+    elf.extend_from_slice(&0u32.to_le_bytes()); // e_flags
+    elf.extend_from_slice(&ELF_HEADER_LEN.to_le_bytes()); // e_ehsize
+    elf.extend_from_slice(&PROGRAM_HEADER_LEN.to_le_bytes()); // e_phentsize
+    elf.extend_from_slice(&1u16.to_le_bytes()); // e_phnum
+    elf.extend_from_slice(&[0; 6]); // e_shentsize, e_shnum, e_shstrndx
+    elf.extend_from_slice(&1u32.to_le_bytes()); // p_type: PT_LOAD
+    elf.extend_from_slice(&5u32.to_le_bytes()); // p_flags: PF_R | PF_X
+    elf.extend_from_slice(&0u64.to_le_bytes()); // p_offset
+    elf.extend_from_slice(&BASE.to_le_bytes()); // p_vaddr
+    elf.extend_from_slice(&BASE.to_le_bytes()); // p_paddr
+    elf.extend_from_slice(&len.to_le_bytes()); // p_filesz
+    elf.extend_from_slice(&len.to_le_bytes()); // p_memsz
+    elf.extend_from_slice(&0x1000u64.to_le_bytes()); // p_align
+    elf.extend_from_slice(CODE);
+    elf.extend_from_slice(MESSAGE);
+    elf
+}
+
+/// The sealed trampoline of this process, made on first use.
+#[derive(Debug)]
+pub(crate) struct Trampoline(OwnedFd);
+
+static TRAMPOLINE: OnceLock<Option<Trampoline>> = OnceLock::new();
+
+/// Whether containers' programs are exec'd through the trampoline. When not (another
+/// architecture, or a kernel that refuses executable memfds), the caller must run the
+/// runtime from a sealed copy of itself instead.
+pub fn available() -> bool {
+    get().is_some()
+}
+
+pub(crate) fn get() -> Option<&'static Trampoline> {
+    TRAMPOLINE.get_or_init(|| Trampoline::new().ok()).as_ref()
+}
+
+impl Trampoline {
+    #[cfg(target_arch = "x86_64")]
+    fn new() -> Result<Self> {
+        /// `MFD_EXEC` (Linux 6.3): asks for an executable memfd where `vm.memfd_noexec` would
+        /// otherwise make it non-executable; older kernels reject it, so it is retried without.
+        const MFD_EXEC: libc::c_uint = 0x10;
+        let name = c"peapod-trampoline";
+        let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+        // SAFETY: `name` is a valid NUL-terminated string; the call touches no other memory.
+        let mut fd = unsafe { libc::memfd_create(name.as_ptr(), flags | MFD_EXEC) };
+        if fd < 0 && nix::Error::last() == nix::Error::EINVAL {
+            // SAFETY: as above.
+            fd = unsafe { libc::memfd_create(name.as_ptr(), flags) };
+        }
+        if fd < 0 {
+            return Err(Error::sys("create the exec trampoline's memfd")(
+                nix::Error::last(),
+            ));
+        }
+        // SAFETY: memfd_create just returned this fd, which nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let file = std::fs::File::from(fd);
+        std::io::Write::write_all(&mut &file, &image()).map_err(|e| {
+            Error::sys("write the exec trampoline")(nix::Error::from_raw(
+                e.raw_os_error().unwrap_or(libc::EIO),
+            ))
+        })?;
+        let fd = OwnedFd::from(file);
+        let seal = |seals: libc::c_int| {
+            nix::fcntl::fcntl(
+                fd.as_fd(),
+                nix::fcntl::FcntlArg::F_ADD_SEALS(nix::fcntl::SealFlag::from_bits_retain(seals)),
+            )
+        };
+        seal(libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE)
+            .map_err(Error::sys("seal the exec trampoline"))?;
+        // Linux 6.3+: nor may its mode lose or gain exec bits.
+        let _ = seal(libc::F_SEAL_EXEC);
+        seal(libc::F_SEAL_SEAL).map_err(Error::sys("seal the exec trampoline"))?;
+        Ok(Self(fd))
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn new() -> Result<Self> {
+        Err(Error::sys("build an exec trampoline for this architecture")(nix::Error::ENOSYS))
+    }
+
+    /// Execs `program` with `args` and `env` through the trampoline; returns only on failure.
+    pub(crate) fn exec(&self, program: &CStr, args: &[CString], env: &[CString]) -> Result<()> {
+        let mut envp: Vec<&CStr> = Vec::with_capacity(env.len() + 1);
+        envp.push(program);
+        envp.extend(env.iter().map(CString::as_c_str));
+        let e = nix::unistd::execveat(
+            self.0.as_fd(),
+            c"",
+            args,
+            &envp,
+            nix::fcntl::AtFlags::AT_EMPTY_PATH,
+        )
+        .unwrap_err();
+        Err(Error::sys(format!(
+            "exec {program:?} through the trampoline"
+        ))(e))
+    }
+}
+
+#[cfg(test)]
+#[cfg(target_arch = "x86_64")]
+mod tests {
+    use std::os::fd::AsRawFd;
+
+    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::unistd::{ForkResult, fork, pipe};
+
+    use super::*;
+
+    /// Runs the trampoline in a child with `program`, `args`, `env`; its stdout and stderr,
+    /// and its exit code.
+    fn run(program: &CStr, args: &[&str], env: &[&str]) -> (String, i32) {
+        let trampoline = Trampoline::new().unwrap();
+        let args: Vec<CString> = args.iter().map(|a| CString::new(*a).unwrap()).collect();
+        let env: Vec<CString> = env.iter().map(|a| CString::new(*a).unwrap()).collect();
+        let (rx, tx) = pipe().unwrap();
+        // SAFETY: the child only dups an fd and execs (or _exits): no allocation or locks
+        // after the fork, so forking from the multi-threaded test harness is sound.
+        match unsafe { fork() }.unwrap() {
+            ForkResult::Child => {
+                // SAFETY: dup2 only changes this child's fd table.
+                unsafe {
+                    libc::dup2(tx.as_raw_fd(), 1);
+                    libc::dup2(tx.as_raw_fd(), 2);
+                }
+                let _ = trampoline.exec(program, &args, &env);
+                // SAFETY: _exit ends the child at once.
+                unsafe { libc::_exit(99) }
+            }
+            ForkResult::Parent { child } => {
+                drop(tx);
+                let out = std::io::read_to_string(std::fs::File::from(rx)).unwrap();
+                let code = match waitpid(child, None).unwrap() {
+                    WaitStatus::Exited(_, code) => code,
+                    other => panic!("{other:?}"),
+                };
+                (out, code)
+            }
+        }
+    }
+
+    #[test]
+    fn the_program_gets_its_argv_and_env_unchanged() {
+        let (out, code) = run(c"/bin/cat", &["my-cat", "/proc/self/cmdline"], &["A=1"]);
+        assert_eq!((out.as_str(), code), ("my-cat\0/proc/self/cmdline\0", 0));
+        let (out, code) = run(c"/usr/bin/env", &["env"], &["A=1", "B=two words"]);
+        assert_eq!((out.as_str(), code), ("A=1\nB=two words\n", 0));
+    }
+
+    #[test]
+    fn a_failed_exec_exits_127_and_says_so() {
+        let (out, code) = run(c"/no/such/program", &["x"], &[]);
+        assert_eq!(
+            (out.as_str(), code),
+            ("peapod-oci: cannot exec the container's process\n", 127)
+        );
+    }
+
+    #[test]
+    fn started_as_its_own_program_it_ends() {
+        // The trampoline as /proc/self/exe: each round eats an environment entry, then
+        // execve(NULL) fails and it exits 127.
+        let (out, code) = run(c"/proc/self/exe", &["x"], &["/proc/self/exe", "A=1"]);
+        assert_eq!(code, 127);
+        assert!(out.starts_with("peapod-oci: cannot exec"), "{out}");
+    }
+
+    #[test]
+    fn the_memfd_is_sealed() {
+        let trampoline = Trampoline::new().unwrap();
+        let seals =
+            nix::fcntl::fcntl(trampoline.0.as_fd(), nix::fcntl::FcntlArg::F_GET_SEALS).unwrap();
+        let want = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+        assert_eq!(seals & want, want);
+        let write = nix::unistd::write(trampoline.0.as_fd(), b"x");
+        assert_eq!(write, Err(nix::Error::EPERM));
+    }
+}
