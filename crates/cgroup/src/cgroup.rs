@@ -258,10 +258,29 @@ impl Cgroup {
     /// briefly; a live process makes it fail with [`Error::Busy`] before anything is removed.
     /// EBUSY from rmdir is retried briefly. Removing an already-removed cgroup is `Ok`.
     pub fn remove(&self) -> Result<()> {
+        // The common case, a leaf whose processes are gone: rmdir alone succeeds.
+        if self.try_remove_leaves() {
+            return self.remove_created_parents();
+        }
         self.wait_no_live_processes()?;
         for dir in self.directories() {
             remove_tree(&dir)?;
         }
+        self.remove_created_parents()
+    }
+
+    /// rmdir of every directory, stopping at the first that fails for a reason other than
+    /// being gone already (busy, or holding child cgroups); whether all are gone.
+    fn try_remove_leaves(&self) -> bool {
+        self.directories()
+            .iter()
+            .all(|dir| match fs::remove_dir(dir) {
+                Ok(()) => true,
+                Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+            })
+    }
+
+    fn remove_created_parents(&self) -> Result<()> {
         for dir in self.created_parents.iter().rev() {
             match fs::remove_dir(dir) {
                 Ok(()) => {}

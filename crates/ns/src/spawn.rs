@@ -52,6 +52,26 @@ pub unsafe fn fork_sibling() -> Result<Forked> {
     }
 }
 
+/// `clone(flags | SIGCHLD)` without a new stack: a fork whose child starts in the new
+/// namespaces `flags` asks for (`CLONE_NEWPID` makes it pid 1 of a new pid namespace).
+///
+/// # Safety
+/// As for [`fork`]: the caller must be single-threaded.
+pub unsafe fn clone_process(flags: nix::sched::CloneFlags) -> Result<Forked> {
+    let flags = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
+    // SAFETY: as in `fork_sibling`: no stack, tid pointers or TLS, so the kernel touches no
+    // memory of ours; the caller is single-threaded.
+    let ret = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    match ret {
+        -1 => Err(Error::Spawn {
+            how: "clone into new namespaces",
+            source: nix::Error::last(),
+        }),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(Pid::from_raw(pid as libc::pid_t))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use nix::sys::wait::{WaitStatus, waitpid};

@@ -12,11 +12,11 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 use peapod_cgroup::Cgroup;
-use peapod_ns::Forked;
+use peapod_ns::{Forked, NamespaceKind};
 
 use crate::channel::{Channel, Message};
 use crate::config::Bundle;
-use crate::init::InitContext;
+use crate::init::{self, InitContext};
 use crate::state::{Paths, Record, now_rfc3339};
 use crate::{CreateOptions, Error, Result, hooks, intermediate, proc};
 
@@ -59,7 +59,8 @@ fn bring_up(
 ) -> Result<Record> {
     let linux = bundle.spec.linux().as_ref();
     let cgroup_path = linux.and_then(|l| l.cgroups_path().as_ref()).map_or_else(
-        || format!("/peapod/{id}"),
+        // Flat, as crun and runc do: no shared parent to make and remove on every run.
+        || format!("/peapod-{id}"),
         |p| p.to_string_lossy().into_owned(),
     );
     let cgroup = Cgroup::create(&cgroup_path)?;
@@ -93,34 +94,51 @@ fn bring_up(
         .transpose()?;
     let joined = bundle.namespaces.open_joined()?;
     let (ours, theirs) = Channel::pair()?;
-
-    // SAFETY: the runtime is single-threaded here (no async runtime, no helper threads:
-    // DESIGN.md's process model), so the child's copy of the address space is consistent.
-    let intermediate_pid = match unsafe { peapod_ns::fork() }? {
-        Forked::Child => {
-            drop(ours);
-            let ctx = InitContext {
-                bundle,
-                channel: theirs,
-                exec_fifo,
-                console_socket,
-                no_pivot: opts.no_pivot,
-                preserve_fds: opts.preserve_fds,
-                cgroup_dirs: cgroup.directories(),
-            };
-            intermediate::run(ctx, &joined)
-        }
-        Forked::Parent(pid) => pid,
+    let direct = init_can_be_cloned_directly(&bundle.namespaces);
+    let (joined, cgroup_dirs) = (&joined, cgroup.directories());
+    let context = move || InitContext {
+        bundle,
+        channel: theirs,
+        exec_fifo,
+        console_socket,
+        no_pivot: opts.no_pivot,
+        preserve_fds: opts.preserve_fds,
+        cgroup_dirs,
+        joined_by_init: direct.then_some(joined),
     };
-    drop(theirs);
-    drop(console_socket);
-    drop(exec_fifo);
-    let result = talk_to_children(id, bundle, &cgroup, intermediate_pid, &ours, undo);
-    // The intermediate exits once init exists; reap it whatever happened.
-    if result.is_err() {
-        let _ = kill(intermediate_pid, Signal::SIGKILL);
+
+    let spawned = if direct {
+        // The cgroup namespace is made by init once it is in the container's cgroup, so that
+        // the namespace's root is that cgroup.
+        let flags = bundle.namespaces.new_flags(false) - NamespaceKind::Cgroup.clone_flag();
+        // SAFETY: the runtime is single-threaded here (no async runtime, no helper threads:
+        // DESIGN.md's process model), so the child's copy of the address space is consistent.
+        match unsafe { peapod_ns::clone_process(flags) }? {
+            Forked::Child => {
+                drop(ours);
+                init::run(context())
+            }
+            Forked::Parent(pid) => Spawned::Init(pid),
+        }
+    } else {
+        // SAFETY: as above.
+        match unsafe { peapod_ns::fork() }? {
+            Forked::Child => {
+                drop(ours);
+                intermediate::run(context(), joined)
+            }
+            Forked::Parent(pid) => Spawned::Intermediate(pid),
+        }
+    };
+    drop(context);
+    let result = talk_to_children(id, bundle, &cgroup, spawned, &ours, undo);
+    if let Spawned::Intermediate(intermediate_pid) = spawned {
+        // The intermediate exits once init exists; reap it whatever happened.
+        if result.is_err() {
+            let _ = kill(intermediate_pid, Signal::SIGKILL);
+        }
+        let _ = waitpid(intermediate_pid, None);
     }
-    let _ = waitpid(intermediate_pid, None);
     let (pid, start_time) = result?;
     let record = Record {
         oci_version: bundle.spec.version().clone(),
@@ -153,47 +171,62 @@ fn bring_up(
     Ok(record)
 }
 
+/// The first process `create` starts.
+#[derive(Debug, Clone, Copy)]
+enum Spawned {
+    /// Joins namespaces, makes the user namespace, then clones init (see `intermediate`).
+    Intermediate(Pid),
+    /// Init itself, cloned straight into its new namespaces.
+    Init(Pid),
+}
+
+/// Without a user namespace, a pid namespace joined by path or a time namespace (each of
+/// which only the *children* of the process entering it live in, or which must be mapped
+/// first), init can be cloned straight into its namespaces, as crun does: one process less.
+fn init_can_be_cloned_directly(namespaces: &peapod_ns::Namespaces) -> bool {
+    !namespaces.contains(NamespaceKind::User)
+        && !namespaces.contains(NamespaceKind::Time)
+        && namespaces.joined_path(NamespaceKind::Pid).is_none()
+}
+
 /// Serves the children's requests until init reports "created"; returns init's pid and
 /// start time.
 fn talk_to_children(
     id: &str,
     bundle: &Bundle,
     cgroup: &Cgroup,
-    intermediate_pid: Pid,
+    spawned: Spawned,
     channel: &Channel,
     undo: &mut Undo,
 ) -> Result<(i32, u64)> {
-    // Born into the cgroup before it creates anything, the intermediate's children are too.
-    cgroup.add_process(intermediate_pid.as_raw())?;
-    channel.send(&Message::Go)?;
     let mut init: Option<(i32, u64)> = None;
+    match spawned {
+        Spawned::Intermediate(pid) => {
+            // Born into the cgroup before it creates anything, its children are too.
+            cgroup.add_process(pid.as_raw())?;
+            channel.send(&Message::Go)?;
+        }
+        Spawned::Init(pid) => {
+            undo.init = Some(pid.as_raw());
+            cgroup.add_process(pid.as_raw())?;
+            init = Some(let_init_go(id, bundle, pid.as_raw(), channel)?);
+        }
+    }
     loop {
         let message = channel.recv()?;
         match message {
             Some(Message::WriteIdMaps) => {
                 let (uid, gid) = crate::config::id_maps(&bundle.spec);
                 let rootless = !nix::unistd::geteuid().is_root();
-                peapod_ns::write_id_maps(intermediate_pid.as_raw(), &uid, &gid, rootless)?;
+                let Spawned::Intermediate(intermediate) = spawned else {
+                    return Err(protocol(id, "id maps requested by init"));
+                };
+                peapod_ns::write_id_maps(intermediate.as_raw(), &uid, &gid, rootless)?;
                 channel.send(&Message::IdMapsWritten)?;
             }
             Some(Message::InitPid(pid)) => {
-                let start_time =
-                    proc::stat(pid)
-                        .map(|s| s.start_time)
-                        .ok_or_else(|| Error::InitDied {
-                            id: id.to_owned(),
-                            detail: String::new(),
-                        })?;
                 undo.init = Some(pid);
-                init = Some((pid, start_time));
-                let state = crate::container::oci_state(
-                    id,
-                    crate::Status::Creating,
-                    pid,
-                    &bundle.dir,
-                    bundle.spec.annotations().as_ref(),
-                );
-                channel.send(&Message::InitGo { hook_state: state })?;
+                init = Some(let_init_go(id, bundle, pid, channel)?);
             }
             Some(Message::RunCreateRuntimeHooks) => {
                 let (pid, _) =
@@ -242,6 +275,26 @@ fn talk_to_children(
             }
         }
     }
+}
+
+/// Records init's start time and sends it the state its hooks will read; init's pid and
+/// start time.
+fn let_init_go(id: &str, bundle: &Bundle, pid: i32, channel: &Channel) -> Result<(i32, u64)> {
+    let start_time = proc::stat(pid)
+        .map(|s| s.start_time)
+        .ok_or_else(|| Error::InitDied {
+            id: id.to_owned(),
+            detail: String::new(),
+        })?;
+    let state = crate::container::oci_state(
+        id,
+        crate::Status::Creating,
+        pid,
+        &bundle.dir,
+        bundle.spec.annotations().as_ref(),
+    );
+    channel.send(&Message::InitGo { hook_state: state })?;
+    Ok((pid, start_time))
 }
 
 fn protocol(id: &str, what: &str) -> Error {

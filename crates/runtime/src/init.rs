@@ -36,6 +36,10 @@ pub(crate) struct InitContext<'a> {
     pub(crate) preserve_fds: u32,
     /// The container's cgroup directories on the host, for a `cgroup` mount.
     pub(crate) cgroup_dirs: Vec<PathBuf>,
+    /// Set when init was cloned straight from the runtime (no intermediate): init joins
+    /// these itself, and makes its cgroup namespace, once the runtime has put it in the
+    /// container's cgroup.
+    pub(crate) joined_by_init: Option<&'a peapod_ns::JoinedNamespaces>,
 }
 
 /// Runs init to `execve`; on failure, reports the error to the runtime and exits 1.
@@ -59,6 +63,9 @@ pub(crate) fn run(ctx: InitContext<'_>) -> ! {
 
 fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
     let _ = nix::sys::prctl::set_name(c"peapod:[2:INIT]");
+    if ctx.joined_by_init.is_some() {
+        crate::intermediate::non_dumpable()?;
+    }
     let hook_state = match ctx.channel.recv()? {
         Some(Message::InitGo { hook_state }) => hook_state,
         other => return Err(unexpected(other)),
@@ -67,6 +74,13 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
     let process = spec.process().as_ref().ok_or_else(|| missing("process"))?;
     let linux = spec.linux().as_ref().ok_or_else(|| missing("linux"))?;
     let namespaces = &ctx.bundle.namespaces;
+    if let Some(joined) = ctx.joined_by_init {
+        // Now in the container's cgroup: the new cgroup namespace is rooted there.
+        joined.enter()?;
+        if namespaces.is_new(NamespaceKind::Cgroup) {
+            peapod_ns::unshare_namespaces(NamespaceKind::Cgroup.clone_flag())?;
+        }
+    }
 
     if namespaces.is_new(NamespaceKind::Uts) {
         set_names(spec)?;
