@@ -63,12 +63,27 @@ impl Container {
     /// Creates container `id` from a bundle. On success the container is `created`: its
     /// process waits for [`Container::start`]. On failure nothing is left behind.
     pub fn create(id: &str, opts: &CreateOptions) -> Result<Self> {
-        let (record, paths) = create::create(id, opts)?;
+        let (record, paths) = create::create(id, opts, false)?;
         Ok(Self {
             paths,
             record,
             bundle: std::cell::OnceCell::new(),
         })
+    }
+
+    /// Creates container `id` and starts it at once, as `run` does: its process goes on to
+    /// its program without waiting for [`Container::start`] (there is no exec fifo), and the
+    /// poststart hooks run. Returns the container and the poststart hooks' failures, which
+    /// are warnings as for `start`. On failure nothing is left behind.
+    pub fn create_and_start(id: &str, opts: &CreateOptions) -> Result<(Self, Vec<Error>)> {
+        let (record, paths) = create::create(id, opts, true)?;
+        let container = Self {
+            paths,
+            record,
+            bundle: std::cell::OnceCell::new(),
+        };
+        let warnings = container.run_poststart_hooks();
+        Ok((container, warnings))
     }
 
     /// Loads container `id` from the runtime root.
@@ -171,13 +186,17 @@ impl Container {
             }
         }
         let _ = std::fs::remove_file(&fifo);
+        Ok(self.run_poststart_hooks())
+    }
+
+    /// The poststart hooks, each on its own: their failures are returned, not fatal.
+    fn run_poststart_hooks(&self) -> Vec<Error> {
         let state = self.hook_state(Status::Running);
-        Ok(self
-            .record
+        self.record
             .poststart
             .iter()
             .filter_map(|hook| hooks::run("poststart", std::slice::from_ref(hook), &state).err())
-            .collect())
+            .collect()
     }
 
     /// Sends `signal` to init, or with `all` to every process in the container's cgroup.

@@ -20,8 +20,13 @@ use crate::init::{self, InitContext};
 use crate::state::{Paths, Record, now_rfc3339};
 use crate::{CreateOptions, Error, Result, hooks, intermediate, proc};
 
-/// Creates container `id`; on success its init waits for `start`.
-pub(crate) fn create(id: &str, opts: &CreateOptions) -> Result<(Record, Paths)> {
+/// Creates container `id`; on success its init waits for `start`, or with `start_at_once`
+/// goes on to exec its program (there is then no exec fifo).
+pub(crate) fn create(
+    id: &str,
+    opts: &CreateOptions,
+    start_at_once: bool,
+) -> Result<(Record, Paths)> {
     validate_id(id)?;
     let bundle = Bundle::load(&opts.bundle)?;
     let process = bundle.spec.process().as_ref();
@@ -45,7 +50,7 @@ pub(crate) fn create(id: &str, opts: &CreateOptions) -> Result<(Record, Paths)> 
         cgroup: None,
         init: None,
     };
-    let record = bring_up(id, &bundle, opts, &paths, &mut undo)?;
+    let record = bring_up(id, &bundle, opts, &paths, start_at_once, &mut undo)?;
     undo.disarm();
     Ok((record, paths))
 }
@@ -55,6 +60,7 @@ fn bring_up(
     bundle: &Bundle,
     opts: &CreateOptions,
     paths: &Paths,
+    start_at_once: bool,
     undo: &mut Undo,
 ) -> Result<Record> {
     let linux = bundle.spec.linux().as_ref();
@@ -68,25 +74,11 @@ fn bring_up(
     if let Some(resources) = crate::devices::resources_with_devices(&bundle.spec)? {
         cgroup.apply(&resources)?;
     }
-    // Writable by the container's user whoever it maps to (the umask would take the bits
-    // away, hence the chmod); only reachable through init's own fd, as the directory is 0700.
-    let fifo = paths.exec_fifo();
-    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o600))
-        .and_then(|()| {
-            nix::sys::stat::fchmodat(
-                nix::fcntl::AT_FDCWD,
-                &fifo,
-                Mode::from_bits_truncate(0o622),
-                nix::sys::stat::FchmodatFlags::FollowSymlink,
-            )
-        })
-        .map_err(Error::sys(format!("create {}", fifo.display())))?;
-    let exec_fifo = nix::fcntl::open(
-        &fifo,
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(Error::sys(format!("open {}", fifo.display())))?;
+    let exec_fifo = if start_at_once {
+        None
+    } else {
+        Some(make_exec_fifo(paths)?)
+    };
     let console_socket = opts
         .console_socket
         .as_deref()
@@ -169,6 +161,29 @@ fn bring_up(
         write_pid_file(pid_file, pid)?;
     }
     Ok(record)
+}
+
+/// The fifo init blocks on until `start` opens it, opened `O_PATH` for init to reopen.
+fn make_exec_fifo(paths: &Paths) -> Result<OwnedFd> {
+    // Writable by the container's user whoever it maps to (the umask would take the bits
+    // away, hence the chmod); only reachable through init's own fd, as the directory is 0700.
+    let fifo = paths.exec_fifo();
+    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o600))
+        .and_then(|()| {
+            nix::sys::stat::fchmodat(
+                nix::fcntl::AT_FDCWD,
+                &fifo,
+                Mode::from_bits_truncate(0o622),
+                nix::sys::stat::FchmodatFlags::FollowSymlink,
+            )
+        })
+        .map_err(Error::sys(format!("create {}", fifo.display())))?;
+    nix::fcntl::open(
+        &fifo,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(Error::sys(format!("open {}", fifo.display())))
 }
 
 /// The first process `create` starts.

@@ -29,8 +29,9 @@ pub(crate) struct InitContext<'a> {
     pub(crate) bundle: &'a Bundle,
     pub(crate) channel: Channel,
     /// The exec fifo, opened `O_PATH` by the runtime (the container's user may not be able
-    /// to reach its directory); init reopens it for writing through /proc/self/fd.
-    pub(crate) exec_fifo: OwnedFd,
+    /// to reach its directory); init reopens it for writing through /proc/self/fd. None
+    /// when the container starts at once (`run`).
+    pub(crate) exec_fifo: Option<OwnedFd>,
     pub(crate) console_socket: Option<OwnedFd>,
     pub(crate) no_pivot: bool,
     pub(crate) preserve_fds: u32,
@@ -160,7 +161,9 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
         3 + ctx.preserve_fds,
         || {
             ctx.channel.send(&Message::Created)?;
-            wait_for_start(&ctx.exec_fifo)?;
+            if let Some(fifo) = &ctx.exec_fifo {
+                wait_for_start(fifo)?;
+            }
             if let Some(list) = spec
                 .hooks()
                 .as_ref()

@@ -1,5 +1,5 @@
-//! `peapod-oci run`: create, start, and (unless detached) wait, delete, and exit with the
-//! container's exit code. A process that wants a terminal and has no `--console-socket`
+//! `peapod-oci run`: create and start in one go (the process does not wait on an exec
+//! fifo), and unless detached wait, delete, and exit with the container's exit code. A process that wants a terminal and has no `--console-socket`
 //! gets one relayed through peapod-oci's own stdio (see `tty`).
 
 use peapod_runtime::Container;
@@ -30,7 +30,8 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> anyhow::Result<u8> {
         } else {
             None
         };
-    let container = Container::create(&args.id, &options)?;
+    let (container, warnings) = Container::create_and_start(&args.id, &options)?;
+    warn_all(warnings);
     let master = match &own_console {
         Some(console) => match console.master() {
             Ok(master) => Some(master),
@@ -41,13 +42,6 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> anyhow::Result<u8> {
         },
         None => None,
     };
-    match container.start() {
-        Ok(warnings) => warn_all(warnings),
-        Err(e) => {
-            let _ = container.delete(true);
-            return Err(e.into());
-        }
-    }
     if args.detach {
         return Ok(0);
     }
