@@ -443,7 +443,7 @@ fn remove_tree(dir: &Path) -> Result<()> {
 fn is_exiting(pid: i32) -> bool {
     const PF_EXITING: u64 = 0x4;
     const SIGKILL_BIT: u64 = 1 << (libc::SIGKILL - 1);
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+    let Ok(stat) = fsutil::read_kernel_file(format!("/proc/{pid}/stat")) else {
         return true;
     };
     // The state follows the last ')' (the command name may contain anything); flags are the
@@ -462,7 +462,7 @@ fn is_exiting(pid: i32) -> bool {
     {
         return true;
     }
-    let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+    let Ok(status) = fsutil::read_kernel_file(format!("/proc/{pid}/status")) else {
         return true;
     };
     status.lines().any(|l| {

@@ -9,8 +9,18 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 
 /// Reads a whole cgroup file.
+/// `fs::read_to_string` for kernel files, which report size 0: with a page-sized buffer up
+/// front the content comes in one read(2) (plus the one that sees the end) rather than a
+/// dozen growing ones.
+pub(crate) fn read_kernel_file(path: impl AsRef<Path>) -> io::Result<String> {
+    use std::io::Read;
+    let mut text = String::with_capacity(4096);
+    fs::File::open(path)?.read_to_string(&mut text)?;
+    Ok(text)
+}
+
 pub(crate) fn read(path: &Path) -> Result<String> {
-    fs::read_to_string(path).map_err(|err| Error::Read {
+    read_kernel_file(path).map_err(|err| Error::Read {
         path: path.to_path_buf(),
         err,
     })
@@ -18,7 +28,7 @@ pub(crate) fn read(path: &Path) -> Result<String> {
 
 /// Reads a cgroup file; `None` when it does not exist (controller absent, old kernel).
 pub(crate) fn read_opt(path: &Path) -> Result<Option<String>> {
-    match fs::read_to_string(path) {
+    match read_kernel_file(path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(Error::Read {
@@ -31,7 +41,11 @@ pub(crate) fn read_opt(path: &Path) -> Result<Option<String>> {
 /// Writes `value` to an existing cgroup file with one write(2): no O_CREAT, no O_TRUNC,
 /// so a missing file is ENOENT rather than a confusing EACCES.
 pub(crate) fn write_raw(path: &Path, value: &str) -> io::Result<()> {
-    let mut f = fs::OpenOptions::new().write(true).open(path)?;
+    write_once(&fs::OpenOptions::new().write(true).open(path)?, value)
+}
+
+/// One write(2) of all of `value` to an open cgroup file.
+pub(crate) fn write_once(mut f: &fs::File, value: &str) -> io::Result<()> {
     let n = f.write(value.as_bytes())?;
     if n != value.len() {
         return Err(io::Error::new(

@@ -3,7 +3,6 @@
 //! where a cgroup path lands in each hierarchy.
 
 use std::collections::BTreeSet;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -84,7 +83,7 @@ pub enum Layout {
 impl Layout {
     /// Reads `/proc/self/mountinfo`.
     pub fn detect() -> Result<Layout> {
-        let text = fs::read_to_string(MOUNTINFO).map_err(|err| Error::Read {
+        let text = crate::fsutil::read_kernel_file(MOUNTINFO).map_err(|err| Error::Read {
             path: MOUNTINFO.into(),
             err,
         })?;
@@ -259,7 +258,7 @@ pub(crate) fn parse_proc_cgroup(text: &str) -> Result<Vec<ProcCgroup>> {
 }
 
 pub(crate) fn read_proc_cgroup() -> Result<Vec<ProcCgroup>> {
-    let text = fs::read_to_string(PROC_CGROUP).map_err(|err| Error::Read {
+    let text = crate::fsutil::read_kernel_file(PROC_CGROUP).map_err(|err| Error::Read {
         path: PROC_CGROUP.into(),
         err,
     })?;

@@ -114,29 +114,43 @@ fn rdev(d: &LinuxDevice) -> libc::dev_t {
 
 /// Creates every device (validated beforehand).
 pub(crate) fn create_all(ctx: &Ctx<'_>, devices: &[LinuxDevice], in_userns: bool) -> Result<()> {
-    for d in devices {
-        create_one(ctx, d, in_userns).map_err(|e| Error::Device {
+    // The modes must be exactly what the config says: no umask (init is single-threaded).
+    let old_umask = umask(Mode::empty());
+    // Devices mostly share a directory (/dev): resolve it once.
+    let mut dir: Option<(&Path, OwnedFd)> = None;
+    let result = devices.iter().try_for_each(|d| {
+        create_one(ctx, d, in_userns, &mut dir).map_err(|e| Error::Device {
             path: d.path().clone(),
             rootfs: ctx.rootfs.to_path_buf(),
             source: e.into(),
-        })?;
-    }
-    Ok(())
+        })
+    });
+    umask(old_umask);
+    result
 }
 
-fn create_one(ctx: &Ctx<'_>, d: &LinuxDevice, in_userns: bool) -> nix::Result<()> {
+fn create_one<'d>(
+    ctx: &Ctx<'_>,
+    d: &'d LinuxDevice,
+    in_userns: bool,
+    cached_dir: &mut Option<(&'d Path, OwnedFd)>,
+) -> nix::Result<()> {
     let path = d.path();
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(Errno::EINVAL);
     };
-    let dir = create(
-        ctx.root,
-        parent,
-        FileKind::Directory,
-        Mode::from_bits_truncate(0o755),
-    )?;
+    let dir = match cached_dir.take() {
+        Some((cached, fd)) if cached == parent => fd,
+        _ => create(
+            ctx.root,
+            parent,
+            FileKind::Directory,
+            Mode::from_bits_truncate(0o755),
+        )?,
+    };
+    let dir = &cached_dir.insert((parent, dir)).1;
     // Whatever the rootfs left there (a symlink, a file) goes; a directory stays and fails.
-    match unlinkat(&dir, name, UnlinkatFlags::NoRemoveDir) {
+    match unlinkat(dir, name, UnlinkatFlags::NoRemoveDir) {
         Ok(()) | Err(Errno::ENOENT) => {}
         Err(e) => return Err(e),
     }
@@ -144,14 +158,14 @@ fn create_one(ctx: &Ctx<'_>, d: &LinuxDevice, in_userns: bool) -> nix::Result<()
     if in_userns {
         let host = host_node(d)?;
         let file = openat(
-            &dir,
+            dir,
             name,
             OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )?;
         drop(file);
         let target = openat(
-            &dir,
+            dir,
             name,
             OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::empty(),
@@ -159,13 +173,9 @@ fn create_one(ctx: &Ctx<'_>, d: &LinuxDevice, in_userns: bool) -> nix::Result<()
         let mnt = mount_api::clone_fd(host.as_fd(), false)?;
         mount_api::attach(mnt.as_fd(), target.as_fd())
     } else {
-        // The mode must be exactly what the config says: no umask (single-threaded init).
-        let old = umask(Mode::empty());
-        let made = mknodat(&dir, name, file_type(d.typ()), perm, rdev(d));
-        umask(old);
-        made?;
+        mknodat(dir, name, file_type(d.typ()), perm, rdev(d))?;
         fchownat(
-            &dir,
+            dir,
             name,
             Some(Uid::from_raw(d.uid().unwrap_or(0))),
             Some(Gid::from_raw(d.gid().unwrap_or(0))),

@@ -57,17 +57,20 @@ pub struct Container {
     record: Record,
     /// The bundle, read on first use (`exec` needs it, the template for `exec` too).
     bundle: std::cell::OnceCell<crate::Bundle>,
+    /// The cgroup, opened on first use (or kept from `create`).
+    cgroup: std::cell::OnceCell<Cgroup>,
 }
 
 impl Container {
     /// Creates container `id` from a bundle. On success the container is `created`: its
     /// process waits for [`Container::start`]. On failure nothing is left behind.
     pub fn create(id: &str, opts: &CreateOptions) -> Result<Self> {
-        let (record, paths) = create::create(id, opts, false)?;
+        let (record, paths, cgroup) = create::create(id, opts, false)?;
         Ok(Self {
             paths,
             record,
             bundle: std::cell::OnceCell::new(),
+            cgroup: cgroup.into(),
         })
     }
 
@@ -76,11 +79,12 @@ impl Container {
     /// poststart hooks run. Returns the container and the poststart hooks' failures, which
     /// are warnings as for `start`. On failure nothing is left behind.
     pub fn create_and_start(id: &str, opts: &CreateOptions) -> Result<(Self, Vec<Error>)> {
-        let (record, paths) = create::create(id, opts, true)?;
+        let (record, paths, cgroup) = create::create(id, opts, true)?;
         let container = Self {
             paths,
             record,
             bundle: std::cell::OnceCell::new(),
+            cgroup: cgroup.into(),
         };
         let warnings = container.run_poststart_hooks();
         Ok((container, warnings))
@@ -97,6 +101,7 @@ impl Container {
             record: Record::load(&paths)?,
             paths,
             bundle: std::cell::OnceCell::new(),
+            cgroup: std::cell::OnceCell::new(),
         })
     }
 
@@ -232,7 +237,9 @@ impl Container {
                 });
             }
         }
-        if let Some(path) = &self.record.cgroup_path {
+        if let Some(cgroup) = self.cgroup.get() {
+            cgroup.remove()?;
+        } else if let Some(path) = &self.record.cgroup_path {
             match Cgroup::open_with_created_parents(path, &self.record.cgroup_created_parents) {
                 Ok(cgroup) => cgroup.remove()?,
                 Err(e) if e.is_not_found() => {}
@@ -281,7 +288,7 @@ impl Container {
             &self.record.id,
             self.record.pid,
             self.loaded_bundle()?,
-            &self.cgroup()?,
+            self.cgroup()?,
             opts,
         )
     }
@@ -312,9 +319,13 @@ impl Container {
         Ok(self.bundle.get_or_init(|| bundle))
     }
 
-    fn cgroup(&self) -> Result<Cgroup> {
+    fn cgroup(&self) -> Result<&Cgroup> {
+        if let Some(cgroup) = self.cgroup.get() {
+            return Ok(cgroup);
+        }
         let path = self.record.cgroup_path.as_deref().unwrap_or_default();
-        Ok(Cgroup::open(path)?)
+        let cgroup = Cgroup::open_with_created_parents(path, &self.record.cgroup_created_parents)?;
+        Ok(self.cgroup.get_or_init(|| cgroup))
     }
 
     fn require(

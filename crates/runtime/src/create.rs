@@ -26,7 +26,7 @@ pub(crate) fn create(
     id: &str,
     opts: &CreateOptions,
     start_at_once: bool,
-) -> Result<(Record, Paths)> {
+) -> Result<(Record, Paths, Cgroup)> {
     validate_id(id)?;
     let bundle = Bundle::load(&opts.bundle)?;
     let process = bundle.spec.process().as_ref();
@@ -50,9 +50,9 @@ pub(crate) fn create(
         cgroup: None,
         init: None,
     };
-    let record = bring_up(id, &bundle, opts, &paths, start_at_once, &mut undo)?;
+    let (record, cgroup) = bring_up(id, &bundle, opts, &paths, start_at_once, &mut undo)?;
     undo.disarm();
-    Ok((record, paths))
+    Ok((record, paths, cgroup))
 }
 
 fn bring_up(
@@ -62,7 +62,7 @@ fn bring_up(
     paths: &Paths,
     start_at_once: bool,
     undo: &mut Undo,
-) -> Result<Record> {
+) -> Result<(Record, Cgroup)> {
     let linux = bundle.spec.linux().as_ref();
     let cgroup_path = linux.and_then(|l| l.cgroups_path().as_ref()).map_or_else(
         // Flat, as crun and runc do: no shared parent to make and remove on every run.
@@ -88,6 +88,7 @@ fn bring_up(
     let (ours, theirs) = Channel::pair()?;
     let direct = init_can_be_cloned_directly(&bundle.namespaces);
     let (joined, cgroup_dirs) = (&joined, cgroup.directories());
+    let cgroup2_only = cgroup_dirs.len() == 1 && cgroup.unified_dir().is_some();
     let context = move || InitContext {
         bundle,
         channel: theirs,
@@ -97,6 +98,7 @@ fn bring_up(
         preserve_fds: opts.preserve_fds,
         cgroup_dirs,
         joined_by_init: direct.then_some(joined),
+        cgroup2_only,
     };
 
     let spawned = if direct {
@@ -160,7 +162,7 @@ fn bring_up(
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, pid)?;
     }
-    Ok(record)
+    Ok((record, cgroup))
 }
 
 /// The fifo init blocks on until `start` opens it, opened `O_PATH` for init to reopen.
@@ -222,9 +224,18 @@ fn talk_to_children(
             channel.send(&Message::Go)?;
         }
         Spawned::Init(pid) => {
-            undo.init = Some(pid.as_raw());
-            cgroup.add_process(pid.as_raw())?;
-            init = Some(let_init_go(id, bundle, pid.as_raw(), channel)?);
+            let pid = pid.as_raw();
+            undo.init = Some(pid);
+            // Init is already mounting the rootfs: if it failed meanwhile, its own report
+            // says more than our failure to reach it.
+            let go = cgroup
+                .add_process(pid)
+                .map_err(Error::from)
+                .and_then(|()| let_init_go(id, bundle, pid, channel));
+            match go {
+                Ok(started) => init = Some(started),
+                Err(e) => return Err(report_of_dead_init(id, pid, channel).unwrap_or(e)),
+            }
         }
     }
     loop {
@@ -310,6 +321,20 @@ fn let_init_go(id: &str, bundle: &Bundle, pid: i32, channel: &Channel) -> Result
     );
     channel.send(&Message::InitGo { hook_state: state })?;
     Ok((pid, start_time))
+}
+
+/// What init reported before dying, if it is dead (so reading cannot block).
+fn report_of_dead_init(id: &str, pid: i32, channel: &Channel) -> Option<Error> {
+    if proc::stat(pid).is_some_and(|s| !matches!(s.state, 'Z' | 'X')) {
+        return None;
+    }
+    match channel.recv() {
+        Ok(Some(Message::Failed(message))) => Some(Error::Init {
+            id: id.to_owned(),
+            message,
+        }),
+        _ => None,
+    }
 }
 
 fn protocol(id: &str, what: &str) -> Error {

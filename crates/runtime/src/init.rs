@@ -41,6 +41,9 @@ pub(crate) struct InitContext<'a> {
     /// these itself, and makes its cgroup namespace, once the runtime has put it in the
     /// container's cgroup.
     pub(crate) joined_by_init: Option<&'a peapod_ns::JoinedNamespaces>,
+    /// The host has cgroup2 only: a `cgroup` mount is a fresh cgroup2, which needs init's
+    /// cgroup namespace (on v1 and hybrid hosts it binds the container's directories).
+    pub(crate) cgroup2_only: bool,
 }
 
 /// Runs init to `execve`; on failure, reports the error to the runtime and exits 1.
@@ -64,24 +67,21 @@ pub(crate) fn run(ctx: InitContext<'_>) -> ! {
 
 fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
     let _ = nix::sys::prctl::set_name(c"peapod:[2:INIT]");
-    if ctx.joined_by_init.is_some() {
+    if let Some(joined) = ctx.joined_by_init {
         crate::intermediate::non_dumpable()?;
+        // Before any mount: sysfs shows the network namespace it is mounted in.
+        joined.enter()?;
     }
-    let hook_state = match ctx.channel.recv()? {
-        Some(Message::InitGo { hook_state }) => hook_state,
-        other => return Err(unexpected(other)),
-    };
+    // The runtime puts init in the container's cgroup while init mounts the rootfs, unless
+    // a fresh cgroup2 mount needs init's cgroup namespace, rooted in that cgroup, first.
+    let mut hook_state = None;
+    if ctx.joined_by_init.is_some() && ctx.cgroup2_only {
+        hook_state = Some(wait_for_go(ctx)?);
+    }
     let spec = &ctx.bundle.spec;
     let process = spec.process().as_ref().ok_or_else(|| missing("process"))?;
     let linux = spec.linux().as_ref().ok_or_else(|| missing("linux"))?;
     let namespaces = &ctx.bundle.namespaces;
-    if let Some(joined) = ctx.joined_by_init {
-        // Now in the container's cgroup: the new cgroup namespace is rooted there.
-        joined.enter()?;
-        if namespaces.is_new(NamespaceKind::Cgroup) {
-            peapod_ns::unshare_namespaces(NamespaceKind::Cgroup.clone_flag())?;
-        }
-    }
 
     if namespaces.is_new(NamespaceKind::Uts) {
         set_names(spec)?;
@@ -117,6 +117,10 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
         cgroup_dirs: &ctx.cgroup_dirs,
     };
     let prepared = peapod_rootfs::prepare(&rootfs_spec)?;
+    let hook_state = match hook_state {
+        Some(state) => state,
+        None => wait_for_go(ctx)?,
+    };
 
     #[allow(deprecated)] // prestart is deprecated by the spec but still honoured
     let runtime_hooks = spec.hooks().as_ref().is_some_and(|h| {
@@ -174,6 +178,20 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
             Ok(())
         },
     )
+}
+
+/// Waits until the runtime has put init in the container's cgroup; when init was cloned
+/// straight into its namespaces, then makes its cgroup namespace, rooted there. Returns the
+/// state the hooks read.
+fn wait_for_go(ctx: &InitContext<'_>) -> Result<String> {
+    let hook_state = match ctx.channel.recv()? {
+        Some(Message::InitGo { hook_state }) => hook_state,
+        other => return Err(unexpected(other)),
+    };
+    if ctx.joined_by_init.is_some() && ctx.bundle.namespaces.is_new(NamespaceKind::Cgroup) {
+        peapod_ns::unshare_namespaces(NamespaceKind::Cgroup.clone_flag())?;
+    }
+    Ok(hook_state)
 }
 
 /// Turns the calling process into `process`: rlimits, user, capabilities,

@@ -25,10 +25,13 @@ pub(crate) fn parse_stat(text: &str) -> Option<ProcStat> {
 
 /// Reads `/proc/<pid>/stat`; `None` if the process does not exist.
 pub(crate) fn stat(pid: i32) -> Option<ProcStat> {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+    use std::io::Read;
+    // Size 0 to stat(2): one big read rather than read_to_string's growing ones.
+    let mut text = String::with_capacity(1024);
+    std::fs::File::open(format!("/proc/{pid}/stat"))
+        .and_then(|mut f| f.read_to_string(&mut text))
         .ok()
-        .as_deref()
-        .and_then(parse_stat)
+        .and_then(|_| parse_stat(&text))
 }
 
 /// Whether `pid` is still the process that started at `start_time` and has not exited.

@@ -80,7 +80,14 @@ pub(crate) fn drop_bounding(capabilities: Option<&LinuxCapabilities>) -> Result<
     let Some(c) = capabilities else { return Ok(()) };
     let bounding = to_caps(c.bounding().as_ref());
     for cap in caps::all() {
-        if !bounding.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+        if bounding.contains(&cap) {
+            continue;
+        }
+        // Drop first, ask only on failure: one prctl per capability instead of two.
+        // Dropping an absent capability succeeds; one this kernel does not know is absent.
+        if caps::drop(None, CapSet::Bounding, cap).is_err()
+            && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false)
+        {
             caps::drop(None, CapSet::Bounding, cap).map_err(caps_error("bounding"))?;
         }
     }

@@ -360,7 +360,25 @@ pub(crate) fn cpu_quota_period(c: &LinuxCpu) -> Result<(Quota, Option<u64>)> {
 /// Runs a group of writes in `dir`, in order.
 fn execute(dir: &Path, writes: &[FileWrite]) -> Result<()> {
     let mut retry = Vec::new();
+    // Runs of plain writes to one file (v1 device rules, a dozen by default) share an fd:
+    // each write(2) is read on its own by the kernel.
+    let mut open: Option<(&str, std::fs::File)> = None;
     for w in writes {
+        if w.fallback.is_none() && !w.if_exists && !w.retry_after_group {
+            let path = dir.join(&w.file);
+            let file = match open.take() {
+                Some((name, file)) if name == w.file => file,
+                _ => std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|err| fsutil::write_error(Some(&w.setting), &path, &w.value, err))?,
+            };
+            fsutil::write_once(&file, &w.value)
+                .map_err(|err| fsutil::write_error(Some(&w.setting), &path, &w.value, err))?;
+            open = Some((&w.file, file));
+            continue;
+        }
+        open = None;
         match write_one(dir, w) {
             Err(e) if w.retry_after_group && e.errno() == Some(nix::errno::Errno::EINVAL) => {
                 retry.push(w)

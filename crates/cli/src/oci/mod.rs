@@ -168,3 +168,26 @@ pub(crate) fn warn_all(warnings: Vec<peapod_runtime::Error>) {
         eprintln!("peapod-oci: warning: {warning}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_verb_builds_and_keeps_its_own_help() {
+        let mut cli = super::Cli::command();
+        cli.build();
+        cli.clone().debug_assert();
+        let help = cli
+            .find_subcommand_mut("run")
+            .unwrap()
+            .render_help()
+            .to_string();
+        assert!(
+            help.starts_with("Create, start and wait for a container"),
+            "{help}"
+        );
+        assert!(help.contains("--bundle"), "{help}");
+        assert!(help.contains("--root"), "{help}");
+    }
+}

@@ -14,10 +14,20 @@ use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
 
 /// Whether the bundle's process asks for a terminal.
 pub(crate) fn wants_terminal(bundle: &Path) -> bool {
+    // Only the one field: the runtime parses the whole config itself.
+    #[derive(serde::Deserialize)]
+    struct Config {
+        process: Option<Process>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Process {
+        terminal: Option<bool>,
+    }
     std::fs::read(bundle.join("config.json"))
         .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .is_some_and(|c| c["process"]["terminal"] == true)
+        .and_then(|b| serde_json::from_slice::<Config>(&b).ok())
+        .and_then(|c| c.process?.terminal)
+        .unwrap_or(false)
 }
 
 /// A console socket of our own, listening at a private path until dropped.
