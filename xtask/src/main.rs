@@ -6,11 +6,13 @@
 //!   on the host and then in a VM.
 //! - `vm-test`: every test, privileged included, in a VM (cgroup v2, Debian's kernel); no root.
 //! - `demo`: show what peapod does today, on a fresh machine, offline.
+//! - `dist`: the release binaries as they ship (static).
 //! - `bench`: peapod against its peers, side by side in one run (`bench runtime`).
 
 mod bench;
 mod demo;
 mod deps;
+mod dist;
 mod fixtures;
 mod test;
 mod util;
@@ -38,6 +40,8 @@ enum Task {
     VmTest(vm::Args),
     /// Show what peapod does, offline.
     Demo,
+    /// Build the release binaries as they ship: static, in target/<host>/release.
+    Dist,
     /// Measure peapod against its peers (runc, crun) side by side; prints medians and ratios.
     Bench(bench::Args),
 }
@@ -49,6 +53,7 @@ fn main() -> Result<()> {
         Task::Test(args) => test::run(&args),
         Task::VmTest(args) => vm::run(&args),
         Task::Demo => demo::run(),
+        Task::Dist => dist::run(),
         Task::Bench(args) => bench::run(&args),
     }
 }
