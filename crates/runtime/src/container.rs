@@ -196,6 +196,9 @@ impl Container {
 
     /// The poststart hooks, each on its own: their failures are returned, not fatal.
     fn run_poststart_hooks(&self) -> Vec<Error> {
+        if self.record.poststart.is_empty() {
+            return Vec::new();
+        }
         let state = self.hook_state(Status::Running);
         self.record
             .poststart
@@ -246,7 +249,11 @@ impl Container {
                 Err(e) => return Err(e.into()),
             }
         }
-        let state = self.hook_state(Status::Stopped);
+        let state = if self.record.poststop.is_empty() {
+            String::new()
+        } else {
+            self.hook_state(Status::Stopped)
+        };
         std::fs::remove_dir_all(&self.paths.dir)
             .map_err(Error::io("remove container state", &self.paths.dir))?;
         Ok(self
