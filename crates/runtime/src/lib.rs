@@ -10,14 +10,18 @@
 //! container (that is `peapod-engine`).
 //!
 //! ## Process model
-//! `create` forks an *intermediate* process, which the runtime first puts in the
-//! container's cgroup. The intermediate joins the namespaces given by path, unshares the user
-//! namespace (the runtime writes its id maps), then the other new namespaces, and clones
-//! *init* as the runtime's own child (`CLONE_PARENT`) before exiting. Init mounts the rootfs,
-//! runs the hooks due, pivots, drops privileges, reports "created" and blocks on the exec
-//! fifo until `start` opens it, then execs the container's program through a sealed
-//! trampoline (see [`exec_trampoline_available`] for why). The runtime must be
-//! single-threaded when it calls `create`.
+//! Usually `create` clones *init* straight into its new namespaces (as crun does) and puts it
+//! in the container's cgroup while init mounts the rootfs; init then makes its cgroup
+//! namespace, rooted in that cgroup. When the container has a user namespace, a pid
+//! namespace joined by path or a time namespace (which only a process's *children* enter,
+//! or which must be mapped first), `create` forks an *intermediate* process instead, puts it
+//! in the cgroup, and the intermediate joins the namespaces given by path, unshares the user
+//! namespace (the runtime writes its id maps), then the others, and clones init as the
+//! runtime's own child (`CLONE_PARENT`) before exiting. Init runs the hooks due, pivots,
+//! drops privileges, reports "created" and blocks on the exec fifo until `start` opens it
+//! (with [`Container::create_and_start`], as `run`, it goes straight on), then execs the
+//! container's program through a sealed trampoline (see [`exec_trampoline_available`] for
+//! why). The runtime must be single-threaded when it calls `create`.
 //!
 //! ```no_run
 //! use peapod_runtime::{Container, CreateOptions, parse_signal};

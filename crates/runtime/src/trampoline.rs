@@ -143,9 +143,13 @@ pub(crate) struct Trampoline(OwnedFd);
 
 static TRAMPOLINE: OnceLock<Option<Trampoline>> = OnceLock::new();
 
-/// Whether containers' programs are exec'd through the trampoline. When not (another
-/// architecture, or a kernel that refuses executable memfds), the caller must run the
-/// runtime from a sealed copy of itself instead.
+/// Whether containers' programs are exec'd through the trampoline: a 200-byte static
+/// program in a sealed memfd that init execs and that execs the container's program, so
+/// that `/proc/self/exe` during that last exec is never the runtime's binary
+/// (CVE-2019-5736), without copying the whole runtime into memory on every call as runc
+/// and youki do. When not (another architecture than x86_64, or a kernel that refuses
+/// executable memfds), the caller must run the runtime from a sealed copy of itself
+/// instead (`pentacle::ensure_sealed`, as `peapod-oci` does).
 pub fn available() -> bool {
     get().is_some()
 }
