@@ -27,77 +27,32 @@ use std::sync::OnceLock;
 
 use crate::{Error, Result};
 
-/// The trampoline's code; its entry point is the first byte.
+/// The trampoline's code, one instruction per line; its entry point is the first byte.
 #[cfg(target_arch = "x86_64")]
+#[rustfmt::skip]
 const CODE: &[u8] = &[
-    0x48,
-    0x8b,
-    0x14,
-    0x24, //             mov  rdx, [rsp]             ; argc
-    0x48,
-    0x8d,
-    0x74,
-    0x24,
-    0x08, //       lea  rsi, [rsp + 8]         ; argv
-    0x48,
-    0x8d,
-    0x54,
-    0xd4,
-    0x10, //       lea  rdx, [rsp + rdx*8 + 16] ; envp
-    0x48,
-    0x8b,
-    0x3a, //                   mov  rdi, [rdx]             ; path = envp[0]
-    0x48,
-    0x83,
-    0xc2,
-    0x08, //             add  rdx, 8                 ; envp + 1
-    0xb8,
-    0x3b,
-    0x00,
-    0x00,
-    0x00, //       mov  eax, 59                ; execve
-    0x0f,
-    0x05, //                         syscall
-    0xbf,
-    0x02,
-    0x00,
-    0x00,
-    0x00, //       mov  edi, 2                 ; failed: stderr
-    0x48,
-    0x8d,
-    0x35,
-    0x18,
-    0x00,
-    0x00,
-    0x00, // lea rsi, [rip + 24]   ; MESSAGE
-    0xba,
-    MESSAGE.len() as u8,
-    0x00,
-    0x00,
-    0x00, // mov edx, len
-    0xb8,
-    0x01,
-    0x00,
-    0x00,
-    0x00, //       mov  eax, 1                 ; write
-    0x0f,
-    0x05, //                         syscall
-    0xbf,
-    0x7f,
-    0x00,
-    0x00,
-    0x00, //       mov  edi, 127
-    0xb8,
-    0xe7,
-    0x00,
-    0x00,
-    0x00, //       mov  eax, 231               ; exit_group
-    0x0f,
-    0x05, //                         syscall
+    0x48, 0x8b, 0x14, 0x24,                     // mov  rdx, [rsp]              ; argc
+    0x48, 0x8d, 0x74, 0x24, 0x08,               // lea  rsi, [rsp + 8]          ; argv
+    0x48, 0x8d, 0x54, 0xd4, 0x10,               // lea  rdx, [rsp + rdx*8 + 16] ; envp
+    0x48, 0x8b, 0x3a,                           // mov  rdi, [rdx]              ; path = envp[0]
+    0x48, 0x83, 0xc2, 0x08,                     // add  rdx, 8                  ; envp + 1
+    0xb8, 0x3b, 0x00, 0x00, 0x00,               // mov  eax, 59                 ; execve
+    0x0f, 0x05,                                 // syscall
+    0xbf, 0x02, 0x00, 0x00, 0x00,               // mov  edi, 2                  ; failed: stderr
+    0x48, 0x8d, 0x35, 0x18, 0x00, 0x00, 0x00,   // lea  rsi, [rip + 24]         ; MESSAGE, after
+                                                // the 24 bytes of code below
+    0xba, MESSAGE.len() as u8, 0x00, 0x00, 0x00, // mov edx, MESSAGE.len()
+    0xb8, 0x01, 0x00, 0x00, 0x00,               // mov  eax, 1                  ; write
+    0x0f, 0x05,                                 // syscall
+    0xbf, 0x7f, 0x00, 0x00, 0x00,               // mov  edi, 127
+    0xb8, 0xe7, 0x00, 0x00, 0x00,               // mov  eax, 231                ; exit_group
+    0x0f, 0x05,                                 // syscall
 ];
 
 /// What the trampoline says when the exec fails (it cannot format errno).
 const MESSAGE: &[u8] = b"peapod-oci: cannot exec the container's process\n";
+// Its length is an 8-bit immediate in CODE.
+const _: () = assert!(MESSAGE.len() < 256);
 
 /// Where the single loadable segment goes (the usual base of a static x86_64 executable).
 const BASE: u64 = 0x40_0000;
