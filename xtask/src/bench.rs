@@ -83,7 +83,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     }
     let dir = target_dir().join("bench");
     let peapod = dist::release_dir()?.join("peapod-oci");
-    let bundle = busybox_bundle(&dir, &peapod)?;
+    let bundle = busybox_bundle(&dir, &peapod, &["/bin/true"])?;
     let state = dir.join("state");
     std::fs::create_dir_all(&state)?;
     run_command(
@@ -331,8 +331,8 @@ fn report(contenders: &[Contender], samples: &[Vec<Duration>], rss: &[i64], runs
     }
 }
 
-/// A busybox bundle (from the fixture) whose process is /bin/true, made fresh.
-fn busybox_bundle(dir: &Path, peapod: &Path) -> Result<PathBuf> {
+/// A busybox bundle (from the fixture) in `dir`, made fresh, whose process is `args`.
+pub(crate) fn busybox_bundle(dir: &Path, peapod: &Path, args: &[&str]) -> Result<PathBuf> {
     if dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
     }
@@ -350,7 +350,7 @@ fn busybox_bundle(dir: &Path, peapod: &Path) -> Result<PathBuf> {
     run_command(Command::new(peapod).args(["spec", "--bundle"]).arg(&bundle))?;
     let path = bundle.join("config.json");
     let mut config: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)?;
-    config["process"]["args"] = json!(["/bin/true"]);
+    config["process"]["args"] = json!(args);
     std::fs::write(&path, serde_json::to_vec_pretty(&config)?)?;
     Ok(bundle)
 }

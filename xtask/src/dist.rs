@@ -6,11 +6,12 @@
 //! 1.4 ms for the default dynamic PIE build (no dynamic loader, no libraries to map, no
 //! relocations to write), and it needs nothing but the kernel at run time.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+use crate::test::Tally;
 use crate::util::{cargo, output, run_command, target_dir};
 
 /// Builds the static release binaries; returns the directory holding them.
@@ -62,4 +63,96 @@ pub(crate) fn run() -> Result<()> {
         println!("{}", dir.join(name).display());
     }
     Ok(())
+}
+
+/// Part of `cargo xtask test`: builds the shipped binaries and runs a container with them,
+/// since the static build must work, not only link. Counts as one test in `total`.
+pub(crate) fn smoke_test(total: &mut Tally) -> Result<()> {
+    eprintln!("test: the shipped (static) peapod-oci runs a container");
+    let result = smoke();
+    match &result {
+        Ok(()) => {
+            total.passed += 1;
+            eprintln!("test dist::the_shipped_static_binary_runs_a_container ... ok");
+        }
+        Err(e) => {
+            total.failed += 1;
+            eprintln!("test dist::the_shipped_static_binary_runs_a_container ... FAILED: {e:#}");
+        }
+    }
+    result
+}
+
+fn smoke() -> Result<()> {
+    let peapod = build()?.join("peapod-oci");
+    if has_interpreter(&peapod)? {
+        bail!("{} is dynamically linked", peapod.display());
+    }
+    let dir = target_dir().join("dist-smoke");
+    let bundle = crate::bench::busybox_bundle(&dir, &peapod, &["sh", "-c", "echo up $(hostname)"])?;
+    let id = format!("dist-smoke-{}", std::process::id());
+    let root = dir.join("state");
+    let out = Command::new(&peapod)
+        .arg("--root")
+        .arg(&root)
+        .args(["run", "--bundle"])
+        .arg(&bundle)
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("cannot start {}", peapod.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() || stdout != "up peapod\n" {
+        bail!(
+            "run: {}; stdout {stdout:?}, stderr {:?}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    if root.join(&id).exists() {
+        bail!("run left its state directory {}", root.join(&id).display());
+    }
+    for hierarchy in std::fs::read_dir("/sys/fs/cgroup")?.flatten() {
+        let left = hierarchy.path().join(format!("peapod-{id}"));
+        if left.exists() {
+            bail!("run left its cgroup {}", left.display());
+        }
+    }
+    std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))
+}
+
+/// Whether the ELF file has a `PT_INTERP` program header (a dynamic loader to run it).
+fn has_interpreter(path: &Path) -> Result<bool> {
+    const PT_INTERP: u32 = 3;
+    let elf = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let field = |at: usize, len: usize| -> Result<u64> {
+        let bytes = elf
+            .get(at..at + len)
+            .with_context(|| format!("{} is not a 64-bit ELF file", path.display()))?;
+        Ok(bytes
+            .iter()
+            .rev()
+            .fold(0u64, |value, byte| (value << 8) | u64::from(*byte)))
+    };
+    if elf.get(..5) != Some(&[0x7f, b'E', b'L', b'F', 2][..]) {
+        bail!("{} is not a 64-bit ELF file", path.display());
+    }
+    let (phoff, phentsize, phnum) = (field(0x20, 8)?, field(0x36, 2)?, field(0x38, 2)?);
+    for i in 0..phnum {
+        let at = usize::try_from(phoff + i * phentsize)?;
+        if field(at, 4)? == u64::from(PT_INTERP) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_dynamic_executable_has_an_interpreter_and_a_static_one_not() {
+        assert!(super::has_interpreter(std::path::Path::new("/bin/sh")).unwrap());
+        assert!(!super::has_interpreter(std::path::Path::new("/bin/busybox")).unwrap());
+        assert!(super::has_interpreter(std::path::Path::new("/etc/hostname")).is_err());
+    }
 }

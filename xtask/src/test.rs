@@ -4,6 +4,7 @@
 //! 2. `cargo fmt --check` and `cargo clippy -D warnings` (skip with `--no-lint`);
 //! 3. every unprivileged test of the workspace, in parallel;
 //! 4. every privileged (`#[ignore]`-marked) test, one at a time: they touch kernel state;
+//!    then the shipped static `peapod-oci` (`cargo xtask dist`) runs a container;
 //! 5. `vm-test`: every test again, privileged ones included, in a VM that is a cgroup v2-only
 //!    host with another kernel (skip with `--no-vm`), so both cgroup hierarchies are tested.
 //!
@@ -17,7 +18,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 
 use crate::util::{cargo, describe, is_root, run_command};
-use crate::{deps, fixtures, vm};
+use crate::{deps, dist, fixtures, vm};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -69,6 +70,12 @@ pub(crate) fn run(args: &Args) -> Result<()> {
             .args(&filter),
         &mut total,
     );
+    // The release build as it ships, once per run (not for a filtered run).
+    let shipped = if filter.is_empty() {
+        dist::smoke_test(&mut total)
+    } else {
+        Ok(())
+    };
     let vm = if args.no_vm {
         Ok(())
     } else {
@@ -79,7 +86,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         )
     };
     println!("total: {} passed, {} failed", total.passed, total.failed);
-    unprivileged.and(privileged).and(vm)
+    unprivileged.and(privileged).and(shipped).and(vm)
 }
 
 /// Test counts summed over the runners' `test result:` lines.
