@@ -45,4 +45,4 @@ pub use kind::NamespaceKind;
 pub use namespaces::{JoinedNamespaces, Namespaces, unshare_namespaces};
 pub use oci_spec;
 pub use persist::{pin, unpin};
-pub use spawn::{Forked, clone_process, fork, fork_sibling};
+pub use spawn::{Forked, clone_process, clone_process_into, fork, fork_sibling};

@@ -159,3 +159,59 @@ fn id_maps_written_for_a_new_user_namespace_take_effect() {
     // setgroups was denied before the maps were written.
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "1000\n1000\ndeny\n");
 }
+
+/// clone3(CLONE_INTO_CGROUP): the child starts in the given cgroup v2 directory, in its new
+/// namespaces (pid 1 of a new pid namespace).
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_child_is_born_in_a_cgroup_v2_directory() {
+    use std::os::fd::AsFd;
+    assert_root();
+    // Pure v2 hosts mount cgroup2 at /sys/fs/cgroup, hybrid ones at /sys/fs/cgroup/unified.
+    let base = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.join("cgroup.procs").exists() && p.join("cgroup.controllers").exists())
+        .expect("a cgroup2 mount");
+    let name = format!("peapod-ns-clone3-{}", std::process::id());
+    let dir = base.join(&name);
+    std::fs::create_dir(&dir).unwrap();
+    let fd = std::fs::File::open(&dir).unwrap();
+    let (rx, tx) = nix::unistd::pipe().unwrap();
+    // SAFETY: the child only reads a file into a stack buffer, writes it to a pipe and
+    // _exits (no allocation, no locks), so cloning from the multi-threaded test harness is
+    // sound.
+    let forked =
+        unsafe { peapod_ns::clone_process_into(nix::sched::CloneFlags::CLONE_NEWPID, fd.as_fd()) };
+    match forked.unwrap() {
+        peapod_ns::Forked::Child => {
+            let mut buf = [0u8; 512];
+            let n = nix::fcntl::open(
+                "/proc/self/cgroup",
+                nix::fcntl::OFlag::O_RDONLY,
+                nix::sys::stat::Mode::empty(),
+            )
+            .and_then(|f| nix::unistd::read(&f, &mut buf))
+            .unwrap_or(0);
+            let pid = nix::unistd::getpid().as_raw().to_ne_bytes();
+            let ok =
+                nix::unistd::write(&tx, &pid).is_ok() && nix::unistd::write(&tx, &buf[..n]).is_ok();
+            // SAFETY: _exit ends the child at once.
+            unsafe { libc::_exit(i32::from(!ok)) }
+        }
+        peapod_ns::Forked::Parent(child) => {
+            drop(tx);
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut std::fs::File::from(rx), &mut out).unwrap();
+            let status = nix::sys::wait::waitpid(child, None).unwrap();
+            std::fs::remove_dir(&dir).unwrap();
+            assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
+            assert_eq!(i32::from_ne_bytes(out[..4].try_into().unwrap()), 1);
+            let cgroups = String::from_utf8_lossy(&out[4..]);
+            assert!(
+                cgroups.lines().any(|l| l == format!("0::/{name}")),
+                "{cgroups}"
+            );
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! intermediate process, answer its requests (id maps, hooks), and record the container
 //! once init reports "created". Any failure undoes every step (see [`Undo`]).
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -88,7 +88,22 @@ fn bring_up(
     let (ours, theirs) = Channel::pair()?;
     let direct = init_can_be_cloned_directly(&bundle.namespaces);
     let (joined, cgroup_dirs) = (&joined, cgroup.directories());
-    let cgroup2_only = cgroup_dirs.len() == 1 && cgroup.unified_dir().is_some();
+    // On a pure cgroup v2 host init is born in its cgroup (clone3 CLONE_INTO_CGROUP): it
+    // never runs outside it, nobody moves it, and it can make its cgroup namespace at once.
+    let born_in = match cgroup.unified_dir().filter(|_| direct) {
+        Some(dir) => Some(
+            nix::fcntl::open(
+                dir,
+                nix::fcntl::OFlag::O_RDONLY
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(Error::sys(format!("open cgroup {}", dir.display())))?,
+        ),
+        None => None,
+    };
+    let born_in_cgroup = born_in.is_some();
     let context = move || InitContext {
         bundle,
         channel: theirs,
@@ -98,21 +113,31 @@ fn bring_up(
         preserve_fds: opts.preserve_fds,
         cgroup_dirs,
         joined_by_init: direct.then_some(joined),
-        cgroup2_only,
+        born_in_cgroup,
     };
 
     let spawned = if direct {
         // The cgroup namespace is made by init once it is in the container's cgroup, so that
         // the namespace's root is that cgroup.
         let flags = bundle.namespaces.new_flags(false) - NamespaceKind::Cgroup.clone_flag();
-        // SAFETY: the runtime is single-threaded here (no async runtime, no helper threads:
-        // DESIGN.md's process model), so the child's copy of the address space is consistent.
-        match unsafe { peapod_ns::clone_process(flags) }? {
+        let forked = match &born_in {
+            // SAFETY: the runtime is single-threaded here (no async runtime, no helper
+            // threads: DESIGN.md's process model), so the child's copy of the address space
+            // is consistent.
+            Some(dir) => unsafe { peapod_ns::clone_process_into(flags, dir.as_fd()) },
+            // SAFETY: as above.
+            None => unsafe { peapod_ns::clone_process(flags) },
+        };
+        drop(born_in);
+        match forked? {
             Forked::Child => {
                 drop(ours);
                 init::run(context())
             }
-            Forked::Parent(pid) => Spawned::Init(pid),
+            Forked::Parent(pid) => Spawned::Init {
+                pid,
+                born_in_cgroup,
+            },
         }
     } else {
         // SAFETY: as above.
@@ -193,8 +218,8 @@ fn make_exec_fifo(paths: &Paths) -> Result<OwnedFd> {
 enum Spawned {
     /// Joins namespaces, makes the user namespace, then clones init (see `intermediate`).
     Intermediate(Pid),
-    /// Init itself, cloned straight into its new namespaces.
-    Init(Pid),
+    /// Init itself, cloned straight into its new namespaces (and maybe its cgroup).
+    Init { pid: Pid, born_in_cgroup: bool },
 }
 
 /// Without a user namespace, a pid namespace joined by path or a time namespace (each of
@@ -223,13 +248,20 @@ fn talk_to_children(
             cgroup.add_process(pid.as_raw())?;
             channel.send(&Message::Go)?;
         }
-        Spawned::Init(pid) => {
+        Spawned::Init {
+            pid,
+            born_in_cgroup,
+        } => {
             let pid = pid.as_raw();
             undo.init = Some(pid);
             // Init is already mounting the rootfs: if it failed meanwhile, its own report
             // says more than our failure to reach it.
-            let go = cgroup
-                .add_process(pid)
+            let moved = if born_in_cgroup {
+                Ok(())
+            } else {
+                cgroup.add_process(pid)
+            };
+            let go = moved
                 .map_err(Error::from)
                 .and_then(|()| let_init_go(id, bundle, pid, channel));
             match go {

@@ -38,12 +38,13 @@ pub(crate) struct InitContext<'a> {
     /// The container's cgroup directories on the host, for a `cgroup` mount.
     pub(crate) cgroup_dirs: Vec<PathBuf>,
     /// Set when init was cloned straight from the runtime (no intermediate): init joins
-    /// these itself, and makes its cgroup namespace, once the runtime has put it in the
-    /// container's cgroup.
+    /// these itself, and makes its cgroup namespace once it is in the container's cgroup.
     pub(crate) joined_by_init: Option<&'a peapod_ns::JoinedNamespaces>,
-    /// The host has cgroup2 only: a `cgroup` mount is a fresh cgroup2, which needs init's
-    /// cgroup namespace (on v1 and hybrid hosts it binds the container's directories).
-    pub(crate) cgroup2_only: bool,
+    /// Init was born in its cgroup (pure cgroup v2 host, clone3): it makes its cgroup
+    /// namespace at once. Otherwise the runtime moves it there while it mounts the rootfs
+    /// (on v1 and hybrid hosts a `cgroup` mount binds the container's directories, which
+    /// does not depend on init's cgroup).
+    pub(crate) born_in_cgroup: bool,
 }
 
 /// Runs init to `execve`; on failure, reports the error to the runtime and exits 1.
@@ -71,12 +72,10 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
         crate::intermediate::non_dumpable()?;
         // Before any mount: sysfs shows the network namespace it is mounted in.
         joined.enter()?;
-    }
-    // The runtime puts init in the container's cgroup while init mounts the rootfs, unless
-    // a fresh cgroup2 mount needs init's cgroup namespace, rooted in that cgroup, first.
-    let mut hook_state = None;
-    if ctx.joined_by_init.is_some() && ctx.cgroup2_only {
-        hook_state = Some(wait_for_go(ctx)?);
+        if ctx.born_in_cgroup {
+            // Before any mount: a fresh cgroup2 mount shows the namespace's root.
+            make_cgroup_namespace(ctx)?;
+        }
     }
     let spec = &ctx.bundle.spec;
     let process = spec.process().as_ref().ok_or_else(|| missing("process"))?;
@@ -117,10 +116,7 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
         cgroup_dirs: &ctx.cgroup_dirs,
     };
     let prepared = peapod_rootfs::prepare(&rootfs_spec)?;
-    let hook_state = match hook_state {
-        Some(state) => state,
-        None => wait_for_go(ctx)?,
-    };
+    let hook_state = wait_for_go(ctx)?;
 
     #[allow(deprecated)] // prestart is deprecated by the spec but still honoured
     let runtime_hooks = spec.hooks().as_ref().is_some_and(|h| {
@@ -180,18 +176,26 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
     )
 }
 
-/// Waits until the runtime has put init in the container's cgroup; when init was cloned
-/// straight into its namespaces, then makes its cgroup namespace, rooted there. Returns the
-/// state the hooks read.
+/// Waits until the runtime has put init in the container's cgroup (or, born there, until it
+/// has its start time); when the runtime moved it, then makes its cgroup namespace, rooted
+/// there. Returns the state the hooks read.
 fn wait_for_go(ctx: &InitContext<'_>) -> Result<String> {
     let hook_state = match ctx.channel.recv()? {
         Some(Message::InitGo { hook_state }) => hook_state,
         other => return Err(unexpected(other)),
     };
-    if ctx.joined_by_init.is_some() && ctx.bundle.namespaces.is_new(NamespaceKind::Cgroup) {
-        peapod_ns::unshare_namespaces(NamespaceKind::Cgroup.clone_flag())?;
+    if ctx.joined_by_init.is_some() && !ctx.born_in_cgroup {
+        make_cgroup_namespace(ctx)?;
     }
     Ok(hook_state)
+}
+
+/// A new cgroup namespace, if the container has one, rooted in init's cgroup of now.
+fn make_cgroup_namespace(ctx: &InitContext<'_>) -> Result<()> {
+    if ctx.bundle.namespaces.is_new(NamespaceKind::Cgroup) {
+        peapod_ns::unshare_namespaces(NamespaceKind::Cgroup.clone_flag())?;
+    }
+    Ok(())
 }
 
 /// Turns the calling process into `process`: rlimits, user, capabilities,

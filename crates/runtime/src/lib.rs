@@ -10,8 +10,9 @@
 //! container (that is `peapod-engine`).
 //!
 //! ## Process model
-//! Usually `create` clones *init* straight into its new namespaces (as crun does) and puts it
-//! in the container's cgroup while init mounts the rootfs; init then makes its cgroup
+//! Usually `create` clones *init* straight into its new namespaces (as crun does): on a pure
+//! cgroup v2 host into its cgroup too (`clone3(CLONE_INTO_CGROUP)`), elsewhere the runtime
+//! moves it into its cgroup while init mounts the rootfs; init then makes its cgroup
 //! namespace, rooted in that cgroup. When the container has a user namespace, a pid
 //! namespace joined by path or a time namespace (which only a process's *children* enter,
 //! or which must be mapped first), `create` forks an *intermediate* process instead, puts it
