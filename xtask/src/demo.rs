@@ -77,7 +77,7 @@ pub(crate) fn run() -> Result<()> {
 
     section("not there yet");
     println!("  peapod run / pod / pull: the engine issues");
-    println!("  the benchmark against crun and runc: still open in the OCI runtime issue");
+    println!("  (the OCI runtime against crun and runc: cargo xtask bench runtime)");
     Ok(())
 }
 

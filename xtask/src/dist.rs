@@ -14,6 +14,11 @@ use anyhow::{Context, Result, bail};
 use crate::test::Tally;
 use crate::util::{cargo, output, run_command, target_dir};
 
+/// How a static, position-dependent binary is built; shared with the test fixtures' checker
+/// (same flags, same target directory: neither build undoes the other's).
+pub(crate) const STATIC_RUSTFLAGS: &str =
+    "-C target-feature=+crt-static -C relocation-model=static";
+
 /// Builds the static release binaries; returns the directory holding them.
 pub(crate) fn build() -> Result<PathBuf> {
     let host = host_triple()?;
@@ -31,10 +36,7 @@ pub(crate) fn build() -> Result<PathBuf> {
             .args(["--target", &host])
             // With --target, these flags reach only the binaries, not build scripts or
             // proc-macros (which cannot be static).
-            .env(
-                "RUSTFLAGS",
-                "-C target-feature=+crt-static -C relocation-model=static",
-            )
+            .env("RUSTFLAGS", STATIC_RUSTFLAGS)
             .env("LIBSECCOMP_LINK_TYPE", "static")
             .env("LIBSECCOMP_LIB_PATH", lib_dir),
     )?;
