@@ -114,7 +114,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
             out.push(time_one(c, 2_000_000 + i)?);
         }
     }
-    warm.remove();
+    drop(warm);
     let probe = rss_probe(&dir)?;
     let rss = contenders
         .iter()
@@ -129,22 +129,29 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// A cgroup of the benchmark's own (pids controller) whose `cgroup.procs` it writes its pid
-/// to right before each timed lifecycle, so that none of them waits for the grace period a
-/// cold cgroup v1 move costs.
+/// A cgroup of the benchmark's own (in the v1 pids hierarchy, or the v2 one) whose
+/// `cgroup.procs` it writes its pid to right before each timed lifecycle, so that none of
+/// them waits for the grace period a cold move into a cgroup costs. Removed on drop.
 struct CgroupWarmer {
+    base: PathBuf,
     dir: PathBuf,
 }
 
 impl CgroupWarmer {
     fn new() -> Result<Self> {
-        let dir = PathBuf::from("/sys/fs/cgroup/pids/peapod-bench");
+        let v1 = Path::new("/sys/fs/cgroup/pids");
+        let base = if v1.is_dir() {
+            v1.to_path_buf()
+        } else {
+            PathBuf::from("/sys/fs/cgroup")
+        };
+        let dir = base.join("peapod-bench");
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
         }
-        Ok(Self { dir })
+        Ok(Self { base, dir })
     }
 
     fn touch(&self) -> Result<()> {
@@ -154,11 +161,13 @@ impl CgroupWarmer {
         )
         .with_context(|| format!("cannot move the benchmark into {}", self.dir.display()))
     }
+}
 
+impl Drop for CgroupWarmer {
     /// Back to the root cgroup, and the directory goes.
-    fn remove(self) {
+    fn drop(&mut self) {
         let _ = std::fs::write(
-            "/sys/fs/cgroup/pids/cgroup.procs",
+            self.base.join("cgroup.procs"),
             std::process::id().to_string(),
         );
         let _ = std::fs::remove_dir(&self.dir);

@@ -114,8 +114,13 @@ fn smoke() -> Result<()> {
     if root.join(&id).exists() {
         bail!("run left its state directory {}", root.join(&id).display());
     }
-    for hierarchy in std::fs::read_dir("/sys/fs/cgroup")?.flatten() {
-        let left = hierarchy.path().join(format!("peapod-{id}"));
+    // v1 hierarchies and hybrid's unified one are below /sys/fs/cgroup, pure v2 is it.
+    let hierarchies = std::fs::read_dir("/sys/fs/cgroup")?
+        .flatten()
+        .map(|h| h.path())
+        .chain([PathBuf::from("/sys/fs/cgroup")]);
+    for hierarchy in hierarchies {
+        let left = hierarchy.join(format!("peapod-{id}"));
         if left.exists() {
             bail!("run left its cgroup {}", left.display());
         }

@@ -103,8 +103,7 @@ fn bring_up(
         ),
         None => None,
     };
-    let born_in_cgroup = born_in.is_some();
-    let context = move || InitContext {
+    let context = move |born_in_cgroup: bool| InitContext {
         bundle,
         channel: theirs,
         exec_fifo,
@@ -114,25 +113,39 @@ fn bring_up(
         cgroup_dirs,
         joined_by_init: direct.then_some(joined),
         born_in_cgroup,
+        created: std::cell::Cell::new(false),
     };
 
     let spawned = if direct {
         // The cgroup namespace is made by init once it is in the container's cgroup, so that
         // the namespace's root is that cgroup.
         let flags = bundle.namespaces.new_flags(false) - NamespaceKind::Cgroup.clone_flag();
-        let forked = match &born_in {
+        let into_cgroup = match &born_in {
             // SAFETY: the runtime is single-threaded here (no async runtime, no helper
             // threads: DESIGN.md's process model), so the child's copy of the address space
             // is consistent.
-            Some(dir) => unsafe { peapod_ns::clone_process_into(flags, dir.as_fd()) },
-            // SAFETY: as above.
-            None => unsafe { peapod_ns::clone_process(flags) },
+            Some(dir) => match unsafe { peapod_ns::clone_process_into(flags, dir.as_fd()) } {
+                // Container engines' seccomp profiles (Docker's) refuse clone3 with ENOSYS
+                // when we run inside one: then init is moved, as on v1.
+                Err(peapod_ns::Error::Spawn {
+                    source:
+                        nix::Error::ENOSYS | nix::Error::EPERM | nix::Error::E2BIG | nix::Error::EINVAL,
+                    ..
+                }) => None,
+                forked => Some(forked),
+            },
+            None => None,
         };
         drop(born_in);
+        let (forked, born_in_cgroup) = match into_cgroup {
+            Some(forked) => (forked, true),
+            // SAFETY: as above.
+            None => (unsafe { peapod_ns::clone_process(flags) }, false),
+        };
         match forked? {
             Forked::Child => {
                 drop(ours);
-                init::run(context())
+                init::run(context(born_in_cgroup))
             }
             Forked::Parent(pid) => Spawned::Init {
                 pid,
@@ -144,7 +157,7 @@ fn bring_up(
         match unsafe { peapod_ns::fork() }? {
             Forked::Child => {
                 drop(ours);
-                intermediate::run(context(), joined)
+                intermediate::run(context(false), joined)
             }
             Forked::Parent(pid) => Spawned::Intermediate(pid),
         }

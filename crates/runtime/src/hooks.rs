@@ -1,6 +1,7 @@
 //! OCI hooks: run each with the container's state on stdin, its own args and env, and its
 //! timeout; report failures naming the hook.
 
+use std::ffi::CString;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -14,10 +15,20 @@ use crate::{Error, Result};
 pub(crate) fn run(kind: &'static str, hooks: &[Hook], state_json: &str) -> Result<()> {
     hooks
         .iter()
-        .try_for_each(|hook| run_one(kind, hook, state_json))
+        .try_for_each(|hook| run_one(kind, hook, state_json, false))
 }
 
-fn run_one(kind: &'static str, hook: &Hook, state_json: &str) -> Result<()> {
+/// As [`run`], for hooks init runs in the container (createContainer, startContainer): their
+/// paths may resolve in the container's rootfs, so they are exec'd through the sealed
+/// trampoline, like the container's program, never from this (runtime) binary
+/// (CVE-2019-5736).
+pub(crate) fn run_in_container(kind: &'static str, hooks: &[Hook], state_json: &str) -> Result<()> {
+    hooks
+        .iter()
+        .try_for_each(|hook| run_one(kind, hook, state_json, true))
+}
+
+fn run_one(kind: &'static str, hook: &Hook, state_json: &str, in_container: bool) -> Result<()> {
     let fail = |why: String| Error::Hook {
         hook: kind,
         path: hook.path().clone(),
@@ -34,6 +45,25 @@ fn run_one(kind: &'static str, hook: &Hook, state_json: &str) -> Result<()> {
     for pair in hook.env().iter().flatten() {
         if let Some((key, value)) = pair.split_once('=') {
             cmd.env(key, value);
+        }
+    }
+    if let Some(trampoline) = crate::trampoline::get().filter(|_| in_container) {
+        let c = |s: &str| CString::new(s).map_err(|_| fail(format!("{s:?} holds a NUL byte")));
+        let path = c(&hook.path().to_string_lossy())?;
+        let args = match hook.args().as_deref() {
+            Some(args) if !args.is_empty() => args.iter().map(|a| c(a)).collect::<Result<_>>()?,
+            _ => vec![path.clone()],
+        };
+        let env = hook
+            .env()
+            .iter()
+            .flatten()
+            .map(|e| c(e))
+            .collect::<Result<Vec<_>>>()?;
+        // SAFETY: the closure runs in the forked child of this single-threaded process,
+        // after std has set up its stdio; it only execs (or returns the exec's error).
+        unsafe {
+            cmd.pre_exec(move || Err(trampoline.exec_errno(&path, &args, &env).into()));
         }
     }
     let mut child = cmd

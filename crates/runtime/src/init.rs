@@ -45,6 +45,8 @@ pub(crate) struct InitContext<'a> {
     /// (on v1 and hybrid hosts a `cgroup` mount binds the container's directories, which
     /// does not depend on init's cgroup).
     pub(crate) born_in_cgroup: bool,
+    /// Init has told the runtime "created": from then on nobody reads its errors.
+    pub(crate) created: std::cell::Cell<bool>,
 }
 
 /// Runs init to `execve`; on failure, reports the error to the runtime and exits 1.
@@ -53,11 +55,13 @@ pub(crate) fn run(ctx: InitContext<'_>) -> ! {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    // Once `create` has returned nobody listens: say it on the container's stderr instead.
-    if ctx
-        .channel
-        .send(&Message::Failed(error.to_string()))
-        .is_err()
+    // Once init has reported "created" nobody listens (create has returned, or returns
+    // without reading again): say it on the container's stderr.
+    if ctx.created.get()
+        || ctx
+            .channel
+            .send(&Message::Failed(error.to_string()))
+            .is_err()
     {
         eprintln!("peapod-oci: {error}");
     }
@@ -135,7 +139,7 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
         .as_ref()
         .and_then(|h| h.create_container().as_ref())
     {
-        hooks::run("createContainer", list, &hook_state)?;
+        hooks::run_in_container("createContainer", list, &hook_state)?;
     }
 
     let entered = prepared.enter(ctx.no_pivot)?;
@@ -161,6 +165,7 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
         3 + ctx.preserve_fds,
         || {
             ctx.channel.send(&Message::Created)?;
+            ctx.created.set(true);
             if let Some(fifo) = &ctx.exec_fifo {
                 wait_for_start(fifo)?;
             }
@@ -169,7 +174,7 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
                 .as_ref()
                 .and_then(|h| h.start_container().as_ref())
             {
-                hooks::run("startContainer", list, &hooks_state)?;
+                hooks::run_in_container("startContainer", list, &hooks_state)?;
             }
             Ok(())
         },
@@ -210,6 +215,16 @@ pub(crate) fn become_process(
     before_exec: impl FnOnce() -> Result<()>,
 ) -> Result<Infallible> {
     security::set_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
+    // Rust's runtime ignores SIGPIPE and an ignored signal stays ignored across exec: give
+    // the container's process the default, as it would have had from a shell.
+    // SAFETY: SIG_DFL installs no handler; this process is single-threaded.
+    unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigDfl,
+        )
+    }
+    .map_err(Error::sys("restore the default SIGPIPE action"))?;
     let no_new_privileges = process.no_new_privileges().unwrap_or(false);
     // Without no_new_privileges, loading a filter needs CAP_SYS_ADMIN: load it while we
     // still have it. With it, load it as late as possible, right before exec (as runc does).

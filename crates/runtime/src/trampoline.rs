@@ -8,7 +8,7 @@
 //! sealed memfd and re-executing it on every invocation; crun re-executes itself through a
 //! read-only bind mount. Both cost a full exec of the runtime (2–3 ms here for a copy).
 //!
-//! Here init (and `exec`'s process) instead `execveat`s a 200-byte static program held in a
+//! Here init (and `exec`'s process) instead `execveat`s a 300-byte static program held in a
 //! sealed memfd, and that program execs the container's: during that last exec
 //! `/proc/self/exe` is the sealed trampoline, never the host binary. Until then the process
 //! runs our own code only, and is non-dumpable so that no container process without
@@ -59,11 +59,11 @@ const BASE: u64 = 0x40_0000;
 const ELF_HEADER_LEN: u16 = 64;
 const PROGRAM_HEADER_LEN: u16 = 56;
 
-/// The whole executable: ELF header, one `PT_LOAD` program header (read + execute, the
-/// file itself), code, message.
+/// The whole executable: ELF header, a `PT_LOAD` program header (read + execute, the whole
+/// file) and a `PT_GNU_STACK` one (a non-executable stack), code, message.
 #[cfg(target_arch = "x86_64")]
 fn image() -> Vec<u8> {
-    let code_at = u64::from(ELF_HEADER_LEN + PROGRAM_HEADER_LEN);
+    let code_at = u64::from(ELF_HEADER_LEN + 2 * PROGRAM_HEADER_LEN);
     let len = code_at + (CODE.len() + MESSAGE.len()) as u64;
     let mut elf = Vec::with_capacity(len as usize);
     // e_ident: magic, 64-bit, little-endian, version 1, System V ABI, padding.
@@ -77,7 +77,7 @@ fn image() -> Vec<u8> {
     elf.extend_from_slice(&0u32.to_le_bytes()); // e_flags
     elf.extend_from_slice(&ELF_HEADER_LEN.to_le_bytes()); // e_ehsize
     elf.extend_from_slice(&PROGRAM_HEADER_LEN.to_le_bytes()); // e_phentsize
-    elf.extend_from_slice(&1u16.to_le_bytes()); // e_phnum
+    elf.extend_from_slice(&2u16.to_le_bytes()); // e_phnum
     elf.extend_from_slice(&[0; 6]); // e_shentsize, e_shnum, e_shstrndx
     elf.extend_from_slice(&1u32.to_le_bytes()); // p_type: PT_LOAD
     elf.extend_from_slice(&5u32.to_le_bytes()); // p_flags: PF_R | PF_X
@@ -87,6 +87,11 @@ fn image() -> Vec<u8> {
     elf.extend_from_slice(&len.to_le_bytes()); // p_filesz
     elf.extend_from_slice(&len.to_le_bytes()); // p_memsz
     elf.extend_from_slice(&0x1000u64.to_le_bytes()); // p_align
+    // PT_GNU_STACK, read + write: without it, kernels before 5.8 give the process
+    // READ_IMPLIES_EXEC, which a 32-bit program exec'd next would inherit.
+    elf.extend_from_slice(&0x6474_e551u32.to_le_bytes()); // p_type: PT_GNU_STACK
+    elf.extend_from_slice(&6u32.to_le_bytes()); // p_flags: PF_R | PF_W
+    elf.extend_from_slice(&[0; 48]); // offset, addresses, sizes, alignment: none
     elf.extend_from_slice(CODE);
     elf.extend_from_slice(MESSAGE);
     elf
@@ -98,7 +103,7 @@ pub(crate) struct Trampoline(OwnedFd);
 
 static TRAMPOLINE: OnceLock<Option<Trampoline>> = OnceLock::new();
 
-/// Whether containers' programs are exec'd through the trampoline: a 200-byte static
+/// Whether containers' programs are exec'd through the trampoline: a 300-byte static
 /// program in a sealed memfd that init execs and that execs the container's program, so
 /// that `/proc/self/exe` during that last exec is never the runtime's binary
 /// (CVE-2019-5736), without copying the whole runtime into memory on every call as runc
@@ -162,20 +167,32 @@ impl Trampoline {
 
     /// Execs `program` with `args` and `env` through the trampoline; returns only on failure.
     pub(crate) fn exec(&self, program: &CStr, args: &[CString], env: &[CString]) -> Result<()> {
+        let e = self.exec_errno(program, args, env);
+        Err(Error::sys(format!(
+            "exec {program:?} through the trampoline"
+        ))(e))
+    }
+
+    /// As [`Trampoline::exec`], with the failed exec's error as it is.
+    pub(crate) fn exec_errno(
+        &self,
+        program: &CStr,
+        args: &[CString],
+        env: &[CString],
+    ) -> nix::Error {
         let mut envp: Vec<&CStr> = Vec::with_capacity(env.len() + 1);
         envp.push(program);
         envp.extend(env.iter().map(CString::as_c_str));
-        let e = nix::unistd::execveat(
+        match nix::unistd::execveat(
             self.0.as_fd(),
             c"",
             args,
             &envp,
             nix::fcntl::AtFlags::AT_EMPTY_PATH,
-        )
-        .unwrap_err();
-        Err(Error::sys(format!(
-            "exec {program:?} through the trampoline"
-        ))(e))
+        ) {
+            Err(e) => e,
+            Ok(never) => match never {},
+        }
     }
 }
 
@@ -245,6 +262,33 @@ mod tests {
         let (out, code) = run(c"/proc/self/exe", &["x"], &["/proc/self/exe", "A=1"]);
         assert_eq!(code, 127);
         assert!(out.starts_with("peapod-oci: cannot exec"), "{out}");
+    }
+
+    #[test]
+    fn binutils_read_the_image_as_a_static_executable_with_a_non_executable_stack() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trampoline");
+        std::fs::write(&path, image()).unwrap();
+        let out = std::process::Command::new("readelf")
+            .arg("-lhW")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("EXEC (Executable file)"), "{text}");
+        assert!(text.contains("Advanced Micro Devices X86-64"), "{text}");
+        let load = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("LOAD"))
+            .unwrap();
+        assert!(load.contains(" R E "), "{load}");
+        let stack = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("GNU_STACK"))
+            .unwrap();
+        assert!(stack.contains(" RW "), "{stack}");
+        assert!(!text.contains("INTERP"), "{text}");
     }
 
     #[test]

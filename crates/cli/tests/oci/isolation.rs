@@ -259,3 +259,23 @@ fn a_user_namespace_is_joined_by_path_with_the_others_created_inside_it() {
     assert_checks_passed(&out);
     world.assert_nothing_left();
 }
+
+/// The runtime ignores SIGPIPE (Rust's runtime does), and an ignored signal stays ignored
+/// across exec: the container's process must start with the default action. (`cat` reads
+/// its own status: the checker, a Rust program, would ignore SIGPIPE itself.)
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn the_containers_process_does_not_inherit_an_ignored_sigpipe() {
+    let world = World::new("sigpipe", &["cat", "/proc/self/status"]);
+    let out = world.run();
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let ignored = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .unwrap();
+    let sigpipe = nix::sys::signal::Signal::SIGPIPE as u32;
+    assert_eq!(ignored >> (sigpipe - 1) & 1, 0, "SigIgn {ignored:016x}");
+    world.assert_nothing_left();
+}

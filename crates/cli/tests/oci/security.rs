@@ -51,6 +51,26 @@ fn no_container_process_can_run_or_reach_the_runtime_binary() {
         text(&out)
     );
     world.assert_nothing_left();
+
+    // A startContainer hook runs in the container, after pivot_root: its path resolves in
+    // the image, so it goes through the trampoline too.
+    let mut world = World::new("selfexe-hook", &["true"]);
+    world.config["hooks"] = json!({"startContainer": [
+        {"path": "/proc/self/exe", "args": ["/proc/self/exe", "--version"]}
+    ]});
+    let out = world.run();
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("peapod-oci: cannot exec the container's process"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !text(&out).contains(env!("CARGO_PKG_VERSION")),
+        "{}",
+        text(&out)
+    );
+    world.assert_nothing_left();
 }
 
 /// CVE-2024-21626: no runtime fd reaches the container, even with --preserve-fds.

@@ -181,6 +181,12 @@ fn start_container_hooks_run_inside_and_their_failure_fails_start() {
     world.config["hooks"] = json!({"startContainer": [{"path": "/bin/false"}]});
     let out = world.run();
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    // Said on stderr even though init had already reported "created".
+    assert!(
+        text(&out).contains("startContainer hook /bin/false failed"),
+        "{}",
+        text(&out)
+    );
     world.assert_nothing_left();
 }
 
