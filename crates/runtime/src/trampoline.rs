@@ -16,7 +16,7 @@
 //!
 //! Protocol: the trampoline receives the container's argv unchanged and the program's path
 //! as `envp[0]`; it calls `execve(envp[0], argv, envp + 1)`, and if that fails writes one
-//! line on stderr and exits 127. Started any other way (for instance as `/proc/self/exe`
+//! line on stderr (`… errno N`) and exits 127. Started any other way (for instance as `/proc/self/exe`
 //! from inside the container) it consumes one environment entry per exec, so it always
 //! ends. The code is x86_64 machine code, written out below instruction by instruction; other
 //! architectures fall back to a sealed copy of the whole binary (see [`available`]).
@@ -38,10 +38,28 @@ const CODE: &[u8] = &[
     0x48, 0x83, 0xc2, 0x08,                     // add  rdx, 8                  ; envp + 1
     0xb8, 0x3b, 0x00, 0x00, 0x00,               // mov  eax, 59                 ; execve
     0x0f, 0x05,                                 // syscall
-    0xbf, 0x02, 0x00, 0x00, 0x00,               // mov  edi, 2                  ; failed: stderr
-    0x48, 0x8d, 0x35, 0x18, 0x00, 0x00, 0x00,   // lea  rsi, [rip + 24]         ; MESSAGE, after
-                                                // the 24 bytes of code below
+    // It failed: eax is -errno. Say MESSAGE, then errno in decimal and a newline.
+    0xf7, 0xd8,                                 // neg  eax
+    0x41, 0x89, 0xc0,                           // mov  r8d, eax                ; errno, kept
+    0xbf, 0x02, 0x00, 0x00, 0x00,               // mov  edi, 2                  ; stderr
+    0x48, 0x8d, 0x35, MESSAGE_DISP, 0, 0, 0,    // lea  rsi, [rip + MESSAGE_DISP] ; MESSAGE
     0xba, MESSAGE.len() as u8, 0x00, 0x00, 0x00, // mov edx, MESSAGE.len()
+    0xb8, 0x01, 0x00, 0x00, 0x00,               // mov  eax, 1                  ; write
+    0x0f, 0x05,                                 // syscall
+    0x48, 0x8d, 0x74, 0x24, 0xff,               // lea  rsi, [rsp - 1]          ; digits end here,
+    0xc6, 0x06, 0x0a,                           // mov  byte [rsi], 10          ; below the stack
+    0x44, 0x89, 0xc0,                           // mov  eax, r8d                ; top (argv is
+    0xb9, 0x0a, 0x00, 0x00, 0x00,               // mov  ecx, 10                 ; no longer needed)
+    0x31, 0xd2,                                 // next: xor edx, edx
+    0xf7, 0xf1,                                 // div  ecx                     ; edx = eax % 10
+    0x80, 0xc2, 0x30,                           // add  dl, '0'
+    0x48, 0xff, 0xce,                           // dec  rsi
+    0x88, 0x16,                                 // mov  [rsi], dl
+    0x85, 0xc0,                                 // test eax, eax
+    0x75, 0xf0,                                 // jnz  next                    ; 16 bytes back
+    0x48, 0x89, 0xe2,                           // mov  rdx, rsp
+    0x48, 0x29, 0xf2,                           // sub  rdx, rsi                ; digits + newline
+    0xbf, 0x02, 0x00, 0x00, 0x00,               // mov  edi, 2
     0xb8, 0x01, 0x00, 0x00, 0x00,               // mov  eax, 1                  ; write
     0x0f, 0x05,                                 // syscall
     0xbf, 0x7f, 0x00, 0x00, 0x00,               // mov  edi, 127
@@ -49,8 +67,14 @@ const CODE: &[u8] = &[
     0x0f, 0x05,                                 // syscall
 ];
 
-/// What the trampoline says when the exec fails (it cannot format errno).
-const MESSAGE: &[u8] = b"peapod-oci: cannot exec the container's process\n";
+/// From the end of the `lea rsi, [rip + …]` (byte 45 of CODE) to MESSAGE, right after CODE.
+#[cfg(target_arch = "x86_64")]
+const MESSAGE_DISP: u8 = 74;
+#[cfg(target_arch = "x86_64")]
+const _: () = assert!(CODE.len() == 45 + MESSAGE_DISP as usize);
+
+/// What the trampoline says when the exec fails, before the errno.
+const MESSAGE: &[u8] = b"peapod-oci: cannot exec in the container: errno ";
 // Its length is an 8-bit immediate in CODE.
 const _: () = assert!(MESSAGE.len() < 256);
 
@@ -251,7 +275,13 @@ mod tests {
         let (out, code) = run(c"/no/such/program", &["x"], &[]);
         assert_eq!(
             (out.as_str(), code),
-            ("peapod-oci: cannot exec the container's process\n", 127)
+            ("peapod-oci: cannot exec in the container: errno 2\n", 127)
+        );
+        // A directory: EACCES, two digits.
+        let (out, code) = run(c"/etc", &["x"], &[]);
+        assert_eq!(
+            (out.as_str(), code),
+            ("peapod-oci: cannot exec in the container: errno 13\n", 127)
         );
     }
 
@@ -260,8 +290,10 @@ mod tests {
         // The trampoline as /proc/self/exe: each round eats an environment entry, then
         // execve(NULL) fails and it exits 127.
         let (out, code) = run(c"/proc/self/exe", &["x"], &["/proc/self/exe", "A=1"]);
-        assert_eq!(code, 127);
-        assert!(out.starts_with("peapod-oci: cannot exec"), "{out}");
+        assert_eq!(
+            (out.as_str(), code),
+            ("peapod-oci: cannot exec in the container: errno 2\n", 127)
+        );
     }
 
     #[test]

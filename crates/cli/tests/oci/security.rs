@@ -41,7 +41,7 @@ fn no_container_process_can_run_or_reach_the_runtime_binary() {
     let out = world.run();
     assert_eq!(out.status.code(), Some(127), "{}", text(&out));
     assert!(
-        text(&out).contains("peapod-oci: cannot exec the container's process"),
+        text(&out).contains("peapod-oci: cannot exec in the container: errno "),
         "{}",
         text(&out)
     );
@@ -61,7 +61,7 @@ fn no_container_process_can_run_or_reach_the_runtime_binary() {
     let out = world.run();
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
-        text(&out).contains("peapod-oci: cannot exec the container's process"),
+        text(&out).contains("peapod-oci: cannot exec in the container: errno "),
         "{}",
         text(&out)
     );
