@@ -187,6 +187,13 @@ fn a_seccomp_profile_denies_with_its_errno_and_allows_the_rest() {
         world.config["process"]["noNewPrivileges"] = json!(nnp);
         run_checks(&mut world, &["mkdir=/tmp/x:38", "hostname=peapod"]);
     }
+    // A profile answering execveat with an errno still runs the process: the trampoline is
+    // then exec'd with execve through /proc.
+    world.config["linux"]["seccomp"]["syscalls"] = json!([
+        {"names": ["execveat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
+    ]);
+    world.config["process"]["noNewPrivileges"] = json!(true);
+    run_checks(&mut world, &["hostname=peapod"]);
 }
 
 #[test]
