@@ -125,13 +125,7 @@ fn bring_up(
             // threads: DESIGN.md's process model), so the child's copy of the address space
             // is consistent.
             Some(dir) => match unsafe { peapod_ns::clone_process_into(flags, dir.as_fd()) } {
-                // Container engines' seccomp profiles (Docker's) refuse clone3 with ENOSYS
-                // when we run inside one: then init is moved, as on v1.
-                Err(peapod_ns::Error::Spawn {
-                    source:
-                        nix::Error::ENOSYS | nix::Error::EPERM | nix::Error::E2BIG | nix::Error::EINVAL,
-                    ..
-                }) => None,
+                Err(e) if clone3_refused(&e) => None,
                 forked => Some(forked),
             },
             None => None,
@@ -201,6 +195,19 @@ fn bring_up(
         write_pid_file(pid_file, pid)?;
     }
     Ok((record, cgroup))
+}
+
+/// Whether `clone3` was refused rather than failed: container engines' seccomp profiles
+/// (Docker's) answer it with ENOSYS when we run inside one; init is then moved into its
+/// cgroup, as on v1.
+fn clone3_refused(e: &peapod_ns::Error) -> bool {
+    matches!(
+        e,
+        peapod_ns::Error::Spawn {
+            source: nix::Error::ENOSYS | nix::Error::EPERM | nix::Error::E2BIG | nix::Error::EINVAL,
+            ..
+        }
+    )
 }
 
 /// The fifo init blocks on until `start` opens it, opened `O_PATH` for init to reopen.

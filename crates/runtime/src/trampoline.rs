@@ -8,18 +8,20 @@
 //! sealed memfd and re-executing it on every invocation; crun re-executes itself through a
 //! read-only bind mount. Both cost a full exec of the runtime (2–3 ms here for a copy).
 //!
-//! Here init (and `exec`'s process) instead `execveat`s a 300-byte static program held in a
-//! sealed memfd, and that program execs the container's: during that last exec
+//! Here init (and `exec`'s process) instead `execveat`s a static program of under 400 bytes
+//! held in a sealed memfd, and that program execs the container's: during that last exec
 //! `/proc/self/exe` is the sealed trampoline, never the host binary. Until then the process
 //! runs our own code only, and is non-dumpable so that no container process without
 //! `CAP_SYS_PTRACE` can open its `/proc/<pid>/exe` (the same guarantee `runc init` gives).
+//! Hooks that init runs in the container go through it too.
 //!
 //! Protocol: the trampoline receives the container's argv unchanged and the program's path
 //! as `envp[0]`; it calls `execve(envp[0], argv, envp + 1)`, and if that fails writes one
-//! line on stderr (`… errno N`) and exits 127. Started any other way (for instance as `/proc/self/exe`
-//! from inside the container) it consumes one environment entry per exec, so it always
-//! ends. The code is x86_64 machine code, written out below instruction by instruction; other
-//! architectures fall back to a sealed copy of the whole binary (see [`available`]).
+//! line on stderr (`… errno N`) and exits 127. Started any other way (for instance as
+//! `/proc/self/exe` from inside the container) it consumes one environment entry per exec,
+//! so it always ends. The code is x86_64 machine code, written out below instruction by
+//! instruction; other architectures fall back to a sealed copy of the whole binary (see
+//! [`available`]).
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
@@ -127,8 +129,8 @@ pub(crate) struct Trampoline(OwnedFd);
 
 static TRAMPOLINE: OnceLock<Option<Trampoline>> = OnceLock::new();
 
-/// Whether containers' programs are exec'd through the trampoline: a 300-byte static
-/// program in a sealed memfd that init execs and that execs the container's program, so
+/// Whether containers' programs are exec'd through the trampoline: a static program of
+/// under 400 bytes in a sealed memfd that init execs and that execs the container's program, so
 /// that `/proc/self/exe` during that last exec is never the runtime's binary
 /// (CVE-2019-5736), without copying the whole runtime into memory on every call as runc
 /// and youki do. When not (another architecture than x86_64, or a kernel that refuses
@@ -333,6 +335,8 @@ mod tests {
             .unwrap();
         assert!(stack.contains(" RW "), "{stack}");
         assert!(!text.contains("INTERP"), "{text}");
+        // As small as the docs say.
+        assert!(image().len() < 400, "{} bytes", image().len());
     }
 
     #[test]
