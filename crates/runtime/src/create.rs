@@ -309,13 +309,7 @@ fn talk_to_children(
             Some(Message::RunCreateRuntimeHooks) => {
                 let (pid, _) =
                     init.ok_or_else(|| protocol(id, "hooks requested before init existed"))?;
-                let state = crate::container::oci_state(
-                    id,
-                    crate::Status::Creating,
-                    pid,
-                    &bundle.dir,
-                    bundle.spec.annotations().as_ref(),
-                );
+                let state = creating_state(id, bundle, pid);
                 #[allow(deprecated)] // prestart is deprecated by the spec but still honoured
                 if let Some(h) = bundle.spec.hooks().as_ref() {
                     hooks::run(
@@ -364,15 +358,21 @@ fn let_init_go(id: &str, bundle: &Bundle, pid: i32, channel: &Channel) -> Result
             id: id.to_owned(),
             detail: String::new(),
         })?;
-    let state = crate::container::oci_state(
+    channel.send(&Message::InitGo {
+        hook_state: creating_state(id, bundle, pid),
+    })?;
+    Ok((pid, start_time))
+}
+
+/// The state hooks read on stdin while the container is being created.
+fn creating_state(id: &str, bundle: &Bundle, pid: i32) -> String {
+    crate::container::oci_state(
         id,
         crate::Status::Creating,
         pid,
         &bundle.dir,
         bundle.spec.annotations().as_ref(),
-    );
-    channel.send(&Message::InitGo { hook_state: state })?;
-    Ok((pid, start_time))
+    )
 }
 
 /// What init reported before dying, if it is dead (so reading cannot block).
