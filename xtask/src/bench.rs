@@ -180,10 +180,16 @@ fn report_cold(contenders: &[Contender], samples: &[Vec<Duration>]) {
         samples.first().map_or(0, Vec::len)
     );
     for (c, s) in contenders.iter().zip(samples) {
-        let mut ms: Vec<f64> = s.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-        ms.sort_by(f64::total_cmp);
-        println!("{:<16} {:>10.2}", c.name, ms[ms.len() / 2]);
+        println!("{:<16} {:>10.2}", c.name, percentiles(s).0);
     }
+}
+
+/// Median, p10 and p90 of `samples`, in ms.
+fn percentiles(samples: &[Duration]) -> (f64, f64, f64) {
+    let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.1), at(0.9))
 }
 
 /// The probe: fork, exec its arguments, wait4, print the child's peak RSS (KiB) on stderr.
@@ -312,13 +318,7 @@ fn time_one(c: &Contender, i: usize) -> Result<Duration> {
 }
 
 fn report(contenders: &[Contender], samples: &[Vec<Duration>], rss: &[i64], runs: usize) {
-    let median = |s: &[Duration]| {
-        let mut ms: Vec<f64> = s.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-        ms.sort_by(f64::total_cmp);
-        let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
-        (at(0.5), at(0.1), at(0.9))
-    };
-    let stats: Vec<(f64, f64, f64)> = samples.iter().map(|s| median(s)).collect();
+    let stats: Vec<(f64, f64, f64)> = samples.iter().map(|s| percentiles(s)).collect();
     let floor = stats[0].0;
     let crun = contenders
         .iter()

@@ -35,21 +35,8 @@ pub unsafe fn fork() -> Result<Forked> {
 /// # Safety
 /// As for [`fork`]: the caller must be single-threaded.
 pub unsafe fn fork_sibling() -> Result<Forked> {
-    // nix's clone needs a separate stack and a callback; with a null stack pointer the raw
-    // syscall behaves like fork (the child runs on a copy of the caller's stack).
-    let flags = (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong;
-    // SAFETY: x86_64/aarch64 clone(flags, newsp = 0, parent_tid, child_tid, tls): no stack,
-    // no tid pointers and no TLS, so the kernel touches no memory of ours; the caller is
-    // single-threaded, so the child's copy of the address space is consistent.
-    let ret = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
-    match ret {
-        -1 => Err(Error::Spawn {
-            how: "clone(CLONE_PARENT)",
-            source: nix::Error::last(),
-        }),
-        0 => Ok(Forked::Child),
-        pid => Ok(Forked::Parent(Pid::from_raw(pid as libc::pid_t))),
-    }
+    // SAFETY: the caller guarantees it is single-threaded (this function's contract).
+    unsafe { raw_clone(libc::CLONE_PARENT as libc::c_ulong, "clone(CLONE_PARENT)") }
 }
 
 /// `clone(flags | SIGCHLD)` without a new stack: a fork whose child starts in the new
@@ -58,13 +45,29 @@ pub unsafe fn fork_sibling() -> Result<Forked> {
 /// # Safety
 /// As for [`fork`]: the caller must be single-threaded.
 pub unsafe fn clone_process(flags: nix::sched::CloneFlags) -> Result<Forked> {
-    let flags = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
-    // SAFETY: as in `fork_sibling`: no stack, tid pointers or TLS, so the kernel touches no
-    // memory of ours; the caller is single-threaded.
+    // SAFETY: the caller guarantees it is single-threaded (this function's contract).
+    unsafe { raw_clone(flags.bits() as libc::c_ulong, "clone into new namespaces") }
+}
+
+/// The raw clone(2) with `flags | SIGCHLD` and no new stack, which behaves like fork (the
+/// child runs on a copy of the caller's stack); nix's clone needs a stack and a callback.
+///
+/// # Safety
+/// As for [`fork`]: the caller must be single-threaded.
+unsafe fn raw_clone(flags: libc::c_ulong, how: &'static str) -> Result<Forked> {
+    let flags = flags | libc::SIGCHLD as libc::c_ulong;
+    // SAFETY: x86_64/aarch64 clone(flags, newsp = 0, parent_tid, child_tid, tls): no stack,
+    // no tid pointers and no TLS, so the kernel touches no memory of ours; the caller is
+    // single-threaded, so the child's copy of the address space is consistent.
     let ret = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    forked(ret, how)
+}
+
+/// What a clone-like syscall's return value means.
+fn forked(ret: libc::c_long, how: &'static str) -> Result<Forked> {
     match ret {
         -1 => Err(Error::Spawn {
-            how: "clone into new namespaces",
+            how,
             source: nix::Error::last(),
         }),
         0 => Ok(Forked::Child),
@@ -124,14 +127,7 @@ pub unsafe fn clone_process_into(
             std::mem::size_of::<CloneArgs>(),
         )
     };
-    match ret {
-        -1 => Err(Error::Spawn {
-            how: "clone3 into a cgroup",
-            source: nix::Error::last(),
-        }),
-        0 => Ok(Forked::Child),
-        pid => Ok(Forked::Parent(Pid::from_raw(pid as libc::pid_t))),
-    }
+    forked(ret, "clone3 into a cgroup")
 }
 
 #[cfg(test)]
