@@ -17,6 +17,7 @@
 //! - [`store`]: blobs by digest, references in SQLite, unpacked layers by chain id.
 
 pub mod digest;
+pub mod manifest;
 pub mod reference;
 pub mod registry;
 pub mod store;
