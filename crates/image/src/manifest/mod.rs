@@ -101,7 +101,7 @@ pub enum Document {
     /// An image manifest (OCI or Docker schema 2).
     Manifest(Box<ImageManifest>),
     /// An index (OCI image index or Docker manifest list).
-    Index(ImageIndex),
+    Index(Box<ImageIndex>),
 }
 
 /// Parses a manifest or index of `digest`. The type is taken from the document's own
@@ -163,7 +163,7 @@ pub fn parse_document(
     };
     if index {
         serde_json::from_slice(bytes)
-            .map(Document::Index)
+            .map(|i| Document::Index(Box::new(i)))
             .map_err(json_err("index"))
     } else {
         let manifest: ImageManifest =
