@@ -16,7 +16,10 @@
 //!   whiteouts turned into overlay whiteouts.
 //! - [`store`]: blobs by digest, references in SQLite, unpacked layers by chain id.
 
+pub mod archive;
 pub mod digest;
+mod error;
+pub mod ingest;
 pub mod manifest;
 pub mod reference;
 pub mod registry;
@@ -24,3 +27,4 @@ pub mod store;
 pub mod unpack;
 
 pub use digest::Digest;
+pub use error::{Error, Result};

@@ -459,3 +459,27 @@ impl Store {
 fn hex_of(digest: &str) -> String {
     digest.strip_prefix("sha256:").unwrap_or(digest).to_owned()
 }
+
+impl Store {
+    /// The layer some image records with this blob and chain id, if any.
+    pub fn recorded_layer(&self, blob: &Digest, chain_id: &Digest) -> Result<Option<ImageLayer>> {
+        let conn = self.conn();
+        conn.query_row(
+            "SELECT blob_digest, media_type, blob_size, diff_id, chain_id, size
+             FROM image_layers WHERE blob_digest = ?1 AND chain_id = ?2 LIMIT 1",
+            params![blob.to_string(), chain_id.to_string()],
+            |r| {
+                Ok(ImageLayer {
+                    blob_digest: digest_col(r, 0)?,
+                    media_type: r.get(1)?,
+                    blob_size: size_col(r, 2)?,
+                    diff_id: digest_col(r, 3)?,
+                    chain_id: digest_col(r, 4)?,
+                    size: size_col(r, 5)?,
+                })
+            },
+        )
+        .optional()
+        .map_err(self.db_error())
+    }
+}
