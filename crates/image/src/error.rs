@@ -21,6 +21,9 @@ pub enum Error {
     /// An image reference.
     #[error(transparent)]
     Reference(#[from] crate::reference::ReferenceError),
+    /// An image that may not be removed.
+    #[error(transparent)]
+    Remove(#[from] crate::images::RemoveError),
     /// A digest.
     #[error(transparent)]
     Digest(#[from] crate::digest::DigestError),

@@ -19,6 +19,7 @@
 pub mod archive;
 pub mod digest;
 mod error;
+pub mod images;
 pub mod ingest;
 pub mod manifest;
 pub mod reference;
@@ -28,3 +29,4 @@ pub mod unpack;
 
 pub use digest::Digest;
 pub use error::{Error, Result};
+pub use images::Images;
