@@ -37,6 +37,15 @@ pub enum Error {
         /// What the uncompressed stream hashes to.
         actual: Digest,
     },
+    /// Unpacking a layer failed.
+    #[error("layer {layer}: {source}")]
+    LayerUnpack {
+        /// The layer blob.
+        layer: Digest,
+        /// The cause.
+        #[source]
+        source: crate::unpack::UnpackError,
+    },
     /// A layer blob whose compression we cannot tell or read.
     #[error("layer {layer} has media type {media_type:?}, which is not a layer tar")]
     LayerMediaType {

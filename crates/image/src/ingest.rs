@@ -107,7 +107,28 @@ pub fn ingest_layer(
     if let Some(e) = tee.failed.take() {
         return Err(read_err(e));
     }
-    let report = report?;
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            // A corrupt stream usually fails the decompressor or the tar reader before its
+            // end: when the blob does not hash to its digest, that is the cause to report.
+            if let Some(expected) = &spec.blob_digest
+                && io::copy(&mut tee, &mut io::sink()).is_ok()
+            {
+                let actual = tee.writer.digest_so_far();
+                if actual != *expected {
+                    return Err(Error::Store(crate::store::StoreError::DigestMismatch {
+                        expected: expected.clone(),
+                        actual,
+                    }));
+                }
+            }
+            return Err(Error::LayerUnpack {
+                layer: label,
+                source: e,
+            });
+        }
+    };
     // The decompressor may stop before the end of the blob (a gzip trailer, padding):
     // the blob digest covers every byte.
     io::copy(&mut tee, &mut io::sink()).map_err(read_err)?;

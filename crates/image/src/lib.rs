@@ -22,6 +22,7 @@ mod error;
 pub mod images;
 pub mod ingest;
 pub mod manifest;
+pub mod pull;
 pub mod reference;
 pub mod registry;
 pub mod store;

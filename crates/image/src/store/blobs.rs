@@ -116,6 +116,11 @@ impl BlobWriter {
         self.hasher.len()
     }
 
+    /// The digest of what was written so far.
+    pub fn digest_so_far(&self) -> Digest {
+        self.hasher.clone().finish()
+    }
+
     /// Checks digest and size, then renames the blob into the store. If the same blob is
     /// already there (another process wrote it meanwhile), this copy is dropped.
     ///
