@@ -18,6 +18,10 @@ const PACKAGES: &[(&str, &str)] = &[
     ("umoci", "validates and unpacks the OCI fixtures"),
     ("attr", "getfattr, to check unpacked xattrs"),
     (
+        "mmdebstrap",
+        "the debian fixture: a real Debian root filesystem from the archive",
+    ),
+    (
         "libseccomp-dev",
         "libseccomp, which compiles OCI seccomp profiles (linked by peapod-runtime)",
     ),
