@@ -19,7 +19,7 @@
 //!   transaction after their blobs and layers exist (and after `syncfs`, so a power loss does
 //!   not leave a row naming data that never reached the disk).
 //! - **A lease for work in flight.** Writers hold `gc.lock` shared ([`Store::lease`]);
-//!   [`Store::prune`] takes it exclusive, so it never removes what a pull is about to
+//!   [`Store::collect_garbage`] takes it exclusive, so it never removes what a pull is about to
 //!   reference. A crash releases the lock; what it left in `tmp/` is removed by the next prune.
 //!
 //! Database: [`rusqlite`] with SQLite bundled (a system libsqlite3 is not assumed), WAL mode,
@@ -143,7 +143,7 @@ pub struct Store {
     db: Mutex<rusqlite::Connection>,
 }
 
-/// A shared lease on the store: while it is held, [`Store::prune`] waits. Dropping it
+/// A shared lease on the store: while it is held, [`Store::collect_garbage`] waits. Dropping it
 /// releases it.
 #[derive(Debug)]
 pub struct Lease(#[allow(dead_code)] Flock<fs::File>);
