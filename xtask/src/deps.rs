@@ -27,6 +27,9 @@ const PACKAGES: &[(&str, &str)] = &[
     ),
     ("pkg-config", "finds libseccomp when building"),
     ("runc", "bench: a peer OCI runtime"),
+    ("podman", "bench: a peer engine"),
+    ("zstd", "bench image: the floor's tar --zstd"),
+    ("curl", "bench image: the floor's blob downloads"),
     ("crun", "bench: a peer OCI runtime"),
     (
         "qemu-system-x86",

@@ -10,6 +10,7 @@
 //! - `bench`: peapod against its peers, side by side in one run (`bench runtime`).
 
 mod bench;
+mod bench_image;
 mod demo;
 mod deps;
 mod dist;
