@@ -213,3 +213,42 @@ fn a_stream_cut_mid_layer_or_a_flipped_byte_fails_cleanly_and_a_retry_succeeds()
         assert!(report.fetched >= 1);
     }
 }
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn two_pulls_of_one_image_at_once_both_succeed_and_leave_one_consistent_copy() {
+    assert_root();
+    let dir = tempfile::tempdir().unwrap();
+    let layout = fixture("layered");
+    for round in 0..5 {
+        let ids: Vec<Digest> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        // Each as a separate "process": its own store handle and connection.
+                        let store = Store::open(dir.path()).unwrap();
+                        pull(&store, &LayoutSource::new(&layout, Fault::None))
+                            .unwrap()
+                            .image
+                            .id
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(ids[0], ids[1], "round {round}");
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.image_ids().unwrap(), [ids[0].clone()]);
+        let image = store.image(&ids[0]).unwrap().unwrap();
+        for layer in &image.layers {
+            // Complete and verified: the blob hashes to its digest.
+            let bytes = std::fs::read(store.blob_path(&layer.blob_digest)).unwrap();
+            assert_eq!(Digest::of(&bytes), layer.blob_digest);
+            assert!(store.has_layer(&layer.chain_id));
+        }
+        assert!(tmp_is_empty(dir.path()), "round {round}");
+        // Start the next round from nothing.
+        store.remove_image_record(&ids[0]).unwrap();
+        store.collect_garbage().unwrap();
+    }
+}

@@ -153,3 +153,87 @@ fn a_config_must_list_one_diff_id_per_layer() {
         "{err}"
     );
 }
+
+/// A seeded xorshift, so that the mutation test is the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Bounded fuzzing: 20,000 mutations (byte flips, cuts, splices of JSON tokens) of valid
+/// manifests, indexes and configs never panic the parsers, and whatever parses still
+/// satisfies the checks (known layer media types, sha256 digests, one diff_id per layer).
+#[test]
+fn mutated_documents_never_panic_and_what_parses_is_checked() {
+    let seeds = [
+        manifest_json(OCI_MANIFEST, OCI_LAYER_GZIP),
+        manifest_json(DOCKER_MANIFEST, DOCKER_LAYER_GZIP),
+        index_json(&["linux/amd64", "linux/arm64/v8"]),
+        format!(
+            r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{}"]}},"config":{{"Cmd":["sh"]}}}}"#,
+            d("t")
+        ),
+    ];
+    let tokens: [&[u8]; 12] = [
+        b"null",
+        b"[]",
+        b"{}",
+        b"\"\"",
+        b"-1",
+        b"1e999",
+        b"\"sha256:\"",
+        b",",
+        b":",
+        b"\\u0000",
+        b"\"application/vnd.oci.image.index.v1+json\"",
+        b"18446744073709551616",
+    ];
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let platform = Platform::host();
+    for i in 0..20_000 {
+        let mut doc = seeds[i % seeds.len()].clone().into_bytes();
+        for _ in 0..=rng.below(4) {
+            if doc.is_empty() {
+                break;
+            }
+            let at = rng.below(doc.len());
+            match rng.below(4) {
+                0 => doc[at] ^= 1 << rng.below(8),
+                1 => doc.truncate(at),
+                2 => {
+                    let t = tokens[rng.below(tokens.len())];
+                    doc.splice(at..at, t.iter().copied());
+                }
+                _ => {
+                    let end = (at + rng.below(16)).min(doc.len());
+                    doc.drain(at..end);
+                }
+            }
+        }
+        match parse_document(&doc, None, &d("m")) {
+            Ok(Document::Manifest(m)) => {
+                for l in m.layers() {
+                    assert!(is_layer_media_type(&l.media_type().to_string()));
+                    descriptor_digest(l, "layer").unwrap();
+                }
+            }
+            Ok(Document::Index(index)) => {
+                let _ = select_platform(&index, &platform, &d("i"));
+            }
+            Err(_) => {}
+        }
+        if let Ok((_, ids)) = parse_config(&doc, &d("c"), 1) {
+            assert_eq!(ids.len(), 1);
+        }
+    }
+}
