@@ -208,20 +208,36 @@ impl Container {
     }
 
     /// Sends `signal` to init, or with `all` to every process in the container's cgroup.
+    ///
+    /// As runc 1.1 does: `all` signals whatever is left in the cgroup whatever the state,
+    /// and succeeds on a stopped container (containerd's CRI plugin sends `kill --all ID 9`
+    /// after every exit); a plain kill of a container that is not created, running or paused
+    /// is [`Error::NotRunning`]; SIGKILL to a paused container thaws it (a frozen process
+    /// cannot die).
     pub fn kill(&self, signal: Signal, all: bool) -> Result<()> {
-        self.require(
-            "kill",
-            &[Status::Created, Status::Running, Status::Paused],
-            "created, running or paused",
-        )?;
+        let status = self.status();
         if all {
-            return Ok(self.cgroup()?.kill_all(signal)?);
+            return match self.cgroup() {
+                Ok(cgroup) => Ok(cgroup.kill_all(signal)?),
+                Err(Error::Cgroup(e)) if status == Status::Stopped && e.is_not_found() => Ok(()),
+                Err(e) => Err(e),
+            };
+        }
+        if !matches!(status, Status::Created | Status::Running | Status::Paused) {
+            return Err(Error::NotRunning {
+                id: self.record.id.clone(),
+                status: status.to_string(),
+            });
         }
         kill(Pid::from_raw(self.record.pid), signal).map_err(|source| Error::Signal {
             id: self.record.id.clone(),
             pid: self.record.pid,
             source,
-        })
+        })?;
+        if status == Status::Paused && signal == Signal::SIGKILL {
+            self.cgroup()?.thaw()?;
+        }
+        Ok(())
     }
 
     /// Deletes the container: its cgroup, its state, then the poststop hooks (whose failures

@@ -26,6 +26,9 @@ pub enum Error {
         action: &'static str,
         needed: &'static str,
     },
+    /// runc's wording ("container not running"), which containerd's shim recognises.
+    #[error("container not running: {id} is {status}")]
+    NotRunning { id: String, status: String },
     #[error("cannot {what} {path}: {source}")]
     Io {
         what: &'static str,

@@ -10,7 +10,7 @@ mod v2;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
+use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
 
 use crate::bpf;
 use crate::cgroup::Cgroup;
@@ -123,7 +123,7 @@ impl Applier<'_> {
             ));
         }
         if let Some(b) = r.block_io().as_ref() {
-            if *b != Default::default() {
+            if has_blkio(b) {
                 groups.push(match self.locate("blkio", "io", &format!("{R}.blockIO"))? {
                     Loc::V1(d) => (d, v1::blkio(b)?),
                     Loc::V2(d) => (d, v2::io(b)?),
@@ -280,9 +280,33 @@ fn has_memory(m: &LinuxMemory) -> bool {
     m.limit().is_some_and(|v| v != 0)
         || m.swap().is_some_and(|v| v != 0)
         || m.reservation().is_some_and(|v| v != 0)
-        || m.swappiness().is_some()
+        || swappiness(m).is_some()
         || m.disable_oom_killer() == Some(true)
         || m.use_hierarchy().is_some()
+}
+
+/// Whether `blockIO` sets anything. A weight of 0 is "not set", as runc reads it (docker
+/// 20.10 always sends `weight: 0`); the planners skip such weights too ([`nonzero`]).
+fn has_blkio(b: &LinuxBlockIo) -> bool {
+    nonzero(b.weight()).is_some()
+        || nonzero(b.leaf_weight()).is_some()
+        || b.weight_device()
+            .iter()
+            .flatten()
+            .any(|d| nonzero(d.weight()).is_some() || nonzero(d.leaf_weight()).is_some())
+        || [
+            b.throttle_read_bps_device(),
+            b.throttle_write_bps_device(),
+            b.throttle_read_iops_device(),
+            b.throttle_write_iops_device(),
+        ]
+        .iter()
+        .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()))
+}
+
+/// A block IO weight, `None` when unset or 0 (runc: 0 is "not set").
+pub(crate) fn nonzero(w: Option<u16>) -> Option<u16> {
+    w.filter(|&w| w != 0)
 }
 
 fn has_cpu(c: &LinuxCpu) -> bool {
@@ -291,8 +315,21 @@ fn has_cpu(c: &LinuxCpu) -> bool {
         || c.period().is_some_and(|v| v != 0)
         || c.burst().is_some()
         || c.idle().is_some()
-        || c.realtime_runtime().is_some()
-        || c.realtime_period().is_some()
+        || realtime(c) != (None, None)
+}
+
+/// `memory.swappiness`, `None` when unset or -1 as a u64 (runc's "not set": docker sends it).
+pub(crate) fn swappiness(m: &LinuxMemory) -> Option<u64> {
+    m.swappiness().filter(|&s| s != u64::MAX)
+}
+
+/// `realtimeRuntime` and `realtimePeriod`, each `None` when unset or 0 (runc: 0 is "not
+/// set"; docker 20.10 sends both as 0).
+pub(crate) fn realtime(c: &LinuxCpu) -> (Option<i64>, Option<u64>) {
+    (
+        c.realtime_runtime().filter(|&r| r != 0),
+        c.realtime_period().filter(|&p| p != 0),
+    )
 }
 
 fn cpuset_writes(c: &LinuxCpu) -> Vec<FileWrite> {

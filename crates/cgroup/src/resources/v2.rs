@@ -61,7 +61,7 @@ pub(crate) fn memory(m: &LinuxMemory, current_usage: Option<u64>) -> Result<Vec<
             max_or(r),
         ));
     }
-    if m.swappiness().is_some() {
+    if super::swappiness(m).is_some() {
         return Err(unsupported(
             &format!("{R}.memory.swappiness"),
             "cgroup v2 has no per-cgroup swappiness",
@@ -127,7 +127,7 @@ pub(crate) fn cpu(c: &LinuxCpu) -> Result<Vec<FileWrite>> {
             i.to_string(),
         ));
     }
-    if c.realtime_runtime().is_some() || c.realtime_period().is_some() {
+    if super::realtime(c) != (None, None) {
         return Err(unsupported(
             &format!("{R}.cpu.realtimeRuntime/realtimePeriod"),
             "cgroup v2 has no realtime CPU bandwidth control",
@@ -145,7 +145,7 @@ pub(crate) fn blkio_to_io_weight(w: u16) -> u64 {
 /// to `io.weight`.
 pub(crate) fn io(b: &LinuxBlockIo) -> Result<Vec<FileWrite>> {
     let mut out = Vec::new();
-    if let Some(w) = b.weight() {
+    if let Some(w) = super::nonzero(b.weight()) {
         let s = format!("{R}.blockIO.weight");
         check_weight(&s, w)?;
         out.push(
@@ -153,11 +153,11 @@ pub(crate) fn io(b: &LinuxBlockIo) -> Result<Vec<FileWrite>> {
                 .or_else("io.weight", format!("default {}", blkio_to_io_weight(w))),
         );
     }
-    if b.leaf_weight().is_some()
+    if super::nonzero(b.leaf_weight()).is_some()
         || b.weight_device()
             .iter()
             .flatten()
-            .any(|d| d.leaf_weight().is_some())
+            .any(|d| super::nonzero(d.leaf_weight()).is_some())
     {
         return Err(unsupported(
             &format!("{R}.blockIO.leafWeight"),
@@ -167,7 +167,7 @@ pub(crate) fn io(b: &LinuxBlockIo) -> Result<Vec<FileWrite>> {
     for d in b.weight_device().iter().flatten() {
         let s = format!("{R}.blockIO.weightDevice");
         let dev = dev(&s, d.major(), d.minor())?;
-        if let Some(w) = d.weight() {
+        if let Some(w) = super::nonzero(d.weight()) {
             check_weight(&s, w)?;
             out.push(
                 FileWrite::new(&s, "io.bfq.weight", format!("{dev} {w}"))

@@ -52,10 +52,6 @@ fn invalid_configs_are_refused_before_anything_is_made() {
             "prestart hook /no/hook does not exist",
         ),
         (
-            |c| c["ociVersion"] = json!("3.0.0"),
-            "unsupported ociVersion \"3.0.0\"",
-        ),
-        (
             |c| {
                 c["linux"]["namespaces"]
                     .as_array_mut()

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test setup should panic
 
 mod bad_input;
+mod compat;
 mod isolation;
 mod lifecycle;
 mod resources;

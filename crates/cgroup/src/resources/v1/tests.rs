@@ -109,7 +109,7 @@ fn cpu_files() {
         .burst(1000u64)
         .idle(0i64)
         .realtime_period(1_000_000u64)
-        .realtime_runtime(0i64)
+        .realtime_runtime(950_000i64)
         .build()
         .unwrap();
     let w = cpu(&c).unwrap();
@@ -122,9 +122,16 @@ fn cpu_files() {
             ("cpu.cfs_burst_us", "1000"),
             ("cpu.idle", "0"),
             ("cpu.rt_period_us", "1000000"),
-            ("cpu.rt_runtime_us", "0"),
+            ("cpu.rt_runtime_us", "950000"),
         ]
     );
+    // 0 is "not set", as runc reads it (docker sends both realtime values as 0).
+    let zero = LinuxCpuBuilder::default()
+        .realtime_period(0u64)
+        .realtime_runtime(0i64)
+        .build()
+        .unwrap();
+    assert!(cpu(&zero).unwrap().is_empty());
     assert!(
         w[1].retry_after_group,
         "period is retried after the quota on EINVAL"

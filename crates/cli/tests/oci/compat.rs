@@ -1,0 +1,80 @@
+//! runc compatibility (issue 7): inputs real callers send (docker, containerd's CRI plugin,
+//! podman) that runc 1.1 accepts, and its answers they rely on.
+
+use serde_json::json;
+
+use crate::support::{World, text, wait_for_status};
+
+/// docker 20.10 sends every resource it knows, unset ones as 0 (`blockIO.weight`, the
+/// realtime CPU pair); runc reads 0 as "not set". On cgroup v2 a realtime value or a leaf
+/// weight would be refused, so 0 must not count as one there either.
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn dockers_zero_resources_are_not_set() {
+    let mut world = World::new("dockerres", &["true"]);
+    world.config["linux"]["resources"] = json!({
+        "devices": [{"allow": false, "access": "rwm"}],
+        "blockIO": {"weight": 0, "leafWeight": 0, "weightDevice": [{"major": 8, "minor": 0, "weight": 0, "leafWeight": 0}]},
+        "cpu": {"shares": 0, "quota": 0, "period": 0, "realtimeRuntime": 0, "realtimePeriod": 0, "cpus": "", "mems": ""},
+        "memory": {"disableOOMKiller": false, "swappiness": u64::MAX},
+        "pids": {"limit": 0}
+    });
+    let out = world.run();
+    assert!(out.status.success(), "{}", text(&out));
+    world.assert_nothing_left();
+}
+
+/// containerd's CRI plugin sends `kill --all ID 9` after a container exited and needs exit
+/// 0; its shim recognises "container not running" from a plain kill.
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn killing_a_stopped_container_answers_as_runc() {
+    let world = World::new("killstopped", &["true"]);
+    world.run_detached();
+    wait_for_status(&world, "stopped");
+    let out = world.oci(&["kill", "--all", &world.id, "9"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = world.oci(&["kill", &world.id, "KILL"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("container not running"),
+        "{}",
+        text(&out)
+    );
+    let out = world.oci(&["delete", &world.id]);
+    assert!(out.status.success(), "{}", text(&out));
+    world.assert_nothing_left();
+}
+
+/// SIGKILL to a paused container thaws it, as runc does: a frozen process cannot die.
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn sigkill_to_a_paused_container_kills_it() {
+    let world = World::new("killpaused", &["sleep", "1000"]);
+    world.run_detached();
+    assert!(world.oci(&["pause", &world.id]).status.success());
+    assert_eq!(world.state()["status"], "paused");
+    let out = world.oci(&["kill", &world.id, "KILL"]);
+    assert!(out.status.success(), "{}", text(&out));
+    wait_for_status(&world, "stopped");
+    let out = world.oci(&["delete", &world.id]);
+    assert!(out.status.success(), "{}", text(&out));
+    world.assert_nothing_left();
+}
+
+/// Config leniencies of runc that engines rely on: any ociVersion, an rlimit listed twice
+/// (the last one wins, as runc sets them in order).
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_config_runc_runs_runs() {
+    let mut world = World::new("lenient", &["sh", "-c", "ulimit -n"]);
+    world.config["ociVersion"] = json!("1.0.2-dev");
+    world.config["process"]["rlimits"] = json!([
+        {"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024},
+        {"type": "RLIMIT_NOFILE", "hard": 512, "soft": 512}
+    ]);
+    let out = world.run();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "512");
+    world.assert_nothing_left();
+}
