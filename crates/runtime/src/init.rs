@@ -205,9 +205,15 @@ fn make_cgroup_namespace(ctx: &InitContext<'_>) -> Result<()> {
 
 /// Turns the calling process into `process`: rlimits, user, capabilities,
 /// no_new_privileges, umask, cwd, fds from `first_closed_fd` on closed at exec, the seccomp
-/// filter, then exec. `before_exec` runs after everything that needs privileges and before
-/// a no_new_privileges filter is loaded (init waits for `start` there). Shared by init and
-/// `exec`.
+/// filter, then exec. `before_exec` runs after everything that needs privileges (init waits
+/// for `start` there, and runs the startContainer hooks). Shared by init and `exec`.
+///
+/// After the seccomp filter is loaded the runtime makes no syscall the container's program
+/// would not make itself: only the exec (by fd, or by path when the profile does not allow
+/// `execveat`; see [`crate::trampoline`]), and, without no_new_privileges, one `capset`.
+/// Loading a filter without no_new_privileges needs CAP_SYS_ADMIN: when the process's
+/// final sets lack it, it is kept in the effective and permitted sets until the filter is
+/// loaded, and that last `capset` drops it (runc makes the same call after its filter).
 pub(crate) fn become_process(
     process: &Process,
     seccomp: Option<&crate::seccomp::Filter>,
@@ -226,21 +232,38 @@ pub(crate) fn become_process(
     }
     .map_err(Error::sys("restore the default SIGPIPE action"))?;
     let no_new_privileges = process.no_new_privileges().unwrap_or(false);
-    // Without no_new_privileges, loading a filter needs CAP_SYS_ADMIN: load it while we
-    // still have it. With it, load it as late as possible, right before exec (as runc does).
-    if !no_new_privileges {
+    let env = process.env().clone().unwrap_or_default();
+    let program = find_program(process, &env)?;
+    let exec = Exec::prepare(
+        program,
+        process.args().as_deref().unwrap_or_default(),
+        &env,
+        seccomp.is_none_or(crate::seccomp::Filter::allows_execveat),
+    )?;
+    let capabilities = process.capabilities().as_ref();
+    // Without no_new_privileges and without configured capabilities, a non-root user ends
+    // with no effective capability to load the filter with: load it first, as before.
+    let filter_first = !no_new_privileges
+        && capabilities.is_none()
+        && process.user().uid() != 0
+        && seccomp.is_some();
+    if filter_first {
         if let Some(filter) = seccomp {
             filter.load()?;
         }
     }
-    let env = process.env().clone().unwrap_or_default();
-    let program = find_program(process, &env)?;
+    let restore_sets = capabilities
+        .filter(|c| {
+            seccomp.is_some() && !no_new_privileges && !security::has_effective_sys_admin(c)
+        })
+        .map(security::FinalSets::of);
+    let keep_sys_admin = restore_sets.is_some();
     // In a user namespace whose setgroups was denied, setgroups(2) fails with EPERM.
     let may_setgroups =
         std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny");
-    security::drop_bounding(process.capabilities().as_ref())?;
+    security::drop_bounding(capabilities)?;
     security::set_user(process.user(), may_setgroups)?;
-    security::set_capabilities(process.capabilities().as_ref())?;
+    security::set_capabilities(capabilities, keep_sys_admin)?;
     if no_new_privileges {
         nix::sys::prctl::set_no_new_privs().map_err(Error::sys("set no_new_privileges"))?;
     }
@@ -250,16 +273,15 @@ pub(crate) fn become_process(
     enter_cwd(process.cwd())?;
     close_inherited_fds(first_closed_fd)?;
     before_exec()?;
-    if no_new_privileges {
+    if !filter_first {
         if let Some(filter) = seccomp {
             filter.load()?;
         }
     }
-    exec(
-        &program,
-        process.args().as_deref().unwrap_or_default(),
-        &env,
-    )
+    if let Some(sets) = restore_sets {
+        sets.apply()?;
+    }
+    exec.run()
 }
 
 /// `linux.personality`: the execution domain (LINUX or LINUX32, as `setarch` sets it).
@@ -363,18 +385,37 @@ fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
     Ok(())
 }
 
-fn exec(program: &CString, args: &[String], env: &[String]) -> Result<Infallible> {
-    let to_c = |s: &String| {
-        CString::new(s.as_str())
-            .map_err(|_| Error::sys(format!("pass {s:?} to exec"))(nix::Error::EINVAL))
-    };
-    let args = args.iter().map(to_c).collect::<Result<Vec<_>>>()?;
-    let env = env.iter().map(to_c).collect::<Result<Vec<_>>>()?;
-    if let Some(trampoline) = crate::trampoline::get() {
-        trampoline.exec(program, &args, &env)?;
+/// The container's program, ready to exec (see [`become_process`]).
+enum Exec {
+    Trampoline(crate::trampoline::PreparedExec, CString),
+    /// No trampoline: the whole runtime runs from a sealed copy (see `trampoline`).
+    Direct(CString, Vec<CString>, Vec<CString>),
+}
+
+impl Exec {
+    /// `by_fd`: the seccomp profile (if any) lets `execveat` through.
+    fn prepare(program: CString, args: &[String], env: &[String], by_fd: bool) -> Result<Self> {
+        let to_c = |s: &String| {
+            CString::new(s.as_str())
+                .map_err(|_| Error::sys(format!("pass {s:?} to exec"))(nix::Error::EINVAL))
+        };
+        let args = args.iter().map(to_c).collect::<Result<Vec<_>>>()?;
+        let env = env.iter().map(to_c).collect::<Result<Vec<_>>>()?;
+        Ok(match crate::trampoline::get() {
+            Some(t) => Self::Trampoline(t.prepare(&program, args, &env, by_fd), program),
+            None => Self::Direct(program, args, env),
+        })
     }
-    // Without a trampoline the whole runtime runs from a sealed copy (see `trampoline`).
-    nix::unistd::execve(program, &args, &env).map_err(Error::sys(format!("exec {program:?}")))
+
+    fn run(&self) -> Result<Infallible> {
+        match self {
+            Self::Trampoline(exec, program) => Err(Error::sys(format!(
+                "exec {program:?} through the trampoline"
+            ))(exec.run())),
+            Self::Direct(program, args, env) => nix::unistd::execve(program, args, env)
+                .map_err(Error::sys(format!("exec {program:?}"))),
+        }
+    }
 }
 
 fn unexpected(message: Option<Message>) -> Error {

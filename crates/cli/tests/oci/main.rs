@@ -7,6 +7,7 @@ mod compat;
 mod isolation;
 mod lifecycle;
 mod resources;
+mod seccomp_exec;
 mod security;
 mod spec_features;
 mod support;
