@@ -89,6 +89,9 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
     if namespaces.is_new(NamespaceKind::Uts) {
         set_names(spec)?;
     }
+    if namespaces.is_new(NamespaceKind::Net) {
+        crate::loopback::bring_up()?;
+    }
     if let Some(score) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", score.to_string()).map_err(Error::io(
             "write oom_score_adj to",

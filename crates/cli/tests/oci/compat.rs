@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::support::{World, text, wait_for_status};
+use crate::support::{World, run_checks, text, wait_for_status};
 
 /// docker 20.10 sends every resource it knows, unset ones as 0 (`blockIO.weight`, the
 /// realtime CPU pair); runc reads 0 as "not set". On cgroup v2 a realtime value or a leaf
@@ -77,4 +77,13 @@ fn a_config_runc_runs_runs() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "512");
     world.assert_nothing_left();
+}
+
+/// runc brings `lo` up in every network namespace it creates (containerd's default and
+/// `podman run --network none` rely on it): 127.0.0.1 and ::1 then carry traffic.
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn loopback_is_up_in_a_new_network_namespace() {
+    let mut world = World::new("loopback", &[]);
+    run_checks(&mut world, &["loopback=127.0.0.1", "loopback=::1"]);
 }
