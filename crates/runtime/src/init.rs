@@ -315,31 +315,67 @@ fn set_names(spec: &Spec) -> Result<()> {
 }
 
 /// Resolves `args[0]` the way execvp does, against the container's own `PATH`, so that a
-/// missing program fails `create` rather than `start`.
+/// program that cannot run fails `create` rather than `start`, with the kernel's errno:
+/// ENOENT when it is missing (or no `PATH` entry has it), EACCES for a file without the x
+/// bit or a directory, ENOTDIR or ELOOP for a bad path (runc's and podman's callers read
+/// "permission denied" as exit 126, "no such file" as 127). ENOEXEC shows at exec.
 fn find_program(process: &Process, env: &[String]) -> Result<CString> {
     let arg0 = process
         .args()
         .as_ref()
         .and_then(|a| a.first())
         .ok_or_else(|| missing("process.args"))?;
-    let not_found =
-        || Error::sys(format!("find executable {arg0:?} in the container"))(nix::Error::ENOENT);
-    let candidate = |path: &Path| {
-        nix::unistd::access(path, nix::unistd::AccessFlags::X_OK).is_ok() && path.is_file()
+    let fail = |errno: nix::Error| {
+        let what = if errno == nix::Error::ENOENT {
+            format!("find executable {arg0:?} in the container")
+        } else {
+            format!("execute {arg0:?} in the container")
+        };
+        Error::sys(what)(errno)
     };
     let found = if arg0.contains('/') {
-        Some(PathBuf::from(arg0)).filter(|p| candidate(p))
+        let path = PathBuf::from(arg0);
+        executable(&path).map_err(fail)?;
+        path
     } else {
         let path = env
             .iter()
             .find_map(|e| e.strip_prefix("PATH="))
             .unwrap_or(DEFAULT_PATH);
-        path.split(':')
-            .map(|dir| Path::new(dir).join(arg0))
-            .find(|p| candidate(p))
+        // As execvp: a candidate refused for permission is remembered, others skipped.
+        let mut denied = false;
+        let mut found = None;
+        for candidate in path.split(':').map(|dir| Path::new(dir).join(arg0)) {
+            match executable(&candidate) {
+                Ok(()) => {
+                    found = Some(candidate);
+                    break;
+                }
+                Err(nix::Error::EACCES) => denied = true,
+                Err(_) => {}
+            }
+        }
+        let errno = if denied {
+            nix::Error::EACCES
+        } else {
+            nix::Error::ENOENT
+        };
+        found.ok_or_else(|| fail(errno))?
     };
-    let found = found.ok_or_else(not_found)?;
-    CString::new(found.into_os_string().into_encoded_bytes()).map_err(|_| not_found())
+    CString::new(found.into_os_string().into_encoded_bytes()).map_err(|_| fail(nix::Error::EINVAL))
+}
+
+/// What execve(2) would say of `path` before reading it: the x bit (access(2)), then a
+/// regular file (execve refuses anything else with EACCES).
+fn executable(path: &Path) -> std::result::Result<(), nix::Error> {
+    nix::unistd::access(path, nix::unistd::AccessFlags::X_OK)?;
+    let stat = nix::sys::stat::stat(path)?;
+    if nix::sys::stat::SFlag::from_bits_truncate(stat.st_mode) & nix::sys::stat::SFlag::S_IFMT
+        != nix::sys::stat::SFlag::S_IFREG
+    {
+        return Err(nix::Error::EACCES);
+    }
+    Ok(())
 }
 
 /// chdir, then check the result is inside the root: a leaked directory fd used as cwd would
