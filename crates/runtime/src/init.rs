@@ -86,7 +86,7 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
     let linux = spec.linux().as_ref().ok_or_else(|| missing("linux"))?;
     let namespaces = &ctx.bundle.namespaces;
 
-    if namespaces.is_new(NamespaceKind::Uts) {
+    if namespaces.contains(NamespaceKind::Uts) {
         set_names(spec)?;
     }
     if namespaces.is_new(NamespaceKind::Net) {

@@ -3,7 +3,9 @@
 
 use serde_json::json;
 
-use crate::support::{World, run_checks, text, wait_for_status};
+use crate::support::{
+    World, assert_checks_passed, checker, namespace_holder, run_checks, text, wait_for_status,
+};
 
 /// docker 20.10 sends every resource it knows, unset ones as 0 (`blockIO.weight`, the
 /// realtime CPU pair); runc reads 0 as "not set". On cgroup v2 a realtime value or a leaf
@@ -86,4 +88,32 @@ fn a_config_runc_runs_runs() {
 fn loopback_is_up_in_a_new_network_namespace() {
     let mut world = World::new("loopback", &[]);
     run_checks(&mut world, &["loopback=127.0.0.1", "loopback=::1"]);
+}
+
+/// `hostname` with a uts namespace joined by path is set in that namespace, as runc and
+/// crun do; the host's stays as it was.
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn the_hostname_is_set_in_a_uts_namespace_joined_by_path() {
+    let mut world = World::new("joinuts", &[]);
+    let host = nix::unistd::gethostname().unwrap();
+    let (mut holder, path) = namespace_holder("uts");
+    let namespaces = world.config["linux"]["namespaces"].as_array_mut().unwrap();
+    namespaces.retain(|ns| ns["type"] != "uts");
+    namespaces.push(json!({"type": "uts", "path": path}));
+    world.config["hostname"] = json!("joined");
+    world.config["domainname"] = json!("joined.example");
+    world.config["process"]["args"] =
+        json!(checker(&["hostname=joined", "domainname=joined.example"]));
+    let out = world.run();
+    let seen = std::process::Command::new("nsenter")
+        .args([&format!("--uts={path}"), "hostname"])
+        .output()
+        .unwrap();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_checks_passed(&out);
+    assert_eq!(String::from_utf8_lossy(&seen.stdout).trim(), "joined");
+    assert_eq!(nix::unistd::gethostname().unwrap(), host);
+    world.assert_nothing_left();
 }

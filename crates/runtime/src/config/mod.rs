@@ -91,15 +91,18 @@ fn validate(bundle: &Path, spec: &Spec) -> std::result::Result<(PathBuf, Namespa
     if !namespaces.contains(NamespaceKind::Mount) {
         return Err("linux.namespaces must include a mount namespace".into());
     }
-    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
-        && !namespaces.is_new(NamespaceKind::Uts)
-    {
-        return Err("hostname is set but the container has no new uts namespace".into());
-    }
-    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty())
-        && !namespaces.is_new(NamespaceKind::Uts)
-    {
-        return Err("domainname is set but the container has no new uts namespace".into());
+    // A uts namespace joined by path is the container's too: the names are set there, as
+    // runc and crun do (the runtime spec allows it). Without one they would be the host's.
+    for (field, value) in [
+        ("hostname", spec.hostname()),
+        ("domainname", spec.domainname()),
+    ] {
+        if value.as_ref().is_some_and(|h| !h.is_empty()) && !namespaces.contains(NamespaceKind::Uts)
+        {
+            return Err(format!(
+                "{field} is set but the container has no uts namespace (it would set the host's)"
+            ));
+        }
     }
     let (uid_maps, gid_maps) = id_maps(spec);
     if namespaces.is_new(NamespaceKind::User) {

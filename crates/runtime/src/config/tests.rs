@@ -108,7 +108,7 @@ fn each_invalid_field_is_refused_with_its_reason() {
         ),
         (
             Box::new(|c| c["linux"]["namespaces"] = json!([{"type": "mount"}])),
-            "hostname is set but the container has no new uts namespace",
+            "hostname is set but the container has no uts namespace",
         ),
         (
             Box::new(|c| c["process"]["capabilities"] = json!({"bounding": ["CAP_NOT_A_THING"]})),
