@@ -59,34 +59,45 @@ pub struct Container {
     bundle: std::cell::OnceCell<crate::Bundle>,
     /// The cgroup, opened on first use (or kept from `create`).
     cgroup: std::cell::OnceCell<Cgroup>,
+    /// `create`'s warnings (resources this host ignored), until taken.
+    warnings: Vec<Error>,
 }
 
 impl Container {
     /// Creates container `id` from a bundle. On success the container is `created`: its
     /// process waits for [`Container::start`]. On failure nothing is left behind.
+    /// Its warnings (resources this host ignored, as runc ignores them) wait in
+    /// [`Container::take_warnings`].
     pub fn create(id: &str, opts: &CreateOptions) -> Result<Self> {
-        let (record, paths, cgroup) = create::create(id, opts, false)?;
+        let (record, paths, cgroup, warnings) = create::create(id, opts, false)?;
         Ok(Self {
             paths,
             record,
             bundle: std::cell::OnceCell::new(),
             cgroup: cgroup.into(),
+            warnings,
         })
+    }
+
+    /// The warnings of [`Container::create`], once: settings the runtime went on without.
+    pub fn take_warnings(&mut self) -> Vec<Error> {
+        std::mem::take(&mut self.warnings)
     }
 
     /// Creates container `id` and starts it at once, as `run` does: its process goes on to
     /// its program without waiting for [`Container::start`] (there is no exec fifo), and the
     /// poststart hooks run. Returns the container and the poststart hooks' failures, which
-    /// are warnings as for `start`. On failure nothing is left behind.
+    /// are warnings as for `start`, after `create`'s own. On failure nothing is left behind.
     pub fn create_and_start(id: &str, opts: &CreateOptions) -> Result<(Self, Vec<Error>)> {
-        let (record, paths, cgroup) = create::create(id, opts, true)?;
+        let (record, paths, cgroup, mut warnings) = create::create(id, opts, true)?;
         let container = Self {
             paths,
             record,
             bundle: std::cell::OnceCell::new(),
             cgroup: cgroup.into(),
+            warnings: Vec::new(),
         };
-        let warnings = container.run_poststart_hooks();
+        warnings.extend(container.run_poststart_hooks());
         Ok((container, warnings))
     }
 
@@ -102,6 +113,7 @@ impl Container {
             paths,
             bundle: std::cell::OnceCell::new(),
             cgroup: std::cell::OnceCell::new(),
+            warnings: Vec::new(),
         })
     }
 

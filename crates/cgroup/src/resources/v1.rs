@@ -7,8 +7,8 @@ use crate::error::Result;
 
 /// `memory.*`. `current_limit` is `memory.limit_in_bytes` now; it decides whether the memory
 /// or the memory+swap limit is written first (the kernel keeps memsw >= limit at all times).
-/// `kernel` and `kernelTCP` are ignored, as runc does (kernel-memory limits are gone from
-/// recent kernels).
+/// `kernelTCP` goes to `memory.kmem.tcp.limit_in_bytes` (as crun and runc write it); the
+/// caller drops it, with a warning, where this kernel has no such file.
 pub(crate) fn memory(m: &LinuxMemory, current_limit: i64) -> Result<Vec<FileWrite>> {
     let s_limit = format!("{R}.memory.limit");
     let s_swap = format!("{R}.memory.swap");
@@ -72,6 +72,13 @@ pub(crate) fn memory(m: &LinuxMemory, current_limit: i64) -> Result<Vec<FileWrit
             format!("{R}.memory.disableOOMKiller"),
             "memory.oom_control",
             "1",
+        ));
+    }
+    if let Some(tcp) = limit(&format!("{R}.memory.kernelTCP"), m.kernel_tcp())? {
+        out.push(FileWrite::new(
+            format!("{R}.memory.kernelTCP"),
+            "memory.kmem.tcp.limit_in_bytes",
+            val(tcp),
         ));
     }
     if let Some(h) = m.use_hierarchy() {

@@ -2,7 +2,7 @@
 
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory};
 
-use super::plan::{FileWrite, R, dev, invalid, limit, page_size, unsupported};
+use super::plan::{FileWrite, R, Warning, dev, ignored, invalid, limit, page_size, unsupported};
 use super::v1::check_weight;
 use crate::error::Result;
 
@@ -12,7 +12,13 @@ fn max_or(v: Option<i64>) -> String {
 
 /// `memory.*`. OCI `swap` is memory+swap; v2's `memory.swap.max` is swap alone, so it gets
 /// `swap - limit`. `current_usage` (`memory.current`) is needed for `checkBeforeUpdate`.
-pub(crate) fn memory(m: &LinuxMemory, current_usage: Option<u64>) -> Result<Vec<FileWrite>> {
+/// What v2 has no file for (swappiness, disableOOMKiller, kernelTCP) is ignored with a
+/// warning, as runc ignores it.
+pub(crate) fn memory(
+    m: &LinuxMemory,
+    current_usage: Option<u64>,
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<FileWrite>> {
     let s_limit = format!("{R}.memory.limit");
     let s_swap = format!("{R}.memory.swap");
     let mut out = Vec::new();
@@ -62,15 +68,21 @@ pub(crate) fn memory(m: &LinuxMemory, current_usage: Option<u64>) -> Result<Vec<
         ));
     }
     if super::swappiness(m).is_some() {
-        return Err(unsupported(
+        warnings.push(ignored(
             &format!("{R}.memory.swappiness"),
             "cgroup v2 has no per-cgroup swappiness",
         ));
     }
     if m.disable_oom_killer() == Some(true) {
-        return Err(unsupported(
+        warnings.push(ignored(
             &format!("{R}.memory.disableOOMKiller"),
             "cgroup v2 cannot disable the OOM killer",
+        ));
+    }
+    if m.kernel_tcp().is_some_and(|v| v != 0) {
+        warnings.push(ignored(
+            &format!("{R}.memory.kernelTCP"),
+            "cgroup v2 has no TCP buffer memory limit",
         ));
     }
     if m.use_hierarchy() == Some(false) {

@@ -1,6 +1,8 @@
 //! runc compatibility (issue 7): inputs real callers send (docker, containerd's CRI plugin,
 //! podman) that runc 1.1 accepts, and its answers they rely on.
 
+use std::path::Path;
+
 use serde_json::json;
 
 use crate::support::{
@@ -115,5 +117,67 @@ fn the_hostname_is_set_in_a_uts_namespace_joined_by_path() {
     assert_checks_passed(&out);
     assert_eq!(String::from_utf8_lossy(&seen.stdout).trim(), "joined");
     assert_eq!(nix::unistd::gethostname().unwrap(), host);
+    world.assert_nothing_left();
+}
+
+/// `memory.kernelTCP` is written where the kernel has the file (cgroup v1); what a host
+/// cannot apply and runc goes on without (`memory.kernel` everywhere, kernelTCP and
+/// swappiness on v2) is a warning on stderr and in the `--log` file, never silently dropped.
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn ignored_resources_warn_on_the_log_and_kernel_tcp_is_written() {
+    let mut world = World::new("kerneltcp", &["sleep", "100"]);
+    world.config["linux"]["resources"]["memory"] =
+        json!({"kernel": 1 << 20, "kernelTCP": 64 << 20, "swappiness": 10});
+    world.write_config();
+    let log = world.tmp.path().join("log.json");
+    let bundle = world.bundle();
+    let out = world.oci(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "create",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        &world.id,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let tcp = Path::new("/sys/fs/cgroup/memory")
+        .join(world.cgroup_path().trim_start_matches('/'))
+        .join("memory.kmem.tcp.limit_in_bytes");
+    let v1 = tcp.exists();
+    let written = v1.then(|| std::fs::read_to_string(&tcp).unwrap());
+    assert!(
+        world
+            .oci(&["delete", "--force", &world.id])
+            .status
+            .success()
+    );
+    let lines = std::fs::read_to_string(&log).unwrap();
+    let warned: Vec<String> = lines
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["level"] == "warning")
+        .map(|l| l["msg"].as_str().unwrap().to_owned())
+        .collect();
+    let mut expected = vec!["linux.resources.memory.kernel is ignored"];
+    if v1 {
+        assert_eq!(written.as_deref().map(str::trim), Some("67108864"));
+    } else {
+        expected.extend([
+            "linux.resources.memory.swappiness is ignored",
+            "linux.resources.memory.kernelTCP is ignored",
+        ]);
+    }
+    assert_eq!(warned.len(), expected.len(), "{warned:?}\n{}", text(&out));
+    for (got, want) in warned.iter().zip(expected) {
+        assert!(got.starts_with(want), "{got:?} should start with {want:?}");
+    }
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("warning: linux.resources.memory.kernel"),
+        "{}",
+        text(&out)
+    );
     world.assert_nothing_left();
 }
