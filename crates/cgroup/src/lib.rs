@@ -32,9 +32,12 @@
 //! let resources = LinuxResourcesBuilder::default()
 //!     .pids(LinuxPidsBuilder::default().limit(64).build()?)
 //!     .build()?;
-//! if let Err(e) = cg.apply(&resources) {
-//!     cg.remove()?;
-//!     return Err(e.into());
+//! match cg.apply(&resources) {
+//!     Ok(ignored) => ignored.iter().for_each(|w| eprintln!("warning: {w}")),
+//!     Err(e) => {
+//!         cg.remove()?;
+//!         return Err(e.into());
+//!     }
 //! }
 //! let child = std::process::Command::new("sleep").arg("60").spawn()?;
 //! cg.add_process(child.id() as i32)?;
@@ -58,4 +61,5 @@ pub use cgroup::Cgroup;
 pub use error::{Error, Result};
 pub use layout::{Layout, Unified, V1Hierarchy};
 pub use oci_spec;
+pub use resources::Warning;
 pub use stats::Stats;

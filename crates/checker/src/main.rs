@@ -12,7 +12,8 @@
 //! (`PATH:c:MAJOR:MINOR`), `symlink` (`PATH:TARGET`), `mkdir` (`PATH:ERRNO`, or `PATH:0`
 //! for success: how seccomp and read-only mounts answer `mkdir(2)`), `uptime-min` (`SECONDS`:
 //! /proc/uptime is at least this, as a boottime offset makes it), `cgroupns` (`1`: every
-//! line of /proc/self/cgroup is at its namespace's root).
+//! line of /proc/self/cgroup is at its namespace's root), `loopback` (`ADDRESS`, e.g.
+//! `127.0.0.1` or `::1`: a TCP connection to a listener on that address carries a byte).
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::process::ExitCode;
@@ -155,6 +156,7 @@ fn check(key: &str, value: &str) -> Check {
                 Err(cgroup.replace('\n', " "))
             }
         }
+        "loopback" => loopback(value),
         _ => Err(format!("unknown check {key:?}")),
     }
 }
@@ -318,4 +320,23 @@ fn dev(value: &str) -> Check {
         if is_kind { kind } else { "?" }
     );
     equal(&got, &format!("{kind}:{major}:{minor}"))
+}
+
+/// A listener on `address` (any port), a connection to it, one byte across.
+fn loopback(address: &str) -> Check {
+    use std::io::{Read, Write};
+    let ip: std::net::IpAddr = address
+        .parse()
+        .map_err(|_| "loopback wants an IP address")?;
+    let listener = std::net::TcpListener::bind((ip, 0)).map_err(|e| format!("bind: {e}"))?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let mut client =
+        std::net::TcpStream::connect((ip, port)).map_err(|e| format!("connect: {e}"))?;
+    client.write_all(b"x").map_err(|e| format!("send: {e}"))?;
+    let (mut server, _) = listener.accept().map_err(|e| format!("accept: {e}"))?;
+    let mut byte = [0u8; 1];
+    server
+        .read_exact(&mut byte)
+        .map_err(|e| format!("receive: {e}"))?;
+    equal(&String::from_utf8_lossy(&byte), "x")
 }

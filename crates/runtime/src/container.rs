@@ -59,34 +59,45 @@ pub struct Container {
     bundle: std::cell::OnceCell<crate::Bundle>,
     /// The cgroup, opened on first use (or kept from `create`).
     cgroup: std::cell::OnceCell<Cgroup>,
+    /// `create`'s warnings (resources this host ignored), until taken.
+    warnings: Vec<Error>,
 }
 
 impl Container {
     /// Creates container `id` from a bundle. On success the container is `created`: its
     /// process waits for [`Container::start`]. On failure nothing is left behind.
+    /// Its warnings (resources this host ignored, as runc ignores them) wait in
+    /// [`Container::take_warnings`].
     pub fn create(id: &str, opts: &CreateOptions) -> Result<Self> {
-        let (record, paths, cgroup) = create::create(id, opts, false)?;
+        let (record, paths, cgroup, warnings) = create::create(id, opts, false)?;
         Ok(Self {
             paths,
             record,
             bundle: std::cell::OnceCell::new(),
             cgroup: cgroup.into(),
+            warnings,
         })
+    }
+
+    /// The warnings of [`Container::create`], once: settings the runtime went on without.
+    pub fn take_warnings(&mut self) -> Vec<Error> {
+        std::mem::take(&mut self.warnings)
     }
 
     /// Creates container `id` and starts it at once, as `run` does: its process goes on to
     /// its program without waiting for [`Container::start`] (there is no exec fifo), and the
     /// poststart hooks run. Returns the container and the poststart hooks' failures, which
-    /// are warnings as for `start`. On failure nothing is left behind.
+    /// are warnings as for `start`, after `create`'s own. On failure nothing is left behind.
     pub fn create_and_start(id: &str, opts: &CreateOptions) -> Result<(Self, Vec<Error>)> {
-        let (record, paths, cgroup) = create::create(id, opts, true)?;
+        let (record, paths, cgroup, mut warnings) = create::create(id, opts, true)?;
         let container = Self {
             paths,
             record,
             bundle: std::cell::OnceCell::new(),
             cgroup: cgroup.into(),
+            warnings: Vec::new(),
         };
-        let warnings = container.run_poststart_hooks();
+        warnings.extend(container.run_poststart_hooks());
         Ok((container, warnings))
     }
 
@@ -102,6 +113,7 @@ impl Container {
             paths,
             bundle: std::cell::OnceCell::new(),
             cgroup: std::cell::OnceCell::new(),
+            warnings: Vec::new(),
         })
     }
 
@@ -208,20 +220,36 @@ impl Container {
     }
 
     /// Sends `signal` to init, or with `all` to every process in the container's cgroup.
+    ///
+    /// As runc 1.1 does: `all` signals whatever is left in the cgroup whatever the state,
+    /// and succeeds on a stopped container (containerd's CRI plugin sends `kill --all ID 9`
+    /// after every exit); a plain kill of a container that is not created, running or paused
+    /// is [`Error::NotRunning`]; SIGKILL to a paused container thaws it (a frozen process
+    /// cannot die).
     pub fn kill(&self, signal: Signal, all: bool) -> Result<()> {
-        self.require(
-            "kill",
-            &[Status::Created, Status::Running, Status::Paused],
-            "created, running or paused",
-        )?;
+        let status = self.status();
         if all {
-            return Ok(self.cgroup()?.kill_all(signal)?);
+            return match self.cgroup() {
+                Ok(cgroup) => Ok(cgroup.kill_all(signal)?),
+                Err(Error::Cgroup(e)) if status == Status::Stopped && e.is_not_found() => Ok(()),
+                Err(e) => Err(e),
+            };
+        }
+        if !matches!(status, Status::Created | Status::Running | Status::Paused) {
+            return Err(Error::NotRunning {
+                id: self.record.id.clone(),
+                status: status.to_string(),
+            });
         }
         kill(Pid::from_raw(self.record.pid), signal).map_err(|source| Error::Signal {
             id: self.record.id.clone(),
             pid: self.record.pid,
             source,
-        })
+        })?;
+        if status == Status::Paused && signal == Signal::SIGKILL {
+            self.cgroup()?.thaw()?;
+        }
+        Ok(())
     }
 
     /// Deletes the container: its cgroup, its state, then the poststop hooks (whose failures

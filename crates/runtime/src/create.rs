@@ -21,12 +21,13 @@ use crate::state::{Paths, Record, now_rfc3339};
 use crate::{CreateOptions, Error, Result, hooks, intermediate, proc};
 
 /// Creates container `id`; on success its init waits for `start`, or with `start_at_once`
-/// goes on to exec its program (there is then no exec fifo).
+/// goes on to exec its program (there is then no exec fifo). Also returns the resources
+/// this host ignored (warnings).
 pub(crate) fn create(
     id: &str,
     opts: &CreateOptions,
     start_at_once: bool,
-) -> Result<(Record, Paths, Cgroup)> {
+) -> Result<(Record, Paths, Cgroup, Vec<Error>)> {
     validate_id(id)?;
     let bundle = Bundle::load(&opts.bundle)?;
     let process = bundle.spec.process().as_ref();
@@ -50,9 +51,9 @@ pub(crate) fn create(
         cgroup: None,
         init: None,
     };
-    let (record, cgroup) = bring_up(id, &bundle, opts, &paths, start_at_once, &mut undo)?;
+    let (record, cgroup, ignored) = bring_up(id, &bundle, opts, &paths, start_at_once, &mut undo)?;
     undo.disarm();
-    Ok((record, paths, cgroup))
+    Ok((record, paths, cgroup, ignored))
 }
 
 fn bring_up(
@@ -62,7 +63,7 @@ fn bring_up(
     paths: &Paths,
     start_at_once: bool,
     undo: &mut Undo,
-) -> Result<(Record, Cgroup)> {
+) -> Result<(Record, Cgroup, Vec<Error>)> {
     let linux = bundle.spec.linux().as_ref();
     let cgroup_path = linux.and_then(|l| l.cgroups_path().as_ref()).map_or_else(
         // Flat, as crun and runc do: no shared parent to make and remove on every run.
@@ -71,9 +72,10 @@ fn bring_up(
     );
     let cgroup = Cgroup::create(&cgroup_path)?;
     undo.cgroup = Some(cgroup.clone());
-    if let Some(resources) = crate::devices::resources_with_devices(&bundle.spec)? {
-        cgroup.apply(&resources)?;
-    }
+    let ignored = match crate::devices::resources_with_devices(&bundle.spec)? {
+        Some(resources) => cgroup.apply(&resources)?,
+        None => Vec::new(),
+    };
     let exec_fifo = if start_at_once {
         None
     } else {
@@ -194,7 +196,8 @@ fn bring_up(
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, pid)?;
     }
-    Ok((record, cgroup))
+    let ignored = ignored.into_iter().map(Error::ResourceIgnored).collect();
+    Ok((record, cgroup, ignored))
 }
 
 /// Whether `clone3` was refused rather than failed: container engines' seccomp profiles

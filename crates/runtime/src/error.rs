@@ -26,6 +26,9 @@ pub enum Error {
         action: &'static str,
         needed: &'static str,
     },
+    /// runc's wording ("container not running"), which containerd's shim recognises.
+    #[error("container not running: {id} is {status}")]
+    NotRunning { id: String, status: String },
     #[error("cannot {what} {path}: {source}")]
     Io {
         what: &'static str,
@@ -38,6 +41,9 @@ pub enum Error {
     Namespace(#[from] peapod_ns::Error),
     #[error(transparent)]
     Cgroup(#[from] peapod_cgroup::Error),
+    /// A resource this host cannot apply, skipped as runc skips it (a warning, not fatal).
+    #[error(transparent)]
+    ResourceIgnored(peapod_cgroup::Warning),
     #[error(transparent)]
     Rootfs(#[from] peapod_rootfs::Error),
     #[error("{hook} hook {path} {why}")]

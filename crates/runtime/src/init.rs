@@ -86,8 +86,11 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
     let linux = spec.linux().as_ref().ok_or_else(|| missing("linux"))?;
     let namespaces = &ctx.bundle.namespaces;
 
-    if namespaces.is_new(NamespaceKind::Uts) {
+    if namespaces.contains(NamespaceKind::Uts) {
         set_names(spec)?;
+    }
+    if namespaces.is_new(NamespaceKind::Net) {
+        crate::loopback::bring_up()?;
     }
     if let Some(score) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", score.to_string()).map_err(Error::io(
@@ -205,9 +208,15 @@ fn make_cgroup_namespace(ctx: &InitContext<'_>) -> Result<()> {
 
 /// Turns the calling process into `process`: rlimits, user, capabilities,
 /// no_new_privileges, umask, cwd, fds from `first_closed_fd` on closed at exec, the seccomp
-/// filter, then exec. `before_exec` runs after everything that needs privileges and before
-/// a no_new_privileges filter is loaded (init waits for `start` there). Shared by init and
-/// `exec`.
+/// filter, then exec. `before_exec` runs after everything that needs privileges (init waits
+/// for `start` there, and runs the startContainer hooks). Shared by init and `exec`.
+///
+/// After the seccomp filter is loaded the runtime makes no syscall the container's program
+/// would not make itself: only the exec (by fd, or by path when the profile does not allow
+/// `execveat`; see [`crate::trampoline`]), and, without no_new_privileges, one `capset`.
+/// Loading a filter without no_new_privileges needs CAP_SYS_ADMIN: when the process's
+/// final sets lack it, it is kept in the effective and permitted sets until the filter is
+/// loaded, and that last `capset` drops it (runc makes the same call after its filter).
 pub(crate) fn become_process(
     process: &Process,
     seccomp: Option<&crate::seccomp::Filter>,
@@ -226,21 +235,38 @@ pub(crate) fn become_process(
     }
     .map_err(Error::sys("restore the default SIGPIPE action"))?;
     let no_new_privileges = process.no_new_privileges().unwrap_or(false);
-    // Without no_new_privileges, loading a filter needs CAP_SYS_ADMIN: load it while we
-    // still have it. With it, load it as late as possible, right before exec (as runc does).
-    if !no_new_privileges {
+    let env = process.env().clone().unwrap_or_default();
+    let program = find_program(process, &env)?;
+    let exec = Exec::prepare(
+        program,
+        process.args().as_deref().unwrap_or_default(),
+        &env,
+        seccomp.is_none_or(crate::seccomp::Filter::allows_execveat),
+    )?;
+    let capabilities = process.capabilities().as_ref();
+    // Without no_new_privileges and without configured capabilities, a non-root user ends
+    // with no effective capability to load the filter with: load it first, as before.
+    let filter_first = !no_new_privileges
+        && capabilities.is_none()
+        && process.user().uid() != 0
+        && seccomp.is_some();
+    if filter_first {
         if let Some(filter) = seccomp {
             filter.load()?;
         }
     }
-    let env = process.env().clone().unwrap_or_default();
-    let program = find_program(process, &env)?;
+    let restore_sets = capabilities
+        .filter(|c| {
+            seccomp.is_some() && !no_new_privileges && !security::has_effective_sys_admin(c)
+        })
+        .map(security::FinalSets::of);
+    let keep_sys_admin = restore_sets.is_some();
     // In a user namespace whose setgroups was denied, setgroups(2) fails with EPERM.
     let may_setgroups =
         std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny");
-    security::drop_bounding(process.capabilities().as_ref())?;
+    security::drop_bounding(capabilities)?;
     security::set_user(process.user(), may_setgroups)?;
-    security::set_capabilities(process.capabilities().as_ref())?;
+    security::set_capabilities(capabilities, keep_sys_admin)?;
     if no_new_privileges {
         nix::sys::prctl::set_no_new_privs().map_err(Error::sys("set no_new_privileges"))?;
     }
@@ -250,16 +276,15 @@ pub(crate) fn become_process(
     enter_cwd(process.cwd())?;
     close_inherited_fds(first_closed_fd)?;
     before_exec()?;
-    if no_new_privileges {
+    if !filter_first {
         if let Some(filter) = seccomp {
             filter.load()?;
         }
     }
-    exec(
-        &program,
-        process.args().as_deref().unwrap_or_default(),
-        &env,
-    )
+    if let Some(sets) = restore_sets {
+        sets.apply()?;
+    }
+    exec.run()
 }
 
 /// `linux.personality`: the execution domain (LINUX or LINUX32, as `setarch` sets it).
@@ -290,31 +315,67 @@ fn set_names(spec: &Spec) -> Result<()> {
 }
 
 /// Resolves `args[0]` the way execvp does, against the container's own `PATH`, so that a
-/// missing program fails `create` rather than `start`.
+/// program that cannot run fails `create` rather than `start`, with the kernel's errno:
+/// ENOENT when it is missing (or no `PATH` entry has it), EACCES for a file without the x
+/// bit or a directory, ENOTDIR or ELOOP for a bad path (runc's and podman's callers read
+/// "permission denied" as exit 126, "no such file" as 127). ENOEXEC shows at exec.
 fn find_program(process: &Process, env: &[String]) -> Result<CString> {
     let arg0 = process
         .args()
         .as_ref()
         .and_then(|a| a.first())
         .ok_or_else(|| missing("process.args"))?;
-    let not_found =
-        || Error::sys(format!("find executable {arg0:?} in the container"))(nix::Error::ENOENT);
-    let candidate = |path: &Path| {
-        nix::unistd::access(path, nix::unistd::AccessFlags::X_OK).is_ok() && path.is_file()
+    let fail = |errno: nix::Error| {
+        let what = if errno == nix::Error::ENOENT {
+            format!("find executable {arg0:?} in the container")
+        } else {
+            format!("execute {arg0:?} in the container")
+        };
+        Error::sys(what)(errno)
     };
     let found = if arg0.contains('/') {
-        Some(PathBuf::from(arg0)).filter(|p| candidate(p))
+        let path = PathBuf::from(arg0);
+        executable(&path).map_err(fail)?;
+        path
     } else {
         let path = env
             .iter()
             .find_map(|e| e.strip_prefix("PATH="))
             .unwrap_or(DEFAULT_PATH);
-        path.split(':')
-            .map(|dir| Path::new(dir).join(arg0))
-            .find(|p| candidate(p))
+        // As execvp: a candidate refused for permission is remembered, others skipped.
+        let mut denied = false;
+        let mut found = None;
+        for candidate in path.split(':').map(|dir| Path::new(dir).join(arg0)) {
+            match executable(&candidate) {
+                Ok(()) => {
+                    found = Some(candidate);
+                    break;
+                }
+                Err(nix::Error::EACCES) => denied = true,
+                Err(_) => {}
+            }
+        }
+        let errno = if denied {
+            nix::Error::EACCES
+        } else {
+            nix::Error::ENOENT
+        };
+        found.ok_or_else(|| fail(errno))?
     };
-    let found = found.ok_or_else(not_found)?;
-    CString::new(found.into_os_string().into_encoded_bytes()).map_err(|_| not_found())
+    CString::new(found.into_os_string().into_encoded_bytes()).map_err(|_| fail(nix::Error::EINVAL))
+}
+
+/// What execve(2) would say of `path` before reading it: the x bit (access(2)), then a
+/// regular file (execve refuses anything else with EACCES).
+fn executable(path: &Path) -> std::result::Result<(), nix::Error> {
+    nix::unistd::access(path, nix::unistd::AccessFlags::X_OK)?;
+    let stat = nix::sys::stat::stat(path)?;
+    if nix::sys::stat::SFlag::from_bits_truncate(stat.st_mode) & nix::sys::stat::SFlag::S_IFMT
+        != nix::sys::stat::SFlag::S_IFREG
+    {
+        return Err(nix::Error::EACCES);
+    }
+    Ok(())
 }
 
 /// chdir, then check the result is inside the root: a leaked directory fd used as cwd would
@@ -363,18 +424,37 @@ fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
     Ok(())
 }
 
-fn exec(program: &CString, args: &[String], env: &[String]) -> Result<Infallible> {
-    let to_c = |s: &String| {
-        CString::new(s.as_str())
-            .map_err(|_| Error::sys(format!("pass {s:?} to exec"))(nix::Error::EINVAL))
-    };
-    let args = args.iter().map(to_c).collect::<Result<Vec<_>>>()?;
-    let env = env.iter().map(to_c).collect::<Result<Vec<_>>>()?;
-    if let Some(trampoline) = crate::trampoline::get() {
-        trampoline.exec(program, &args, &env)?;
+/// The container's program, ready to exec (see [`become_process`]).
+enum Exec {
+    Trampoline(crate::trampoline::PreparedExec, CString),
+    /// No trampoline: the whole runtime runs from a sealed copy (see `trampoline`).
+    Direct(CString, Vec<CString>, Vec<CString>),
+}
+
+impl Exec {
+    /// `by_fd`: the seccomp profile (if any) lets `execveat` through.
+    fn prepare(program: CString, args: &[String], env: &[String], by_fd: bool) -> Result<Self> {
+        let to_c = |s: &String| {
+            CString::new(s.as_str())
+                .map_err(|_| Error::sys(format!("pass {s:?} to exec"))(nix::Error::EINVAL))
+        };
+        let args = args.iter().map(to_c).collect::<Result<Vec<_>>>()?;
+        let env = env.iter().map(to_c).collect::<Result<Vec<_>>>()?;
+        Ok(match crate::trampoline::get() {
+            Some(t) => Self::Trampoline(t.prepare(&program, args, &env, by_fd), program),
+            None => Self::Direct(program, args, env),
+        })
     }
-    // Without a trampoline the whole runtime runs from a sealed copy (see `trampoline`).
-    nix::unistd::execve(program, &args, &env).map_err(Error::sys(format!("exec {program:?}")))
+
+    fn run(&self) -> Result<Infallible> {
+        match self {
+            Self::Trampoline(exec, program) => Err(Error::sys(format!(
+                "exec {program:?} through the trampoline"
+            ))(exec.run())),
+            Self::Direct(program, args, env) => nix::unistd::execve(program, args, env)
+                .map_err(Error::sys(format!("exec {program:?}"))),
+        }
+    }
 }
 
 fn unexpected(message: Option<Message>) -> Error {

@@ -54,6 +54,7 @@ mod exec;
 mod hooks;
 mod init;
 mod intermediate;
+mod loopback;
 mod proc;
 mod seccomp;
 mod security;

@@ -13,7 +13,14 @@ use oci_spec::runtime::{
 };
 
 /// A compiled profile, ready to load into the calling thread.
-pub(crate) struct Filter(ScmpFilterContext);
+pub(crate) struct Filter {
+    context: ScmpFilterContext,
+    /// Whether the profile lets every `execveat` through (allow or log, whatever the
+    /// arguments): the trampoline is then exec'd by fd; otherwise by its `/proc/self/fd`
+    /// path with `execve`, so that a profile that kills or fails `execveat` (runc and crun
+    /// never call it) still starts the container.
+    execveat_allowed: bool,
+}
 
 impl std::fmt::Debug for Filter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -24,17 +31,51 @@ impl std::fmt::Debug for Filter {
 impl Filter {
     /// Loads the filter; from here on the process's syscalls go through it.
     pub(crate) fn load(&self) -> crate::Result<()> {
-        self.0.load().map_err(|e| crate::Error::Sys {
+        self.context.load().map_err(|e| crate::Error::Sys {
             what: format!("load the seccomp filter: {e}"),
             source: nix::Error::EINVAL,
         })
     }
 }
 
+impl Filter {
+    /// See [`Filter::execveat_allowed`](Filter).
+    pub(crate) fn allows_execveat(&self) -> bool {
+        self.execveat_allowed
+    }
+}
+
 /// Compiles `profile` into a filter ready to load. Errors are plain strings naming the
 /// offending field; the caller names the config file.
 pub(crate) fn compile(profile: &LinuxSeccomp) -> Result<Filter, String> {
-    compile_context(profile).map(Filter)
+    Ok(Filter {
+        context: compile_context(profile)?,
+        execveat_allowed: allows_always(profile, "execveat"),
+    })
+}
+
+/// Whether `profile` lets every call of `syscall` through: each rule naming it allows (or
+/// logs) it, and one does so unconditionally or the default action does. Conditional rules
+/// are read conservatively: a profile that may deny some calls does not allow them all.
+fn allows_always(profile: &LinuxSeccomp, syscall: &str) -> bool {
+    let lets_through = |act: LinuxSeccompAction| {
+        matches!(
+            act,
+            LinuxSeccompAction::ScmpActAllow | LinuxSeccompAction::ScmpActLog
+        )
+    };
+    let default = lets_through(profile.default_action());
+    let mut unconditional = false;
+    for rule in profile.syscalls().iter().flatten() {
+        if !rule.names().iter().any(|n| n == syscall) {
+            continue;
+        }
+        if !lets_through(rule.action()) {
+            return false;
+        }
+        unconditional |= rule.args().as_ref().is_none_or(Vec::is_empty);
+    }
+    default || unconditional
 }
 
 fn compile_context(profile: &LinuxSeccomp) -> Result<ScmpFilterContext, String> {
@@ -194,6 +235,34 @@ mod tests {
         let out = tempfile::tempfile().unwrap();
         filter.export_bpf(&out).unwrap();
         assert!(out.metadata().unwrap().len() > 100);
+    }
+
+    #[test]
+    fn execveat_is_allowed_only_when_every_call_is() {
+        let allowed = |p| compile(&profile(p)).unwrap().allows_execveat();
+        assert!(allowed(json!({"defaultAction": "SCMP_ACT_ALLOW"})));
+        assert!(allowed(
+            json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+            {"names": ["execve", "execveat"], "action": "SCMP_ACT_ALLOW"}]})
+        ));
+        assert!(!allowed(
+            json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+            {"names": ["execve"], "action": "SCMP_ACT_ALLOW"}]})
+        ));
+        assert!(!allowed(
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["execveat"], "action": "SCMP_ACT_KILL_PROCESS"}]})
+        ));
+        assert!(!allowed(
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["execveat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 22}]})
+        ));
+        // Allowed only for some arguments: not every call.
+        assert!(!allowed(
+            json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+            {"names": ["execveat"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 4, "value": 0, "op": "SCMP_CMP_EQ"}]}]})
+        ));
     }
 
     #[test]

@@ -94,18 +94,31 @@ pub(crate) fn drop_bounding(capabilities: Option<&LinuxCapabilities>) -> Result<
     Ok(())
 }
 
+/// Whether the configured effective set holds CAP_SYS_ADMIN (which loading a seccomp filter
+/// without no_new_privileges needs).
+pub(crate) fn has_effective_sys_admin(c: &LinuxCapabilities) -> bool {
+    to_caps(c.effective().as_ref()).contains(&Cap::CAP_SYS_ADMIN)
+}
+
 /// Sets the effective, permitted, inheritable and ambient sets (after [`drop_bounding`] and
 /// the uid change). An absent `capabilities` leaves the process's capabilities unchanged.
-pub(crate) fn set_capabilities(capabilities: Option<&LinuxCapabilities>) -> Result<()> {
+/// `keep_sys_admin`: CAP_SYS_ADMIN stays in the effective and permitted sets (to load a
+/// seccomp filter), until [`set_capabilities_only`] drops it.
+pub(crate) fn set_capabilities(
+    capabilities: Option<&LinuxCapabilities>,
+    keep_sys_admin: bool,
+) -> Result<()> {
     let Some(c) = capabilities else { return Ok(()) };
     let fail = caps_error;
+    let extra = if keep_sys_admin {
+        1u64 << Cap::CAP_SYS_ADMIN.index()
+    } else {
+        0
+    };
+    let FinalSets(effective, permitted, inheritable) = FinalSets::of(c);
     // The three sets change together in one capset(2): set one at a time, the kernel would
     // see an effective set larger than the new permitted one and refuse.
-    capset(
-        mask(&to_caps(c.effective().as_ref())),
-        mask(&to_caps(c.permitted().as_ref())),
-        mask(&to_caps(c.inheritable().as_ref())),
-    )?;
+    capset(effective | extra, permitted | extra, inheritable)?;
     // Ambient raising fails for a capability missing from permitted or inheritable; runc
     // ignores those, and so do we (the kernel's rule, not a config error).
     caps::clear(None, CapSet::Ambient).map_err(fail("ambient"))?;
@@ -113,6 +126,28 @@ pub(crate) fn set_capabilities(capabilities: Option<&LinuxCapabilities>) -> Resu
         let _ = caps::raise(None, CapSet::Ambient, cap);
     }
     Ok(())
+}
+
+/// The configured effective, permitted and inheritable sets as capset(2) masks, computed
+/// beforehand for [`FinalSets::apply`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FinalSets(u64, u64, u64);
+
+impl FinalSets {
+    pub(crate) fn of(c: &LinuxCapabilities) -> Self {
+        Self(
+            mask(&to_caps(c.effective().as_ref())),
+            mask(&to_caps(c.permitted().as_ref())),
+            mask(&to_caps(c.inheritable().as_ref())),
+        )
+    }
+
+    /// One capset(2) and nothing else: what is left to do after a seccomp filter loaded
+    /// under [`set_capabilities`]'s `keep_sys_admin` (the ambient set already holds only
+    /// capabilities these sets keep).
+    pub(crate) fn apply(self) -> Result<()> {
+        capset(self.0, self.1, self.2)
+    }
 }
 
 fn mask(set: &CapsHashSet) -> u64 {

@@ -19,7 +19,10 @@
 //! as `envp[0]`; it calls `execve(envp[0], argv, envp + 1)`, and if that fails writes one
 //! line on stderr (`… errno N`) and exits 127. Started any other way (for instance as
 //! `/proc/self/exe` from inside the container) it consumes one environment entry per exec,
-//! so it always ends. The code is x86_64 machine code, written out below instruction by
+//! so it always ends. A container whose seccomp profile does not let every `execveat`
+//! through (runc and crun never call it, so profiles may kill or fail it) gets the
+//! trampoline exec'd by its `/proc/self/fd` path with `execve` instead, chosen from the
+//! profile when the bundle is loaded. The code is x86_64 machine code, written out below instruction by
 //! instruction; other architectures fall back to a sealed copy of the whole binary (see
 //! [`available`]).
 
@@ -191,46 +194,89 @@ impl Trampoline {
         Err(Error::sys("build an exec trampoline for this architecture")(nix::Error::ENOSYS))
     }
 
-    /// Execs `program` with `args` and `env` through the trampoline; returns only on failure.
-    pub(crate) fn exec(&self, program: &CStr, args: &[CString], env: &[CString]) -> Result<()> {
-        let e = self.exec_errno(program, args, env);
-        Err(Error::sys(format!(
-            "exec {program:?} through the trampoline"
-        ))(e))
-    }
-
-    /// As [`Trampoline::exec`], with the failed exec's error as it is.
+    /// Execs `program` with `args` and `env` through the trampoline; returns only on failure,
+    /// with the failed exec's error.
     pub(crate) fn exec_errno(
         &self,
         program: &CStr,
         args: &[CString],
         env: &[CString],
     ) -> nix::Error {
-        let mut envp: Vec<&CStr> = Vec::with_capacity(env.len() + 1);
-        envp.push(program);
-        envp.extend(env.iter().map(CString::as_c_str));
-        let e = match nix::unistd::execveat(
-            self.0.as_fd(),
-            c"",
-            args,
-            &envp,
-            nix::fcntl::AtFlags::AT_EMPTY_PATH,
-        ) {
-            Err(e) => e,
-            Ok(never) => match never {},
+        self.prepare(program, args.to_vec(), env, true).run()
+    }
+
+    /// Everything an exec of `program` through the trampoline needs, built now, so that
+    /// [`PreparedExec::run`] makes no syscall but the exec (a seccomp filter may be loaded
+    /// by then, and allow nothing else). `by_fd`: `execveat` the memfd first; otherwise,
+    /// and when that fails with EPERM or ENOSYS, `execve` its `/proc/self/fd` path (which
+    /// needs the container's /proc).
+    pub(crate) fn prepare(
+        &self,
+        program: &CStr,
+        args: Vec<CString>,
+        env: &[CString],
+        by_fd: bool,
+    ) -> PreparedExec {
+        let env: Vec<CString> = std::iter::once(program.to_owned())
+            .chain(env.iter().cloned())
+            .collect();
+        let pointers = |list: &[CString]| {
+            list.iter()
+                .map(|s| s.as_ptr())
+                .chain(std::iter::once(std::ptr::null()))
+                .collect()
         };
-        if !matches!(e, nix::Error::EPERM | nix::Error::ENOSYS) {
-            return e;
+        PreparedExec {
+            fd: self.0.as_raw_fd(),
+            by_fd,
+            path: CString::new(format!("/proc/self/fd/{}", self.0.as_raw_fd())).unwrap_or_default(),
+            argv: pointers(&args),
+            envp: pointers(&env),
+            _strings: (args, env),
         }
-        // A seccomp profile that answers execveat with an errno but allows execve (the
-        // filter is loaded by now): the same file through the container's /proc.
-        let Ok(path) = CString::new(format!("/proc/self/fd/{}", self.0.as_raw_fd())) else {
-            return e;
-        };
-        match nix::unistd::execve(&path, args, &envp) {
-            Err(e) => e,
-            Ok(never) => match never {},
+    }
+}
+
+/// An exec through the trampoline, ready to run (see [`Trampoline::prepare`]).
+pub(crate) struct PreparedExec {
+    /// The trampoline's memfd, owned by the process-wide [`Trampoline`].
+    fd: std::os::fd::RawFd,
+    by_fd: bool,
+    /// `/proc/self/fd/<fd>`.
+    path: CString,
+    /// NULL-terminated pointers into `_strings`, whose heap buffers do not move.
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
+    _strings: (Vec<CString>, Vec<CString>),
+}
+
+impl PreparedExec {
+    /// Execs; returns only on failure, with the error of the last exec tried. Raw libc: nix's
+    /// exec wrappers build their pointer arrays (allocate) at call time.
+    pub(crate) fn run(&self) -> nix::Error {
+        if self.by_fd {
+            // SAFETY: fd is the live trampoline memfd; the path is an empty C string, and
+            // argv and envp are NULL-terminated arrays of pointers to C strings that `self`
+            // owns; execveat returns only on failure.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_execveat,
+                    self.fd,
+                    c"".as_ptr(),
+                    self.argv.as_ptr(),
+                    self.envp.as_ptr(),
+                    libc::AT_EMPTY_PATH,
+                )
+            };
+            let e = nix::Error::last();
+            // A profile that answers execveat with EPERM or ENOSYS but allows execve.
+            if !matches!(e, nix::Error::EPERM | nix::Error::ENOSYS) {
+                return e;
+            }
         }
+        // SAFETY: as above, with a C string path owned by `self`.
+        unsafe { libc::execve(self.path.as_ptr(), self.argv.as_ptr(), self.envp.as_ptr()) };
+        nix::Error::last()
     }
 }
 
@@ -260,7 +306,7 @@ mod tests {
                     libc::dup2(tx.as_raw_fd(), 1);
                     libc::dup2(tx.as_raw_fd(), 2);
                 }
-                let _ = trampoline.exec(program, &args, &env);
+                let _ = trampoline.exec_errno(program, &args, &env);
                 // SAFETY: _exit ends the child at once.
                 unsafe { libc::_exit(99) }
             }

@@ -10,13 +10,14 @@ mod v2;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
+use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
 
 use crate::bpf;
 use crate::cgroup::Cgroup;
 use crate::error::{Error, Result};
 use crate::fsutil;
-use plan::{FileWrite, R, invalid, unsupported};
+pub use plan::Warning;
+use plan::{FileWrite, R, ignored, invalid, unsupported};
 
 /// Where a controller lives for this cgroup.
 enum Loc {
@@ -32,6 +33,8 @@ struct Plan {
     groups: Vec<Group>,
     /// v2: the directory and rules of the eBPF device filter to install.
     device_filter: Option<(PathBuf, Vec<devices::Rule>)>,
+    /// Settings this host cannot apply and that are skipped, as runc skips them.
+    warnings: Vec<Warning>,
 }
 
 /// A CFS quota: `None` unset, `Some(None)` unlimited, `Some(Some(µs))`.
@@ -45,9 +48,13 @@ impl Cgroup {
     /// mems), pids, blockIO, hugepageLimits, network (v1 net_cls/net_prio), rdma, unified
     /// (v2 files), devices (v1 `devices.allow/deny`; on v2 an eBPF device program).
     /// A setting this host cannot apply is an [`Error::Unsupported`] naming it, never
-    /// silently skipped. Values are checked before anything is written, but a kernel refusal
-    /// midway leaves the earlier writes in place: on `create`+`apply` failure, `remove`.
-    pub fn apply(&self, r: &LinuxResources) -> Result<()> {
+    /// silently skipped, except where runc goes on without it: those are returned as
+    /// [`Warning`]s for the caller to log (`memory.kernel` everywhere, as Linux no longer
+    /// enforces it; `memory.kernelTCP` without `memory.kmem.tcp.limit_in_bytes`; on v2
+    /// `swappiness` and `disableOOMKiller`; `network` without net_cls/net_prio).
+    /// Values are checked before anything is written, but a kernel refusal midway leaves
+    /// the earlier writes in place: on `create`+`apply` failure, `remove`.
+    pub fn apply(&self, r: &LinuxResources) -> Result<Vec<Warning>> {
         let mut a = Applier {
             cg: self,
             v2_controllers: None,
@@ -55,6 +62,7 @@ impl Cgroup {
         let Plan {
             groups,
             device_filter,
+            warnings,
         } = a.plan(r)?;
         for (dir, writes) in &groups {
             execute(dir, writes)?;
@@ -63,7 +71,7 @@ impl Cgroup {
             let (default_allow, exceptions) = devices::effective(&rules);
             bpf::install(&dir, default_allow, &exceptions)?;
         }
-        Ok(())
+        Ok(warnings)
     }
 }
 
@@ -76,13 +84,32 @@ impl Applier<'_> {
     fn plan(&mut self, r: &LinuxResources) -> Result<Plan> {
         let mut groups: Vec<Group> = Vec::new();
         let mut device_filter = None;
+        let mut warnings = Vec::new();
 
+        if r.memory()
+            .as_ref()
+            .and_then(|m| m.kernel())
+            .is_some_and(|k| k != 0)
+        {
+            warnings.push(ignored(
+                &format!("{R}.memory.kernel"),
+                "Linux no longer enforces kernel memory limits (runc ignores them too)",
+            ));
+        }
         if let Some(m) = r.memory().as_ref().filter(|m| has_memory(m)) {
             groups.push(
                 match self.locate("memory", "memory", &format!("{R}.memory"))? {
                     Loc::V1(d) => {
                         let cur = read_i64(&d.join("memory.limit_in_bytes"))?;
-                        let w = v1::memory(m, cur)?;
+                        let mut w = v1::memory(m, cur)?;
+                        let tcp = "memory.kmem.tcp.limit_in_bytes";
+                        if w.iter().any(|w| w.file == tcp) && !d.join(tcp).exists() {
+                            w.retain(|w| w.file != tcp);
+                            warnings.push(ignored(
+                                &format!("{R}.memory.kernelTCP"),
+                                format!("this kernel has no {tcp}"),
+                            ));
+                        }
                         (d, w)
                     }
                     Loc::V2(d) => {
@@ -90,7 +117,7 @@ impl Applier<'_> {
                             Some(true) => Some(read_u64(&d.join("memory.current"))?),
                             _ => None,
                         };
-                        let w = v2::memory(m, usage)?;
+                        let w = v2::memory(m, usage, &mut warnings)?;
                         (d, w)
                     }
                 },
@@ -123,7 +150,7 @@ impl Applier<'_> {
             ));
         }
         if let Some(b) = r.block_io().as_ref() {
-            if *b != Default::default() {
+            if has_blkio(b) {
                 groups.push(match self.locate("blkio", "io", &format!("{R}.blockIO"))? {
                     Loc::V1(d) => (d, v1::blkio(b)?),
                     Loc::V2(d) => (d, v2::io(b)?),
@@ -142,14 +169,13 @@ impl Applier<'_> {
             for (controller, w) in v1::network(n) {
                 match self.cg.v1_dir(controller) {
                     Some(d) => groups.push((d.to_path_buf(), vec![w])),
-                    None => {
-                        return Err(unsupported(
-                            &w.setting,
-                            format!(
-                                "the {controller} controller is not mounted (it exists only in cgroup v1)"
-                            ),
-                        ));
-                    }
+                    // runc's cgroup v2 driver ignores these settings.
+                    None => warnings.push(ignored(
+                        &w.setting,
+                        format!(
+                            "the {controller} controller is not mounted (it exists only in cgroup v1)"
+                        ),
+                    )),
                 }
             }
         }
@@ -192,6 +218,7 @@ impl Applier<'_> {
         Ok(Plan {
             groups,
             device_filter,
+            warnings,
         })
     }
 
@@ -280,9 +307,34 @@ fn has_memory(m: &LinuxMemory) -> bool {
     m.limit().is_some_and(|v| v != 0)
         || m.swap().is_some_and(|v| v != 0)
         || m.reservation().is_some_and(|v| v != 0)
-        || m.swappiness().is_some()
+        || swappiness(m).is_some()
         || m.disable_oom_killer() == Some(true)
         || m.use_hierarchy().is_some()
+        || m.kernel_tcp().is_some_and(|v| v != 0)
+}
+
+/// Whether `blockIO` sets anything. A weight of 0 is "not set", as runc reads it (docker
+/// 20.10 always sends `weight: 0`); the planners skip such weights too ([`nonzero`]).
+fn has_blkio(b: &LinuxBlockIo) -> bool {
+    nonzero(b.weight()).is_some()
+        || nonzero(b.leaf_weight()).is_some()
+        || b.weight_device()
+            .iter()
+            .flatten()
+            .any(|d| nonzero(d.weight()).is_some() || nonzero(d.leaf_weight()).is_some())
+        || [
+            b.throttle_read_bps_device(),
+            b.throttle_write_bps_device(),
+            b.throttle_read_iops_device(),
+            b.throttle_write_iops_device(),
+        ]
+        .iter()
+        .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()))
+}
+
+/// A block IO weight, `None` when unset or 0 (runc: 0 is "not set").
+pub(crate) fn nonzero(w: Option<u16>) -> Option<u16> {
+    w.filter(|&w| w != 0)
 }
 
 fn has_cpu(c: &LinuxCpu) -> bool {
@@ -291,8 +343,21 @@ fn has_cpu(c: &LinuxCpu) -> bool {
         || c.period().is_some_and(|v| v != 0)
         || c.burst().is_some()
         || c.idle().is_some()
-        || c.realtime_runtime().is_some()
-        || c.realtime_period().is_some()
+        || realtime(c) != (None, None)
+}
+
+/// `memory.swappiness`, `None` when unset or -1 as a u64 (runc's "not set": docker sends it).
+pub(crate) fn swappiness(m: &LinuxMemory) -> Option<u64> {
+    m.swappiness().filter(|&s| s != u64::MAX)
+}
+
+/// `realtimeRuntime` and `realtimePeriod`, each `None` when unset or 0 (runc: 0 is "not
+/// set"; docker 20.10 sends both as 0).
+pub(crate) fn realtime(c: &LinuxCpu) -> (Option<i64>, Option<u64>) {
+    (
+        c.realtime_runtime().filter(|&r| r != 0),
+        c.realtime_period().filter(|&p| p != 0),
+    )
 }
 
 fn cpuset_writes(c: &LinuxCpu) -> Vec<FileWrite> {

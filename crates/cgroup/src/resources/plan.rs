@@ -55,6 +55,25 @@ impl FileWrite {
     }
 }
 
+/// A resource this host cannot apply and that runc ignores there (with a warning, for
+/// `memory.kernel`): [`crate::Cgroup::apply`] goes on without it and returns this, for the
+/// caller to log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting} is ignored: {reason}")]
+pub struct Warning {
+    /// The OCI setting (`linux.resources.memory.kernelTCP`).
+    pub setting: String,
+    /// Why this host cannot apply it.
+    pub reason: String,
+}
+
+pub(crate) fn ignored(setting: &str, reason: impl Into<String>) -> Warning {
+    Warning {
+        setting: setting.to_owned(),
+        reason: reason.into(),
+    }
+}
+
 pub(crate) fn invalid(setting: &str, value: impl ToString, reason: impl Into<String>) -> Error {
     Error::InvalidValue {
         setting: setting.to_owned(),

@@ -7,8 +7,8 @@ use crate::error::Result;
 
 /// `memory.*`. `current_limit` is `memory.limit_in_bytes` now; it decides whether the memory
 /// or the memory+swap limit is written first (the kernel keeps memsw >= limit at all times).
-/// `kernel` and `kernelTCP` are ignored, as runc does (kernel-memory limits are gone from
-/// recent kernels).
+/// `kernelTCP` goes to `memory.kmem.tcp.limit_in_bytes` (as crun and runc write it); the
+/// caller drops it, with a warning, where this kernel has no such file.
 pub(crate) fn memory(m: &LinuxMemory, current_limit: i64) -> Result<Vec<FileWrite>> {
     let s_limit = format!("{R}.memory.limit");
     let s_swap = format!("{R}.memory.swap");
@@ -53,7 +53,7 @@ pub(crate) fn memory(m: &LinuxMemory, current_limit: i64) -> Result<Vec<FileWrit
             val(r),
         ));
     }
-    if let Some(sw) = m.swappiness() {
+    if let Some(sw) = super::swappiness(m) {
         if sw > 100 {
             return Err(invalid(
                 &format!("{R}.memory.swappiness"),
@@ -72,6 +72,13 @@ pub(crate) fn memory(m: &LinuxMemory, current_limit: i64) -> Result<Vec<FileWrit
             format!("{R}.memory.disableOOMKiller"),
             "memory.oom_control",
             "1",
+        ));
+    }
+    if let Some(tcp) = limit(&format!("{R}.memory.kernelTCP"), m.kernel_tcp())? {
+        out.push(FileWrite::new(
+            format!("{R}.memory.kernelTCP"),
+            "memory.kmem.tcp.limit_in_bytes",
+            val(tcp),
         ));
     }
     if let Some(h) = m.use_hierarchy() {
@@ -129,14 +136,15 @@ pub(crate) fn cpu(c: &LinuxCpu) -> Result<Vec<FileWrite>> {
             i.to_string(),
         ));
     }
-    if let Some(p) = c.realtime_period() {
+    let (rt_runtime, rt_period) = super::realtime(c);
+    if let Some(p) = rt_period {
         out.push(FileWrite::new(
             format!("{R}.cpu.realtimePeriod"),
             "cpu.rt_period_us",
             p.to_string(),
         ));
     }
-    if let Some(r) = c.realtime_runtime() {
+    if let Some(r) = rt_runtime {
         out.push(FileWrite::new(
             format!("{R}.cpu.realtimeRuntime"),
             "cpu.rt_runtime_us",
@@ -149,7 +157,7 @@ pub(crate) fn cpu(c: &LinuxCpu) -> Result<Vec<FileWrite>> {
 /// `blkio.*`. Weights go to the CFQ files, or to the BFQ ones where CFQ is gone.
 pub(crate) fn blkio(b: &LinuxBlockIo) -> Result<Vec<FileWrite>> {
     let mut out = Vec::new();
-    if let Some(w) = b.weight() {
+    if let Some(w) = super::nonzero(b.weight()) {
         let s = format!("{R}.blockIO.weight");
         check_weight(&s, w)?;
         out.push(
@@ -157,7 +165,7 @@ pub(crate) fn blkio(b: &LinuxBlockIo) -> Result<Vec<FileWrite>> {
                 .or_else("blkio.bfq.weight", w.to_string()),
         );
     }
-    if let Some(w) = b.leaf_weight() {
+    if let Some(w) = super::nonzero(b.leaf_weight()) {
         let s = format!("{R}.blockIO.leafWeight");
         check_weight(&s, w)?;
         out.push(FileWrite::new(&s, "blkio.leaf_weight", w.to_string()));
@@ -165,7 +173,7 @@ pub(crate) fn blkio(b: &LinuxBlockIo) -> Result<Vec<FileWrite>> {
     for d in b.weight_device().iter().flatten() {
         let s = format!("{R}.blockIO.weightDevice");
         let dev = dev(&s, d.major(), d.minor())?;
-        if let Some(w) = d.weight() {
+        if let Some(w) = super::nonzero(d.weight()) {
             check_weight(&s, w)?;
             let v = format!("{dev} {w}");
             out.push(
@@ -173,7 +181,7 @@ pub(crate) fn blkio(b: &LinuxBlockIo) -> Result<Vec<FileWrite>> {
                     .or_else("blkio.bfq.weight_device", &v),
             );
         }
-        if let Some(w) = d.leaf_weight() {
+        if let Some(w) = super::nonzero(d.leaf_weight()) {
             check_weight(&s, w)?;
             out.push(FileWrite::new(
                 &s,

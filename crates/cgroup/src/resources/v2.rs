@@ -2,7 +2,7 @@
 
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory};
 
-use super::plan::{FileWrite, R, dev, invalid, limit, page_size, unsupported};
+use super::plan::{FileWrite, R, Warning, dev, ignored, invalid, limit, page_size, unsupported};
 use super::v1::check_weight;
 use crate::error::Result;
 
@@ -12,7 +12,13 @@ fn max_or(v: Option<i64>) -> String {
 
 /// `memory.*`. OCI `swap` is memory+swap; v2's `memory.swap.max` is swap alone, so it gets
 /// `swap - limit`. `current_usage` (`memory.current`) is needed for `checkBeforeUpdate`.
-pub(crate) fn memory(m: &LinuxMemory, current_usage: Option<u64>) -> Result<Vec<FileWrite>> {
+/// What v2 has no file for (swappiness, disableOOMKiller, kernelTCP) is ignored with a
+/// warning, as runc ignores it.
+pub(crate) fn memory(
+    m: &LinuxMemory,
+    current_usage: Option<u64>,
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<FileWrite>> {
     let s_limit = format!("{R}.memory.limit");
     let s_swap = format!("{R}.memory.swap");
     let mut out = Vec::new();
@@ -61,16 +67,22 @@ pub(crate) fn memory(m: &LinuxMemory, current_usage: Option<u64>) -> Result<Vec<
             max_or(r),
         ));
     }
-    if m.swappiness().is_some() {
-        return Err(unsupported(
+    if super::swappiness(m).is_some() {
+        warnings.push(ignored(
             &format!("{R}.memory.swappiness"),
             "cgroup v2 has no per-cgroup swappiness",
         ));
     }
     if m.disable_oom_killer() == Some(true) {
-        return Err(unsupported(
+        warnings.push(ignored(
             &format!("{R}.memory.disableOOMKiller"),
             "cgroup v2 cannot disable the OOM killer",
+        ));
+    }
+    if m.kernel_tcp().is_some_and(|v| v != 0) {
+        warnings.push(ignored(
+            &format!("{R}.memory.kernelTCP"),
+            "cgroup v2 has no TCP buffer memory limit",
         ));
     }
     if m.use_hierarchy() == Some(false) {
@@ -127,7 +139,7 @@ pub(crate) fn cpu(c: &LinuxCpu) -> Result<Vec<FileWrite>> {
             i.to_string(),
         ));
     }
-    if c.realtime_runtime().is_some() || c.realtime_period().is_some() {
+    if super::realtime(c) != (None, None) {
         return Err(unsupported(
             &format!("{R}.cpu.realtimeRuntime/realtimePeriod"),
             "cgroup v2 has no realtime CPU bandwidth control",
@@ -145,7 +157,7 @@ pub(crate) fn blkio_to_io_weight(w: u16) -> u64 {
 /// to `io.weight`.
 pub(crate) fn io(b: &LinuxBlockIo) -> Result<Vec<FileWrite>> {
     let mut out = Vec::new();
-    if let Some(w) = b.weight() {
+    if let Some(w) = super::nonzero(b.weight()) {
         let s = format!("{R}.blockIO.weight");
         check_weight(&s, w)?;
         out.push(
@@ -153,11 +165,11 @@ pub(crate) fn io(b: &LinuxBlockIo) -> Result<Vec<FileWrite>> {
                 .or_else("io.weight", format!("default {}", blkio_to_io_weight(w))),
         );
     }
-    if b.leaf_weight().is_some()
+    if super::nonzero(b.leaf_weight()).is_some()
         || b.weight_device()
             .iter()
             .flatten()
-            .any(|d| d.leaf_weight().is_some())
+            .any(|d| super::nonzero(d.leaf_weight()).is_some())
     {
         return Err(unsupported(
             &format!("{R}.blockIO.leafWeight"),
@@ -167,7 +179,7 @@ pub(crate) fn io(b: &LinuxBlockIo) -> Result<Vec<FileWrite>> {
     for d in b.weight_device().iter().flatten() {
         let s = format!("{R}.blockIO.weightDevice");
         let dev = dev(&s, d.major(), d.minor())?;
-        if let Some(w) = d.weight() {
+        if let Some(w) = super::nonzero(d.weight()) {
             check_weight(&s, w)?;
             out.push(
                 FileWrite::new(&s, "io.bfq.weight", format!("{dev} {w}"))

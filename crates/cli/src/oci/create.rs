@@ -51,6 +51,7 @@ impl CreateArgs {
 }
 
 pub(crate) fn run(globals: &Globals, args: &Args) -> anyhow::Result<u8> {
-    Container::create(&args.id, &args.create.options(globals))?;
+    let mut container = Container::create(&args.id, &args.create.options(globals))?;
+    super::warn_all(globals, container.take_warnings());
     Ok(0)
 }

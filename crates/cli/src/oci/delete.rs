@@ -15,7 +15,7 @@ pub(crate) struct Args {
 
 pub(crate) fn run(globals: &Globals, args: &Args) -> anyhow::Result<u8> {
     match Container::load(&globals.root, &args.id) {
-        Ok(container) => warn_all(container.delete(args.force)?),
+        Ok(container) => warn_all(globals, container.delete(args.force)?),
         Err(Error::NotFound(_)) if args.force => {}
         Err(e) => return Err(e.into()),
     }

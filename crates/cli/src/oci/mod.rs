@@ -92,6 +92,8 @@ enum Command {
 #[derive(Debug)]
 pub(crate) struct Globals {
     pub(crate) root: PathBuf,
+    /// `--log` and `--log-format`: where errors and warnings also go.
+    log: Option<(PathBuf, LogFormat)>,
 }
 
 /// Parses, dispatches, reports errors; the process's exit code.
@@ -114,6 +116,7 @@ pub fn main() -> ExitCode {
     }
     let globals = Globals {
         root: cli.root.clone(),
+        log: cli.log.clone().map(|path| (path, cli.log_format)),
     };
     let result = if cli.systemd_cgroup {
         Err(anyhow::anyhow!(
@@ -147,25 +150,35 @@ fn report(cli: &Cli, error: &anyhow::Error) -> ExitCode {
     let message = format!("{error:#}");
     eprintln!("peapod-oci: {message}");
     if let Some(path) = &cli.log {
-        let line = match cli.log_format {
-            LogFormat::Json => serde_json::json!({"level": "error", "msg": message}).to_string(),
-            LogFormat::Text => format!("level=error msg={message:?}"),
-        };
-        if let Ok(mut file) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
-            let _ = writeln!(file, "{line}");
-        }
+        log_line(path, cli.log_format, "error", &message);
     }
     ExitCode::from(1)
 }
 
-/// Prints warnings (e.g. failed poststart hooks) without failing the command.
-pub(crate) fn warn_all(warnings: Vec<peapod_runtime::Error>) {
+/// Appends one line to the `--log` file, as runc's logrus writes it (containerd and podman
+/// read the JSON form).
+fn log_line(path: &std::path::Path, format: LogFormat, level: &str, message: &str) {
+    let line = match format {
+        LogFormat::Json => serde_json::json!({"level": level, "msg": message}).to_string(),
+        LogFormat::Text => format!("level={level} msg={message:?}"),
+    };
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(file, "{line}");
+    }
+}
+
+/// Prints warnings (failed poststart hooks, resources this host ignored) to stderr and the
+/// log, without failing the command.
+pub(crate) fn warn_all(globals: &Globals, warnings: Vec<peapod_runtime::Error>) {
     for warning in warnings {
         eprintln!("peapod-oci: warning: {warning}");
+        if let Some((path, format)) = &globals.log {
+            log_line(path, *format, "warning", &warning.to_string());
+        }
     }
 }
 

@@ -31,7 +31,7 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> anyhow::Result<u8> {
             None
         };
     let (container, warnings) = Container::create_and_start(&args.id, &options)?;
-    warn_all(warnings);
+    warn_all(globals, warnings);
     let master = match &own_console {
         Some(console) => match console.master() {
             Ok(master) => Some(master),
@@ -48,7 +48,7 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> anyhow::Result<u8> {
     // Whatever becomes of the relay, the container is waited for and deleted.
     let relayed = master.as_ref().map_or(Ok(()), tty::relay);
     let code = container.wait()?;
-    warn_all(container.delete(true)?);
+    warn_all(globals, container.delete(true)?);
     relayed?;
     Ok(u8::try_from(code).unwrap_or(u8::MAX))
 }

@@ -11,6 +11,6 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(globals: &Globals, args: &Args) -> anyhow::Result<u8> {
-    warn_all(Container::load(&globals.root, &args.id)?.start()?);
+    warn_all(globals, Container::load(&globals.root, &args.id)?.start()?);
     Ok(0)
 }

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{World, assert_checks_passed, checker, run_checks, text};
+use crate::support::{World, assert_checks_passed, checker, namespace_holder, run_checks, text};
 
 fn host_ns(kind: &str) -> String {
     let link = std::fs::read_link(format!("/proc/self/ns/{kind}")).unwrap();
@@ -229,19 +229,7 @@ fn bind_mounts_of_host_directories_take_their_options() {
 fn a_user_namespace_is_joined_by_path_with_the_others_created_inside_it() {
     let mut world = World::new("joinuser", &[]);
     // A holder process in a user namespace mapping container 0 to host 100000.
-    let mut holder = std::process::Command::new("unshare")
-        .args(["--user", "sleep", "60"])
-        .spawn()
-        .unwrap();
-    let path = format!("/proc/{}/ns/user", holder.id());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while std::fs::read_link(&path).ok() == std::fs::read_link("/proc/self/ns/user").ok() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the holder never got its user namespace"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
+    let (mut holder, path) = namespace_holder("user");
     for map in ["uid_map", "gid_map"] {
         std::fs::write(format!("/proc/{}/{map}", holder.id()), "0 100000 65536").unwrap();
     }

@@ -3,9 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test setup should panic
 
 mod bad_input;
+mod compat;
 mod isolation;
 mod lifecycle;
 mod resources;
+mod seccomp_exec;
 mod security;
 mod spec_features;
 mod support;

@@ -274,3 +274,23 @@ pub(crate) fn wait_for_status(world: &World, want: &str) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// A `sleep 60` in a new namespace of `kind` (`user`, `uts`…: unshare's flag and the
+/// /proc/PID/ns name), and that namespace's path, once it has it (5 s at most).
+pub(crate) fn namespace_holder(kind: &str) -> (std::process::Child, String) {
+    let holder = Command::new("unshare")
+        .args([&format!("--{kind}"), "sleep", "60"])
+        .spawn()
+        .unwrap();
+    let path = format!("/proc/{}/ns/{kind}", holder.id());
+    let ours = std::fs::read_link(format!("/proc/self/ns/{kind}")).ok();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_link(&path).ok() == ours {
+        assert!(
+            Instant::now() < deadline,
+            "the holder never got its {kind} namespace"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    (holder, path)
+}

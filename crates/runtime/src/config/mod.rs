@@ -1,7 +1,6 @@
 //! Loading and validating a bundle's `config.json`. Everything the runtime refuses, it
 //! refuses here, before anything is created: a bad config leaves nothing behind.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{Hook, Spec};
@@ -55,13 +54,8 @@ impl Bundle {
 
 /// The checks, as plain strings (the caller names the file).
 fn validate(bundle: &Path, spec: &Spec) -> std::result::Result<(PathBuf, Namespaces), String> {
-    let major = spec.version().split('.').next().unwrap_or_default();
-    if major != "1" {
-        return Err(format!(
-            "unsupported ociVersion {:?} (this runtime implements 1.x)",
-            spec.version()
-        ));
-    }
+    // Any ociVersion is read, as runc 1.1 and crun do: the fields decide what runs, and
+    // engines write versions (1.0.2-dev, 1.1.0+dev) that a strict check would refuse.
     let root = spec.root().as_ref().ok_or("root is missing")?;
     if root.path().as_os_str().is_empty() {
         return Err("root.path is empty".into());
@@ -80,11 +74,8 @@ fn validate(bundle: &Path, spec: &Spec) -> std::result::Result<(PathBuf, Namespa
             process.cwd().display()
         ));
     }
-    let mut rlimit_types = HashSet::new();
+    // A type listed twice is set twice, the last one winning, as runc does.
     for rlimit in process.rlimits().iter().flatten() {
-        if !rlimit_types.insert(format!("{:?}", rlimit.typ())) {
-            return Err(format!("rlimit {:?} is listed twice", rlimit.typ()));
-        }
         if rlimit.soft() > rlimit.hard() {
             return Err(format!(
                 "rlimit {:?} has soft limit {} above its hard limit {}",
@@ -100,32 +91,33 @@ fn validate(bundle: &Path, spec: &Spec) -> std::result::Result<(PathBuf, Namespa
     if !namespaces.contains(NamespaceKind::Mount) {
         return Err("linux.namespaces must include a mount namespace".into());
     }
-    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
-        && !namespaces.is_new(NamespaceKind::Uts)
-    {
-        return Err("hostname is set but the container has no new uts namespace".into());
-    }
-    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty())
-        && !namespaces.is_new(NamespaceKind::Uts)
-    {
-        return Err("domainname is set but the container has no new uts namespace".into());
+    // A uts namespace joined by path is the container's too: the names are set there, as
+    // runc and crun do (the runtime spec allows it). Without one they would be the host's.
+    for (field, value) in [
+        ("hostname", spec.hostname()),
+        ("domainname", spec.domainname()),
+    ] {
+        if value.as_ref().is_some_and(|h| !h.is_empty()) && !namespaces.contains(NamespaceKind::Uts)
+        {
+            return Err(format!(
+                "{field} is set but the container has no uts namespace (it would set the host's)"
+            ));
+        }
     }
     let (uid_maps, gid_maps) = id_maps(spec);
     if namespaces.is_new(NamespaceKind::User) {
         IdMap::validate("uid", &uid_maps).map_err(|e| e.to_string())?;
         IdMap::validate("gid", &gid_maps).map_err(|e| e.to_string())?;
     } else if !uid_maps.is_empty() || !gid_maps.is_empty() {
-        return Err("uid/gid mappings are set but the container has no new user namespace".into());
-    }
-    if linux
-        .personality()
-        .as_ref()
-        .is_some_and(|p| p.flags().as_ref().is_some_and(|f| !f.is_empty()))
-    {
+        // runc 1.1 drops such mappings silently; running the container's root as the host's
+        // root when its author wrote id mappings is not a leniency to copy.
         return Err(
-            "linux.personality.flags are not supported (the runtime spec defines none)".into(),
+            "uid/gid mappings are set but the container has no new user namespace \
+             (ignoring them would run the container's ids as the host's)"
+                .into(),
         );
     }
+    // linux.personality.flags: the runtime spec defines none; they are ignored, as runc does.
     if let Some(hooks) = spec.hooks() {
         #[allow(deprecated)] // prestart is deprecated by the spec but still honoured
         let lists = [
@@ -134,7 +126,9 @@ fn validate(bundle: &Path, spec: &Spec) -> std::result::Result<(PathBuf, Namespa
             ("startContainer", hooks.start_container(), false),
             ("prestart", hooks.prestart(), true),
             ("poststart", hooks.poststart(), true),
-            ("poststop", hooks.poststop(), true),
+            // runc runs poststop hooks at delete, and a missing one is then a warning: it
+            // may be installed after create.
+            ("poststop", hooks.poststop(), false),
         ];
         for (name, list, on_host) in lists {
             for hook in list.iter().flatten() {

@@ -72,10 +72,6 @@ fn each_invalid_field_is_refused_with_its_reason() {
     type Edit = Box<dyn FnOnce(&mut Value)>;
     let cases: Vec<(Edit, &str)> = vec![
         (
-            Box::new(|c| c["ociVersion"] = json!("2.0.0")),
-            "unsupported ociVersion \"2.0.0\" (this runtime implements 1.x)",
-        ),
-        (
             Box::new(|c| drop(c.as_object_mut().unwrap().remove("root"))),
             "root is missing",
         ),
@@ -112,7 +108,7 @@ fn each_invalid_field_is_refused_with_its_reason() {
         ),
         (
             Box::new(|c| c["linux"]["namespaces"] = json!([{"type": "mount"}])),
-            "hostname is set but the container has no new uts namespace",
+            "hostname is set but the container has no uts namespace",
         ),
         (
             Box::new(|c| c["process"]["capabilities"] = json!({"bounding": ["CAP_NOT_A_THING"]})),
@@ -161,12 +157,52 @@ fn each_invalid_field_is_refused_with_its_reason() {
             "createRuntime hook path relative/hook is not absolute",
         ),
         (
-            Box::new(|c| c["hooks"] = json!({"poststop": [{"path": "/nonexistent/hook"}]})),
-            "poststop hook /nonexistent/hook does not exist",
+            Box::new(|c| c["hooks"] = json!({"prestart": [{"path": "/nonexistent/hook"}]})),
+            "prestart hook /nonexistent/hook does not exist",
         ),
     ];
     for (edit, expected) in cases {
         let err = refused(edit);
         assert!(err.contains(expected), "expected {expected:?} in {err:?}");
+    }
+}
+
+/// What runc 1.1 runs, peapod-oci runs (issue 7's kind: no refusal stricter than runc's).
+#[test]
+fn what_runc_accepts_is_accepted() {
+    type Edit = Box<dyn FnOnce(&mut Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "a future ociVersion",
+            Box::new(|c| c["ociVersion"] = json!("3.0.0")),
+        ),
+        (
+            "an empty ociVersion",
+            Box::new(|c| c["ociVersion"] = json!("")),
+        ),
+        (
+            "an rlimit listed twice",
+            Box::new(|c| {
+                c["process"]["rlimits"] = json!([
+                    {"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 1024},
+                    {"type": "RLIMIT_NOFILE", "soft": 512, "hard": 512}
+                ])
+            }),
+        ),
+        (
+            "personality flags",
+            Box::new(|c| c["linux"]["personality"] = json!({"domain": "LINUX", "flags": ["x"]})),
+        ),
+        (
+            "a poststop hook installed after create",
+            Box::new(|c| c["hooks"] = json!({"poststop": [{"path": "/nonexistent/hook"}]})),
+        ),
+    ];
+    for (what, edit) in cases {
+        let mut config = base();
+        edit(&mut config);
+        if let Err(e) = load(&config) {
+            panic!("{what} refused: {e}");
+        }
     }
 }

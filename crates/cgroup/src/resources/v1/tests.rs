@@ -73,13 +73,18 @@ fn memory_bad_values() {
 
 #[test]
 #[allow(deprecated)]
-fn memory_kernel_limits_are_ignored_like_runc() {
+fn kernel_tcp_is_written_and_kernel_is_not() {
+    // kernel is warned about by the applier (Linux no longer enforces it), as runc does;
+    // kernelTCP goes to its file, as crun and runc write it.
     let m = LinuxMemoryBuilder::default()
         .kernel(1 << 20)
         .kernel_tcp(1 << 20)
         .build()
         .unwrap();
-    assert!(memory(&m, 0).unwrap().is_empty());
+    assert_eq!(
+        pairs(&memory(&m, 0).unwrap()),
+        vec![("memory.kmem.tcp.limit_in_bytes", "1048576")]
+    );
 }
 
 #[test]
@@ -109,7 +114,7 @@ fn cpu_files() {
         .burst(1000u64)
         .idle(0i64)
         .realtime_period(1_000_000u64)
-        .realtime_runtime(0i64)
+        .realtime_runtime(950_000i64)
         .build()
         .unwrap();
     let w = cpu(&c).unwrap();
@@ -122,9 +127,16 @@ fn cpu_files() {
             ("cpu.cfs_burst_us", "1000"),
             ("cpu.idle", "0"),
             ("cpu.rt_period_us", "1000000"),
-            ("cpu.rt_runtime_us", "0"),
+            ("cpu.rt_runtime_us", "950000"),
         ]
     );
+    // 0 is "not set", as runc reads it (docker sends both realtime values as 0).
+    let zero = LinuxCpuBuilder::default()
+        .realtime_period(0u64)
+        .realtime_runtime(0i64)
+        .build()
+        .unwrap();
+    assert!(cpu(&zero).unwrap().is_empty());
     assert!(
         w[1].retry_after_group,
         "period is retried after the quota on EINVAL"

@@ -19,7 +19,7 @@ fn memory_swap_is_converted_to_swap_alone() {
         .build()
         .unwrap();
     assert_eq!(
-        pairs(&memory(&m, None).unwrap()),
+        pairs(&memory(&m, None, &mut Vec::new()).unwrap()),
         vec![
             ("memory.max", "67108864"),
             ("memory.swap.max", "33554432"),
@@ -31,7 +31,7 @@ fn memory_swap_is_converted_to_swap_alone() {
 #[test]
 fn memory_unlimited() {
     let m = LinuxMemoryBuilder::default().limit(-1).build().unwrap();
-    let w = memory(&m, None).unwrap();
+    let w = memory(&m, None, &mut Vec::new()).unwrap();
     assert_eq!(
         pairs(&w),
         vec![("memory.max", "max"), ("memory.swap.max", "max")]
@@ -43,7 +43,7 @@ fn memory_unlimited() {
         .build()
         .unwrap();
     assert_eq!(
-        pairs(&memory(&m, None).unwrap()),
+        pairs(&memory(&m, None, &mut Vec::new()).unwrap()),
         vec![("memory.max", "1048576")]
     );
 }
@@ -52,7 +52,7 @@ fn memory_unlimited() {
 fn memory_refusals() {
     let swap_only = LinuxMemoryBuilder::default().swap(1 << 20).build().unwrap();
     assert!(
-        memory(&swap_only, None)
+        memory(&swap_only, None, &mut Vec::new())
             .unwrap_err()
             .to_string()
             .contains("needs a finite memory limit")
@@ -62,33 +62,38 @@ fn memory_refusals() {
         .swap(1 << 20)
         .build()
         .unwrap();
-    assert!(memory(&less, None).is_err());
+    assert!(memory(&less, None, &mut Vec::new()).is_err());
     let sw = LinuxMemoryBuilder::default()
         .swappiness(10u64)
         .build()
         .unwrap();
-    let e = memory(&sw, None).unwrap_err();
+    // What v2 has no file for is ignored with a warning, as runc ignores it.
+    let mut warnings = Vec::new();
+    assert!(memory(&sw, None, &mut warnings).unwrap().is_empty());
     assert_eq!(
-        e.to_string(),
-        "linux.resources.memory.swappiness is not supported: cgroup v2 has no per-cgroup swappiness"
+        warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["linux.resources.memory.swappiness is ignored: cgroup v2 has no per-cgroup swappiness"]
     );
-    let oom = LinuxMemoryBuilder::default()
+    let ignored = LinuxMemoryBuilder::default()
         .disable_oom_killer(true)
+        .kernel_tcp(1i64 << 20)
         .build()
         .unwrap();
-    assert!(memory(&oom, None).is_err());
+    let mut warnings = Vec::new();
+    assert!(memory(&ignored, None, &mut warnings).unwrap().is_empty());
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
     let check = LinuxMemoryBuilder::default()
         .limit(1 << 20)
         .check_before_update(true)
         .build()
         .unwrap();
     assert!(
-        memory(&check, Some(2 << 20))
+        memory(&check, Some(2 << 20), &mut Vec::new())
             .unwrap_err()
             .to_string()
             .contains("checkBeforeUpdate")
     );
-    assert!(memory(&check, Some(1 << 10)).is_ok());
+    assert!(memory(&check, Some(1 << 10), &mut Vec::new()).is_ok());
 }
 
 #[test]
