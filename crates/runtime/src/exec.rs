@@ -76,7 +76,7 @@ pub(crate) fn spawn(
     let _ = waitpid(intermediate, None);
     let pid = result?;
     if let Some(path) = &opts.pid_file {
-        std::fs::write(path, pid.to_string()).map_err(Error::io("write pid file", path))?;
+        crate::create::write_pid_file(path, pid)?;
     }
     Ok(pid)
 }

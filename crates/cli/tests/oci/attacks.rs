@@ -1,0 +1,75 @@
+//! Attack tests for issue 8's classes: each replays, as an attacker would, an input that
+//! known runtime CVEs and bug reports used, and asserts the runtime refuses it or stays safe.
+
+use serde_json::json;
+
+use crate::support::{World, text};
+
+/// A bundle's own symlinks never lead the runtime out of it: a rootfs that is a symlink to
+/// `/` (an unpacked archive can carry one) is refused as runc refuses it, and so is a
+/// relative bind source that leads out of the bundle.
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn bundle_symlinks_out_of_the_bundle_are_refused() {
+    let world = World::new(
+        "rootfs-link",
+        &["sh", "-c", "echo pwned > /etc/peapod-pwned"],
+    );
+    let rootfs = world.bundle().join("rootfs");
+    std::fs::rename(&rootfs, world.bundle().join("image")).unwrap();
+    std::os::unix::fs::symlink("/", &rootfs).unwrap();
+    let out = world.run();
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("invalid rootfs rootfs"),
+        "{}",
+        text(&out)
+    );
+    assert!(!std::path::Path::new("/etc/peapod-pwned").exists());
+    world.assert_nothing_left();
+
+    let mut world = World::new("bind-link", &["cat", "/mnt/hostname"]);
+    std::os::unix::fs::symlink("/etc", world.bundle().join("data")).unwrap();
+    world.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/mnt", "type": "bind", "source": "data", "options": ["rbind", "ro"]}));
+    let out = world.run();
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("invalid bind source data for /mnt: it leads out of the bundle"),
+        "{}",
+        text(&out)
+    );
+    world.assert_nothing_left();
+}
+
+/// A pid file in the bundle (containerd's layout) is written without following a symlink
+/// planted at its temporary name: the file it points to is untouched.
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_symlink_at_the_pid_files_temporary_name_is_not_followed() {
+    let world = World::new("pidfile-link", &["sleep", "30"]);
+    let victim = world.tmp.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, world.bundle().join("init.peapod-tmp")).unwrap();
+    world.write_config();
+    let bundle = world.bundle();
+    let pid_file = bundle.join("init.pid");
+    let out = world.oci(&[
+        "run",
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        "--bundle",
+        bundle.to_str().unwrap(),
+        &world.id,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    assert_eq!(pid, world.state()["pid"].to_string());
+    let out = world.oci(&["delete", "--force", &world.id]);
+    assert!(out.status.success(), "{}", text(&out));
+    world.assert_nothing_left();
+}
