@@ -55,8 +55,6 @@ pub struct StateReport {
 pub struct Container {
     paths: Paths,
     record: Record,
-    /// The bundle, read on first use (`exec` needs it, the template for `exec` too).
-    bundle: std::cell::OnceCell<crate::Bundle>,
     /// The cgroup, opened on first use (or kept from `create`).
     cgroup: std::cell::OnceCell<Cgroup>,
 }
@@ -69,7 +67,6 @@ impl Container {
         Ok(Self {
             paths,
             record,
-            bundle: std::cell::OnceCell::new(),
             cgroup: cgroup.into(),
         })
     }
@@ -83,7 +80,6 @@ impl Container {
         let container = Self {
             paths,
             record,
-            bundle: std::cell::OnceCell::new(),
             cgroup: cgroup.into(),
         };
         let warnings = container.run_poststart_hooks();
@@ -100,7 +96,6 @@ impl Container {
         Ok(Self {
             record: Record::load(&paths)?,
             paths,
-            bundle: std::cell::OnceCell::new(),
             cgroup: std::cell::OnceCell::new(),
         })
     }
@@ -270,15 +265,14 @@ impl Container {
         wait_for(self.record.pid)
     }
 
-    /// The container's own `process` from its bundle: the template for `exec`.
+    /// The container's own `process`, as its config had it at create time: the template
+    /// for `exec`.
     pub fn config_process(&self) -> Result<oci_spec::runtime::Process> {
-        let bundle = self.loaded_bundle()?;
-        bundle
-            .spec
-            .process()
+        self.record
+            .process
             .clone()
             .ok_or_else(|| Error::InvalidConfig {
-                path: bundle.dir.join("config.json"),
+                path: self.paths.state(),
                 why: "process is missing".into(),
             })
     }
@@ -291,10 +285,21 @@ impl Container {
             &[Status::Created, Status::Running],
             "created or running",
         )?;
+        // What create recorded, never the bundle's config.json (which may have changed).
+        let invalid = |why: String| Error::InvalidConfig {
+            path: self.paths.state(),
+            why,
+        };
+        let namespaces = peapod_ns::Namespaces::from_oci(&self.record.namespaces)?;
+        let seccomp = match &self.record.seccomp {
+            Some(profile) => Some(crate::seccomp::compile(profile).map_err(invalid)?),
+            None => None,
+        };
         crate::exec::spawn(
             &self.record.id,
             self.record.pid,
-            self.loaded_bundle()?,
+            &namespaces,
+            seccomp.as_ref(),
             self.cgroup()?,
             opts,
         )
@@ -315,15 +320,6 @@ impl Container {
     pub fn resume(&self) -> Result<()> {
         self.require("resume", &[Status::Paused], "paused")?;
         Ok(self.cgroup()?.thaw()?)
-    }
-
-    /// The bundle, loaded and validated once.
-    fn loaded_bundle(&self) -> Result<&crate::Bundle> {
-        if let Some(bundle) = self.bundle.get() {
-            return Ok(bundle);
-        }
-        let bundle = crate::Bundle::load(&self.record.bundle)?;
-        Ok(self.bundle.get_or_init(|| bundle))
     }
 
     fn cgroup(&self) -> Result<&Cgroup> {

@@ -189,6 +189,11 @@ fn bring_up(
             .as_ref()
             .and_then(|h| h.poststop().clone())
             .unwrap_or_default(),
+        process: bundle.spec.process().clone(),
+        namespaces: linux
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default(),
+        seccomp: linux.and_then(|l| l.seccomp().clone()),
     };
     record.save(paths)?;
     if let Some(pid_file) = &opts.pid_file {
