@@ -115,3 +115,21 @@ fn changes_to_config_json_after_create_have_no_effect() {
     assert!(out.status.success(), "{}", text(&out));
     world.assert_nothing_left();
 }
+
+/// A hook that writes more than a pipe holds to stderr is drained while it runs: `run`
+/// completes (the hook's timeout only bounds the test: before, the hook blocked on its full
+/// pipe until that timeout killed it).
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_hook_with_a_flood_of_stderr_does_not_hang_the_runtime() {
+    let mut world = World::new("hook-flood", &["true"]);
+    let flood = json!({"path": "/bin/sh", "timeout": 20,
+        "args": ["sh", "-c", "head -c 262144 /dev/zero | tr '\\0' x >&2"]});
+    world.config["hooks"] =
+        json!({"createRuntime": [flood], "poststart": [flood], "poststop": [flood]});
+    let started = std::time::Instant::now();
+    let out = world.run();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    world.assert_nothing_left();
+}
