@@ -133,3 +133,32 @@ fn a_hook_with_a_flood_of_stderr_does_not_hang_the_runtime() {
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
     world.assert_nothing_left();
 }
+
+/// No fixed-size limit in the runtime's own messages: annotations of 100 KiB and 4 MiB
+/// (past one packet and one socket buffer; runc and crun run 64 MiB, which works too but
+/// takes a debug build seconds of JSON) reach the hooks whole, in the state on their stdin,
+/// both from the runtime (createRuntime) and through init (createContainer).
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn large_annotations_reach_the_hooks_whole() {
+    for size in [100 << 10, 4 << 20] {
+        let mut world = World::new("big-annotation", &["true"]);
+        world.config["annotations"] = json!({"big": "a".repeat(size)});
+        let count = |name: &str| {
+            let file = world.bundle().join(name);
+            json!({"path": "/bin/sh", "args": ["sh", "-c", format!("wc -c > {}", file.display())]})
+        };
+        world.config["hooks"] = json!({
+            "createRuntime": [count("runtime.len")],
+            "createContainer": [count("container.len")],
+        });
+        let out = world.run();
+        assert!(out.status.success(), "{size} bytes: {}", text(&out));
+        for name in ["runtime.len", "container.len"] {
+            let len = std::fs::read_to_string(world.bundle().join(name)).unwrap();
+            let len: usize = len.trim().parse().unwrap();
+            assert!(len > size && len < size + 1024, "{name}: {len} for {size}");
+        }
+        world.assert_nothing_left();
+    }
+}
