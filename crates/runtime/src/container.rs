@@ -235,6 +235,11 @@ impl Container {
                 });
             }
         }
+        // Without a pid namespace of its own, init's death killed nobody else: its children
+        // live on in the shared namespace. Kill what is left in its cgroup, as runc does.
+        if !self.has_private_pid_namespace() {
+            self.kill_every_process();
+        }
         if let Some(cgroup) = self.cgroup.get() {
             cgroup.remove()?;
         } else if let Some(path) = &self.record.cgroup_path {
@@ -349,7 +354,17 @@ impl Container {
         })
     }
 
-    fn kill_and_wait(&self) -> Result<()> {
+    /// Whether the container made its own pid namespace (not none, not one joined by path).
+    fn has_private_pid_namespace(&self) -> bool {
+        self.record
+            .namespaces
+            .iter()
+            .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none())
+    }
+
+    /// SIGKILL to every process of the cgroup, frozen or not (best effort: `remove` then
+    /// reports what is left).
+    fn kill_every_process(&self) {
         if let Ok(cgroup) = self.cgroup() {
             if cgroup.is_frozen().unwrap_or(false) {
                 let _ = cgroup.kill_all(Signal::SIGKILL);
@@ -357,6 +372,10 @@ impl Container {
             }
             let _ = cgroup.kill_all(Signal::SIGKILL);
         }
+    }
+
+    fn kill_and_wait(&self) -> Result<()> {
+        self.kill_every_process();
         let _ = kill(Pid::from_raw(self.record.pid), Signal::SIGKILL);
         if !proc::wait_dead(
             self.record.pid,

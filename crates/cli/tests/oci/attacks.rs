@@ -162,3 +162,66 @@ fn large_annotations_reach_the_hooks_whole() {
         world.assert_nothing_left();
     }
 }
+
+/// A container that joins another's pid namespace leaves its children alive when its init
+/// exits (nobody's pid 1 died): `delete` and `delete --force` kill what is left in its
+/// cgroup, as runc and crun do, and remove everything. `run` (which deletes) exits too.
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_stopped_container_sharing_a_pid_namespace_is_deleted_with_its_leftovers() {
+    let holder = World::new("pidns-holder", &["sleep", "60"]);
+    holder.run_detached();
+    let pidns = format!("/proc/{}/ns/pid", holder.state()["pid"]);
+    for (how, token) in [
+        ("delete", "30301"),
+        ("delete --force", "30302"),
+        ("run", "30303"),
+    ] {
+        let mut world = World::new(
+            "pidns-guest",
+            &["sh", "-c", &format!("sleep {token} & exit 0")],
+        );
+        world.config["linux"]["namespaces"][0] = json!({"type": "pid", "path": pidns});
+        if how == "run" {
+            let out = world.run();
+            assert!(out.status.success(), "{how}: {}", text(&out));
+        } else {
+            world.run_detached();
+            crate::support::wait_for_status(&world, "stopped");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while sleeping(token).is_empty() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{how}: no sleep {token}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            let out = world.oci(
+                &how.split(' ')
+                    .chain([world.id.as_str()])
+                    .collect::<Vec<_>>(),
+            );
+            assert!(out.status.success(), "{how}: {}", text(&out));
+        }
+        assert!(!world.root().join(&world.id).exists(), "{how}: state left");
+        for dir in crate::support::cgroup_dirs(&world.cgroup_path()) {
+            assert!(!dir.exists(), "{how}: cgroup {} left", dir.display());
+        }
+        assert!(sleeping(token).is_empty(), "{how}: sleep {token} lives on");
+    }
+    let out = holder.oci(&["delete", "--force", &holder.id]);
+    assert!(out.status.success(), "{}", text(&out));
+    holder.assert_nothing_left();
+}
+
+/// The pids of processes running `sleep TOKEN`.
+fn sleeping(token: &str) -> Vec<String> {
+    let wanted = format!("sleep\0{token}\0");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted.as_bytes())
+        })
+        .collect()
+}
