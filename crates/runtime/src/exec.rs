@@ -16,7 +16,7 @@ use oci_spec::runtime::{LinuxNamespaceBuilder, LinuxNamespaceType, Process};
 use peapod_ns::{Forked, NamespaceKind, Namespaces};
 
 use crate::channel::{Channel, Message};
-use crate::config::Bundle;
+use crate::seccomp::Filter;
 use crate::{Error, Result, console};
 
 /// How to run a process in a container.
@@ -34,7 +34,8 @@ pub struct ExecOptions {
 pub(crate) fn spawn(
     id: &str,
     init_pid: i32,
-    bundle: &Bundle,
+    namespaces: &Namespaces,
+    seccomp: Option<&Filter>,
     cgroup: &peapod_cgroup::Cgroup,
     opts: &ExecOptions,
 ) -> Result<i32> {
@@ -44,7 +45,7 @@ pub(crate) fn spawn(
             message: "process.terminal is true but no console socket was given".into(),
         });
     }
-    let joined = container_namespaces(init_pid, &bundle.namespaces)?.open_joined()?;
+    let joined = container_namespaces(init_pid, namespaces)?.open_joined()?;
     let console_socket = match &opts.console_socket {
         Some(path) => {
             Some(
@@ -63,7 +64,7 @@ pub(crate) fn spawn(
     let intermediate = match unsafe { peapod_ns::fork() }? {
         Forked::Child => {
             drop(ours);
-            intermediate(theirs, &joined, bundle, opts, console_socket.as_ref())
+            intermediate(theirs, &joined, seccomp, opts, console_socket.as_ref())
         }
         Forked::Parent(pid) => pid,
     };
@@ -76,7 +77,7 @@ pub(crate) fn spawn(
     let _ = waitpid(intermediate, None);
     let pid = result?;
     if let Some(path) = &opts.pid_file {
-        std::fs::write(path, pid.to_string()).map_err(Error::io("write pid file", path))?;
+        crate::create::write_pid_file(path, pid)?;
     }
     Ok(pid)
 }
@@ -85,7 +86,7 @@ pub(crate) fn spawn(
 fn intermediate(
     channel: Channel,
     joined: &peapod_ns::JoinedNamespaces,
-    bundle: &Bundle,
+    seccomp: Option<&Filter>,
     opts: &ExecOptions,
     console_socket: Option<&OwnedFd>,
 ) -> ! {
@@ -94,7 +95,7 @@ fn intermediate(
         Err(e) => e,
         // SAFETY: this process is single-threaded (forked from the single-threaded runtime).
         Ok(()) => match unsafe { peapod_ns::fork_sibling() } {
-            Ok(Forked::Child) => match child(&channel, bundle, opts, console_socket) {
+            Ok(Forked::Child) => match child(&channel, seccomp, opts, console_socket) {
                 Ok(never) => match never {},
                 Err(e) => e,
             },
@@ -186,7 +187,7 @@ fn container_namespaces(init_pid: i32, namespaces: &Namespaces) -> Result<Namesp
 /// configured process.
 fn child(
     channel: &Channel,
-    bundle: &Bundle,
+    seccomp: Option<&Filter>,
     opts: &ExecOptions,
     console_socket: Option<&OwnedFd>,
 ) -> Result<Infallible> {
@@ -205,10 +206,5 @@ fn child(
             console::attach_new_pty(socket.as_fd(), process.console_size().as_ref())?;
         }
     }
-    crate::init::become_process(
-        process,
-        bundle.seccomp.as_ref(),
-        3 + opts.preserve_fds,
-        || Ok(()),
-    )
+    crate::init::become_process(process, seccomp, 3 + opts.preserve_fds, || Ok(()))
 }

@@ -36,8 +36,11 @@ impl Bundle {
             path: path.clone(),
             why,
         };
-        let spec: Spec = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+        let mut spec: Spec = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
         let (rootfs, namespaces) = validate(&dir, &spec).map_err(&invalid)?;
+        if let Some(mounts) = spec.mounts_mut() {
+            paths::bind_sources(&dir, mounts).map_err(&invalid)?;
+        }
         let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
             Some(profile) => Some(crate::seccomp::compile(profile).map_err(&invalid)?),
             None => None,
@@ -60,10 +63,7 @@ fn validate(bundle: &Path, spec: &Spec) -> std::result::Result<(PathBuf, Namespa
     if root.path().as_os_str().is_empty() {
         return Err("root.path is empty".into());
     }
-    let rootfs = bundle.join(root.path());
-    if !rootfs.is_dir() {
-        return Err(format!("root.path {} is not a directory", rootfs.display()));
-    }
+    let rootfs = paths::rootfs(bundle, root.path())?;
     let process = spec.process().as_ref().ok_or("process is missing")?;
     if process.args().as_ref().is_none_or(Vec::is_empty) {
         return Err("process.args is empty".into());
@@ -171,6 +171,8 @@ fn check_hook(name: &str, hook: &Hook, on_host: bool) -> std::result::Result<(),
     }
     Ok(())
 }
+
+mod paths;
 
 #[cfg(test)]
 mod tests;
