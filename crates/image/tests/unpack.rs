@@ -1,0 +1,185 @@
+//! The unpacker on the fixture images (`cargo xtask fixtures`), compared with what umoci
+//! makes of the same images, and the overlay form of each layer.
+
+mod unpack_util;
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::process::Command;
+
+use peapod_image::unpack::{OPAQUE_XATTR, UnpackMode, UnpackOptions};
+use unpack_util::*;
+
+#[test]
+fn diff_ids_match_the_configs() {
+    for name in ["busybox", "layered"] {
+        let f = fixture(name);
+        assert_eq!(f.layers.len(), f.diff_ids.len());
+        for i in 0..f.layers.len() {
+            let dest = tempfile::tempdir().unwrap();
+            let r = unpack_layer(&f, i, dest.path(), &UnpackOptions::rootless());
+            assert_eq!(r.diff_id.to_string(), f.diff_ids[i], "{name} layer {i}");
+            assert!(r.entries > 0 && r.size > r.bytes, "{name} layer {i}: {r:?}");
+        }
+    }
+}
+
+#[test]
+fn rootless_apply_makes_the_layered_tree_without_owners() {
+    let f = fixture("layered");
+    let dest = tempfile::tempdir().unwrap();
+    let opts = UnpackOptions {
+        mode: UnpackMode::Apply,
+        ..UnpackOptions::rootless()
+    };
+    for i in 0..f.layers.len() {
+        unpack_layer(&f, i, dest.path(), &opts);
+    }
+    let data = dest.path().join("data");
+    let read = |p: &str| std::fs::read_to_string(data.join(p)).unwrap();
+    assert_eq!(read("kept.txt"), "kept, rewritten by layer 3\n");
+    let mut opaque: Vec<_> = std::fs::read_dir(data.join("opaque"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    opaque.sort();
+    assert_eq!(opaque, ["new.txt"]);
+    assert!(!data.join("removed.txt").exists() && !data.join("gone-dir").exists());
+    let orig = std::fs::metadata(data.join("original.txt")).unwrap();
+    let link = std::fs::metadata(data.join("hardlink.txt")).unwrap();
+    assert_eq!((orig.ino(), orig.nlink()), (link.ino(), 2));
+    assert_eq!(
+        std::fs::read_link(data.join("symlink")).unwrap().to_str(),
+        Some("kept.txt")
+    );
+    assert_eq!(
+        xattrs(&data.join("xattr.txt"))
+            .get("user.peapod")
+            .map(Vec::as_slice),
+        Some(&b"fixture"[..])
+    );
+    assert_eq!(
+        std::fs::metadata(data.join("setuid")).unwrap().mode() & 0o7777,
+        0o4755
+    );
+    assert_eq!(
+        std::fs::metadata(data.join("owned")).unwrap().mode() & 0o7777,
+        0o640
+    );
+}
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn apply_mode_matches_umoci_for_each_fixture() {
+    assert_root();
+    for name in ["busybox", "layered"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let want = umoci_unpack(name, tmp.path());
+        let dest = tmp.path().join("peapod");
+        std::fs::create_dir(&dest).unwrap();
+        let f = fixture(name);
+        for i in 0..f.layers.len() {
+            unpack_layer(&f, i, &dest, &UnpackOptions::with_mode(UnpackMode::Apply));
+        }
+        let got = snapshot(&dest);
+        if name == "layered" {
+            assert_eq!(
+                (got["data/owned"].uid, got["data/owned"].gid),
+                (65534, 65534)
+            );
+        }
+        assert_same_tree(&got, &snapshot(&want));
+    }
+}
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn overlay_mode_makes_whiteout_devices_and_opaque_xattrs() {
+    assert_root();
+    let f = fixture("layered");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reports = Vec::new();
+    for i in 0..f.layers.len() {
+        let dir = tmp.path().join(format!("l{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        reports.push(unpack_layer(&f, i, &dir, &UnpackOptions::default()));
+    }
+    let whiteout = |p: &str| {
+        let md = std::fs::symlink_metadata(tmp.path().join(p)).unwrap();
+        assert!(md.file_type().is_char_device(), "{p}");
+        assert_eq!(md.rdev(), 0, "{p}");
+    };
+    whiteout("l1/data/removed.txt");
+    whiteout("l2/data/gone-dir");
+    assert_eq!(
+        xattrs(&tmp.path().join("l1/data/opaque"))
+            .get(std::str::from_utf8(OPAQUE_XATTR).unwrap())
+            .map(Vec::as_slice),
+        Some(&b"y"[..])
+    );
+    // The whiteout files themselves are never made, and no other directory is opaque.
+    for (i, name) in [(1, "data/.wh.removed.txt"), (1, "data/opaque/.wh..wh..opq")] {
+        assert!(!tmp.path().join(format!("l{i}/{name}")).exists());
+    }
+    assert!(xattrs(&tmp.path().join("l1/data")).is_empty());
+    assert_eq!((reports[1].whiteouts, reports[1].opaques), (1, 1));
+    assert_eq!(
+        (reports[2].whiteouts, reports[2].opaques, reports[2].devices),
+        (1, 0, 0)
+    );
+    let owned = std::fs::metadata(tmp.path().join("l2/data/owned")).unwrap();
+    assert_eq!(
+        (owned.uid(), owned.gid(), owned.mode() & 0o7777),
+        (65534, 65534, 0o640)
+    );
+}
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn the_overlay_of_the_layers_is_umocis_tree() {
+    assert_root();
+    let f = fixture("layered");
+    let tmp = tempfile::tempdir().unwrap();
+    let want = umoci_unpack("layered", tmp.path());
+    let mut lowers = Vec::new();
+    for i in 0..f.layers.len() {
+        let dir = tmp.path().join(format!("l{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        unpack_layer(&f, i, &dir, &UnpackOptions::default());
+        lowers.insert(0, dir.display().to_string());
+    }
+    let merged = tmp.path().join("merged");
+    let copy = tmp.path().join("copy");
+    std::fs::create_dir(&merged).unwrap();
+    std::fs::create_dir(&copy).unwrap();
+    // A private mount namespace, so that nothing is left mounted on the host; the merged
+    // view is copied out (cp -a keeps modes, owners, times, xattrs and hard links).
+    let script = format!(
+        "mount -t overlay overlay -o lowerdir={} {} && cp -a {}/. {}",
+        lowers.join(":"),
+        merged.display(),
+        merged.display(),
+        copy.display()
+    );
+    let status = Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success(), "{script}");
+    let mut want = snapshot(&want);
+    let mut got = snapshot(&copy);
+    // cp -a sets the copy's directory times itself; directories' times are not compared
+    // anyway, and the root's mode is cp's.
+    for t in [&mut want, &mut got] {
+        t.values_mut()
+            .for_each(|n| n.xattrs.retain(|k, _| !k.starts_with("trusted.")));
+    }
+    assert_same_tree(&got, &want);
+}
