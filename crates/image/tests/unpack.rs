@@ -1,6 +1,9 @@
 //! The unpacker on the fixture images (`cargo xtask fixtures`), compared with what umoci
 //! makes of the same images, and the overlay form of each layer.
 
+// Test helpers: a failed step should fail the test loudly, so unwrap is the point here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod unpack_util;
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};

@@ -1,0 +1,530 @@
+//! Hostile layers: each case built here with raw tar headers, unpacked beside a sentinel
+//! directory, and asserted to fail with a clear error naming the entry or to be contained
+//! as documented, with the sentinel untouched. Then a bounded, seeded mutation fuzz.
+//! All run unprivileged ([`UnpackOptions::rootless`]).
+
+// Test helpers: a failed step should fail the test loudly, so unwrap is the point here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod unpack_util;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use peapod_image::unpack::{UnpackError, UnpackMode, UnpackOptions, UnpackReport, unpack};
+use tar::{EntryType, Header};
+use unpack_util::{Node, snapshot};
+
+/// A temporary directory with `dest/` (what is unpacked into) and `outside/` (a sentinel
+/// tree: `passwd`, `etc/`, `target` mode 0600) beside it.
+struct Scene {
+    tmp: tempfile::TempDir,
+    dest: PathBuf,
+    before: BTreeMap<String, Node>,
+}
+
+impl Scene {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("dest");
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(&dest).unwrap();
+        std::fs::create_dir_all(outside.join("etc")).unwrap();
+        std::fs::write(outside.join("passwd"), "sentinel\n").unwrap();
+        std::fs::write(outside.join("target"), "target\n").unwrap();
+        std::fs::set_permissions(
+            outside.join("target"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        let before = outside_of(tmp.path());
+        Self { tmp, dest, before }
+    }
+
+    fn outside(&self) -> PathBuf {
+        self.tmp.path().join("outside")
+    }
+
+    fn unpack(&self, tar: &[u8], opts: &UnpackOptions) -> Result<UnpackReport, UnpackError> {
+        unpack(tar, &self.dest, opts)
+    }
+
+    /// Nothing beside `dest` changed.
+    fn assert_untouched(&self) {
+        let now = outside_of(self.tmp.path());
+        assert_eq!(now, self.before, "something was written outside dest");
+        // Nor above the temporary directory.
+        assert!(!self.tmp.path().parent().unwrap().join("evil").exists());
+    }
+}
+
+fn outside_of(tmp: &Path) -> BTreeMap<String, Node> {
+    snapshot(tmp)
+        .into_iter()
+        .filter(|(p, _)| p != "dest" && !p.starts_with("dest/"))
+        .collect()
+}
+
+fn opts() -> UnpackOptions {
+    UnpackOptions::rootless()
+}
+
+fn apply() -> UnpackOptions {
+    UnpackOptions {
+        mode: UnpackMode::Apply,
+        ..UnpackOptions::rootless()
+    }
+}
+
+/// A header with `path` written raw into the name field (no sanitising), as a hostile tool
+/// would.
+fn header(path: &str, kind: EntryType, size: u64, mode: u32) -> Header {
+    let mut h = Header::new_ustar();
+    let name = &mut h.as_old_mut().name;
+    assert!(path.len() <= name.len(), "{path}");
+    name[..path.len()].copy_from_slice(path.as_bytes());
+    h.set_entry_type(kind);
+    h.set_size(size);
+    h.set_mode(mode);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(946_684_800);
+    h.set_cksum();
+    h
+}
+
+fn link(path: &str, kind: EntryType, target: &str) -> Header {
+    let mut h = header(path, kind, 0, 0o777);
+    let field = &mut h.as_old_mut().linkname;
+    field[..target.len()].copy_from_slice(target.as_bytes());
+    h.set_cksum();
+    h
+}
+
+/// A tar of `(header, data)` pairs.
+fn tar(entries: &[(Header, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (h, data) in entries {
+        b.append(h, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn file(path: &str, data: &'static [u8]) -> (Header, &'static [u8]) {
+    (
+        header(path, EntryType::Regular, data.len() as u64, 0o644),
+        data,
+    )
+}
+
+fn dir(path: &str) -> (Header, &'static [u8]) {
+    (header(path, EntryType::Directory, 0, 0o755), b"")
+}
+
+fn symlink(path: &str, target: &str) -> (Header, &'static [u8]) {
+    (link(path, EntryType::Symlink, target), b"")
+}
+
+fn hardlink(path: &str, target: &str) -> (Header, &'static [u8]) {
+    (link(path, EntryType::Link, target), b"")
+}
+
+#[test]
+fn an_absolute_path_lands_inside_dest() {
+    let s = Scene::new();
+    s.unpack(&tar(&[file("/abs.txt", b"abs\n")]), &opts())
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(s.dest.join("abs.txt")).unwrap(),
+        "abs\n"
+    );
+    s.assert_untouched();
+}
+
+#[test]
+fn dotdot_out_of_the_root_is_refused_naming_the_entry() {
+    let s = Scene::new();
+    let err = s
+        .unpack(&tar(&[file("../../evil", b"x")]), &opts())
+        .unwrap_err();
+    assert!(matches!(err, UnpackError::Breakout { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "entry \"../../evil\": path \"../../evil\" climbs out of the layer root"
+    );
+    let err = s
+        .unpack(&tar(&[file("a/../../outside/passwd", b"x")]), &opts())
+        .unwrap_err();
+    assert!(matches!(err, UnpackError::Breakout { .. }), "{err}");
+    s.assert_untouched();
+}
+
+#[test]
+fn a_file_through_a_symlink_of_the_same_layer_stays_inside() {
+    let s = Scene::new();
+    let outside = s.outside().display().to_string();
+    // To the root, and climbing above it: both stay at dest.
+    s.unpack(
+        &tar(&[
+            symlink("up", "../../.."),
+            file("up/evil", b"contained\n"),
+            symlink("root", "/"),
+            file("root/passwd", b"contained\n"),
+        ]),
+        &opts(),
+    )
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(s.dest.join("evil")).unwrap(),
+        "contained\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.dest.join("passwd")).unwrap(),
+        "contained\n"
+    );
+    // To the host path of the sentinel: that path does not exist inside dest.
+    let err = s
+        .unpack(
+            &tar(&[symlink("host", &outside), file("host/passwd", b"evil\n")]),
+            &opts(),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "entry \"host/passwd\": cannot resolve its parent directory inside the root"
+        ),
+        "{err}"
+    );
+    s.assert_untouched();
+}
+
+#[test]
+fn a_file_through_a_symlink_of_an_earlier_layer_stays_inside() {
+    let s = Scene::new();
+    let outside = s.outside().display().to_string();
+    s.unpack(
+        &tar(&[symlink("etc", &outside), symlink("up", "../..")]),
+        &apply(),
+    )
+    .unwrap();
+    let err = s
+        .unpack(&tar(&[file("etc/passwd", b"evil\n")]), &apply())
+        .unwrap_err();
+    assert!(err.to_string().contains("etc/passwd"), "{err}");
+    s.unpack(&tar(&[file("up/evil", b"contained\n")]), &apply())
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(s.dest.join("evil")).unwrap(),
+        "contained\n"
+    );
+    s.assert_untouched();
+}
+
+#[test]
+fn hardlinks_to_outside_are_refused() {
+    let s = Scene::new();
+    // /etc/passwd means dest/etc/passwd, which is not there.
+    let err = s
+        .unpack(&tar(&[hardlink("pw", "/etc/passwd")]), &opts())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "entry \"pw\": cannot resolve the hard link target's directory: \
+         No such file or directory (os error 2)"
+    );
+    let err = s
+        .unpack(&tar(&[hardlink("pw", "../outside/passwd")]), &opts())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "entry \"pw\": hard link target \"../outside/passwd\" climbs out of the layer root"
+    );
+    // Through a symlink to the host path: resolved inside dest, so not found either.
+    let outside = s.outside().display().to_string();
+    let err = s
+        .unpack(
+            &tar(&[symlink("o", &outside), hardlink("pw", "o/passwd")]),
+            &opts(),
+        )
+        .unwrap_err();
+    assert!(err.to_string().starts_with("entry \"pw\": "), "{err}");
+    assert_eq!(
+        std::fs::metadata(s.outside().join("passwd")).unwrap().len(),
+        9
+    );
+    s.assert_untouched();
+}
+
+#[test]
+fn a_symlink_to_the_root_then_directories_under_it_stay_inside() {
+    let s = Scene::new();
+    s.unpack(
+        &tar(&[
+            symlink("r", "/"),
+            dir("r/etc/"),
+            file("r/etc/passwd", b"inside\n"),
+        ]),
+        &opts(),
+    )
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(s.dest.join("etc/passwd")).unwrap(),
+        "inside\n"
+    );
+    s.assert_untouched();
+}
+
+#[test]
+fn a_symlink_is_replaced_by_a_directory_never_followed() {
+    let s = Scene::new();
+    let outside = s.outside().display().to_string();
+    s.unpack(
+        &tar(&[
+            symlink("d", &outside),
+            dir("d/"),
+            file("d/passwd", b"inside\n"),
+        ]),
+        &opts(),
+    )
+    .unwrap();
+    let d = std::fs::symlink_metadata(s.dest.join("d")).unwrap();
+    assert!(d.is_dir());
+    assert_eq!(
+        std::fs::read_to_string(s.dest.join("d/passwd")).unwrap(),
+        "inside\n"
+    );
+    s.assert_untouched();
+}
+
+#[test]
+fn no_chmod_or_times_through_a_symlink() {
+    let s = Scene::new();
+    let target = s.outside().join("target").display().to_string();
+    // GHSA-j4xf-2g29-59ph: a symlink, then an entry of the same name with a mode.
+    let mut d = header("t", EntryType::Directory, 0, 0o777);
+    d.set_mtime(1);
+    d.set_cksum();
+    s.unpack(&tar(&[symlink("t", &target), (d, b"")]), &opts())
+        .unwrap();
+    let mut f = header("u", EntryType::Fifo, 0, 0o777);
+    f.set_cksum();
+    s.unpack(&tar(&[symlink("u", &target), (f, b"")]), &opts())
+        .unwrap();
+    assert!(
+        std::fs::symlink_metadata(s.dest.join("t"))
+            .unwrap()
+            .is_dir()
+    );
+    assert_eq!(
+        std::fs::metadata(s.outside().join("target"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777,
+        0o600
+    );
+    s.assert_untouched();
+}
+
+#[test]
+fn a_pax_size_differential_is_refused() {
+    let s = Scene::new();
+    // A PAX reader sees one 1024-byte file; a reader ignoring PAX sees an empty file, then
+    // the "data" as headers: a smuggled ../../evil.
+    let smuggled = tar(&[file("../../evil", b"smuggled")]);
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_pax_extensions([("size", smuggled.len().to_string().as_bytes())])
+        .unwrap();
+    let h = header("innocent", EntryType::Regular, 0, 0o644);
+    b.append(&h, &[][..]).unwrap();
+    let mut bytes = b.into_inner().unwrap();
+    // Splice the smuggled bytes in as the innocent entry's data.
+    let end = bytes.len() - 1024;
+    bytes.truncate(end);
+    bytes.extend_from_slice(&smuggled);
+    bytes.extend_from_slice(&[0; 1024]);
+    let err = s.unpack(&bytes, &opts()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "entry \"innocent\": PAX size {} disagrees with the header's size 0",
+            smuggled.len()
+        )
+    );
+    s.assert_untouched();
+}
+
+#[test]
+fn a_declared_size_beyond_the_data_is_an_error() {
+    let s = Scene::new();
+    let mut bytes = tar(&[(
+        header("big", EntryType::Regular, 1 << 30, 0o644),
+        &[0u8; 0][..],
+    )]);
+    // Header, then ten bytes, then the stream ends.
+    bytes.truncate(512);
+    bytes.extend_from_slice(b"0123456789");
+    let err = s.unpack(&bytes, &opts()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "entry \"big\": the stream ends after 10 of its 1073741824 bytes"
+    );
+    s.assert_untouched();
+}
+
+#[test]
+fn too_many_entries_are_refused() {
+    let s = Scene::new();
+    let names: Vec<String> = (0..11).map(|i| format!("f{i}")).collect();
+    let entries: Vec<_> = names.iter().map(|n| file(n, b"")).collect();
+    let limited = UnpackOptions {
+        max_entries: 10,
+        ..opts()
+    };
+    let err = s.unpack(&tar(&entries), &limited).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the layer has more than 10 entries (entry \"f10\" is one too many)"
+    );
+    assert!(!s.dest.join("f10").exists());
+    // Ten is fine.
+    let s = Scene::new();
+    let r = s.unpack(&tar(&entries[..10]), &limited).unwrap();
+    assert_eq!(r.entries, 10);
+}
+
+#[test]
+fn an_overlong_name_is_refused() {
+    let s = Scene::new();
+    let long = "a/".repeat(2500) + "f";
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_pax_extensions([("path", long.as_bytes())])
+        .unwrap();
+    b.append(&header("short", EntryType::Regular, 0, 0o644), &[][..])
+        .unwrap();
+    let err = s.unpack(&b.into_inner().unwrap(), &opts()).unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with(": path is 5001 bytes long, over the limit of 4096"),
+        "{err}"
+    );
+    assert!(!s.dest.join("a").exists());
+    s.assert_untouched();
+}
+
+#[test]
+fn a_truncated_header_or_bad_checksum_is_a_read_error() {
+    let s = Scene::new();
+    let mut bytes = tar(&[file("f", b"data")]);
+    bytes[0] ^= 0x20;
+    let err = s.unpack(&bytes, &opts()).unwrap_err();
+    assert!(matches!(err, UnpackError::Read { .. }), "{err}");
+    assert!(err.to_string().contains("checksum"), "{err}");
+}
+
+/// A small valid layer with every kind of entry the fuzz should reach.
+fn base_layer() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    b.append(&header("a/", EntryType::Directory, 0, 0o755), &[][..])
+        .unwrap();
+    b.append_pax_extensions([("SCHILY.xattr.user.k", &b"v"[..])])
+        .unwrap();
+    b.append(&header("a/f", EntryType::Regular, 5, 0o644), &b"hello"[..])
+        .unwrap();
+    b.append(&link("a/s", EntryType::Symlink, "../b"), &[][..])
+        .unwrap();
+    b.append(&link("a/h", EntryType::Link, "a/f"), &[][..])
+        .unwrap();
+    b.append(&header("b/c/d", EntryType::Regular, 3, 0o4755), &b"abc"[..])
+        .unwrap();
+    b.append(&header("a/.wh.gone", EntryType::Regular, 0, 0o644), &[][..])
+        .unwrap();
+    b.append(
+        &header("b/.wh..wh..opq", EntryType::Regular, 0, 0o644),
+        &[][..],
+    )
+    .unwrap();
+    b.append(&header("/p", EntryType::Fifo, 0, 0o600), &[][..])
+        .unwrap();
+    b.append(&link("up", EntryType::Symlink, "../../.."), &[][..])
+        .unwrap();
+    b.into_inner().unwrap()
+}
+
+/// Recomputes the checksum of the 512-byte header at `block`, so that mutations reach past
+/// the checksum test.
+fn fix_cksum(bytes: &mut [u8], block: usize) {
+    let h = &mut bytes[block..block + 512];
+    h[148..156].fill(b' ');
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    let text = format!("{sum:06o}\0 ");
+    h[148..156].copy_from_slice(text.as_bytes());
+}
+
+/// xorshift64*: a fixed-seed generator, so every run tries the same cases.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[test]
+fn mutated_layers_never_panic_nor_write_outside() {
+    let base = base_layer();
+    // Header blocks of the base layer (where mutations matter most).
+    let mut headers = Vec::new();
+    {
+        let mut archive = tar::Archive::new(base.as_slice());
+        for e in archive.entries().unwrap().raw(true) {
+            headers.push(e.unwrap().raw_header_position() as usize);
+        }
+    }
+    let interesting: &[u8] = b"/.\0\x7f0127x5Lg/../..wh.";
+    let mut rng = Rng(0x5eed_0f00_0009);
+    let (mut ok, mut failed) = (0, 0);
+    for case in 0..400 {
+        let mut bytes = base.clone();
+        let block = headers[rng.below(headers.len())];
+        for _ in 0..1 + rng.below(6) {
+            let at = if rng.below(4) == 0 {
+                rng.below(bytes.len())
+            } else {
+                block + rng.below(512)
+            };
+            bytes[at] = if rng.below(2) == 0 {
+                interesting[rng.below(interesting.len())]
+            } else {
+                rng.next() as u8
+            };
+        }
+        if rng.below(3) != 0 {
+            fix_cksum(&mut bytes, block);
+        }
+        if rng.below(10) == 0 {
+            let cut = rng.below(bytes.len());
+            bytes.truncate(cut);
+        }
+        let s = Scene::new();
+        let o = if case % 2 == 0 { opts() } else { apply() };
+        match s.unpack(&bytes, &o) {
+            Ok(_) => ok += 1,
+            Err(e) => {
+                failed += 1;
+                assert!(!e.to_string().is_empty());
+            }
+        }
+        s.assert_untouched();
+    }
+    // The fuzz reached both outcomes.
+    assert!(ok > 20 && failed > 20, "ok {ok}, failed {failed}");
+}
