@@ -186,3 +186,91 @@ fn the_overlay_of_the_layers_is_umocis_tree() {
     }
     assert_same_tree(&got, &want);
 }
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn devices_owners_setuid_and_capabilities_as_root() {
+    assert_root();
+    use tar::EntryType;
+    let owned = |mut h: tar::Header, uid: u64, gid: u64| {
+        h.set_uid(uid);
+        h.set_gid(gid);
+        h.set_cksum();
+        h
+    };
+    let dev = |path: &str, kind: EntryType, mode: u32, major: u32, minor: u32| {
+        let mut h = header(path, kind, 0, mode);
+        h.set_device_major(major).unwrap();
+        h.set_device_minor(minor).unwrap();
+        h.set_cksum();
+        h
+    };
+    // security.capability v2, effective, cap_net_raw (13) permitted.
+    let cap: Vec<u8> = [0x0200_0001u32, 1 << 13, 0, 0, 0]
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
+    let mut b = tar::Builder::new(Vec::new());
+    b.append(&dev("null", EntryType::Char, 0o666, 1, 3), &[][..])
+        .unwrap();
+    b.append(
+        &owned(dev("loop0", EntryType::Block, 0o660, 7, 0), 0, 6),
+        &[][..],
+    )
+    .unwrap();
+    b.append(
+        &owned(header("fifo", EntryType::Fifo, 0, 0o620), 1000, 1001),
+        &[][..],
+    )
+    .unwrap();
+    b.append(
+        &owned(header("suid", EntryType::Regular, 2, 0o6755), 1000, 1000),
+        &b"#!"[..],
+    )
+    .unwrap();
+    b.append_pax_extensions([("SCHILY.xattr.security.capability", cap.as_slice())])
+        .unwrap();
+    b.append(
+        &owned(header("ping", EntryType::Regular, 2, 0o755), 0, 0),
+        &b"#!"[..],
+    )
+    .unwrap();
+    b.append(
+        &owned(link("link", EntryType::Symlink, "suid"), 1000, 1000),
+        &[][..],
+    )
+    .unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let r = peapod_image::unpack::unpack(
+        b.into_inner().unwrap().as_slice(),
+        dest.path(),
+        &UnpackOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        (r.devices, r.fifos, r.files, r.symlinks, r.xattrs),
+        (2, 1, 2, 1, 1)
+    );
+    let t = snapshot(dest.path());
+    let got = |p: &str| {
+        let n = &t[p];
+        (n.kind, n.mode, n.uid, n.gid, n.data.clone())
+    };
+    assert_eq!(
+        got("null"),
+        ("char", 0o666, 0, 0, format!("{:x}", libc::makedev(1, 3)))
+    );
+    assert_eq!(
+        got("loop0"),
+        ("block", 0o660, 0, 6, format!("{:x}", libc::makedev(7, 0)))
+    );
+    assert_eq!(got("fifo"), ("fifo", 0o620, 1000, 1001, String::new()));
+    // chown before chmod: the setuid and setgid bits survive.
+    assert_eq!(got("suid").1, 0o6755);
+    assert_eq!(
+        (t["suid"].uid, t["link"].uid, t["link"].gid),
+        (1000, 1000, 1000)
+    );
+    // xattrs after chown: the capability survives.
+    assert_eq!(t["ping"].xattrs.get("security.capability"), Some(&cap));
+}

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use peapod_image::unpack::{UnpackError, UnpackMode, UnpackOptions, UnpackReport, unpack};
 use tar::{EntryType, Header};
-use unpack_util::{Node, snapshot};
+use unpack_util::{Node, header, link, snapshot, tar};
 
 /// A temporary directory with `dest/` (what is unpacked into) and `outside/` (a sentinel
 /// tree: `passwd`, `etc/`, `target` mode 0600) beside it.
@@ -75,40 +75,6 @@ fn apply() -> UnpackOptions {
         mode: UnpackMode::Apply,
         ..UnpackOptions::rootless()
     }
-}
-
-/// A header with `path` written raw into the name field (no sanitising), as a hostile tool
-/// would.
-fn header(path: &str, kind: EntryType, size: u64, mode: u32) -> Header {
-    let mut h = Header::new_ustar();
-    let name = &mut h.as_old_mut().name;
-    assert!(path.len() <= name.len(), "{path}");
-    name[..path.len()].copy_from_slice(path.as_bytes());
-    h.set_entry_type(kind);
-    h.set_size(size);
-    h.set_mode(mode);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_mtime(946_684_800);
-    h.set_cksum();
-    h
-}
-
-fn link(path: &str, kind: EntryType, target: &str) -> Header {
-    let mut h = header(path, kind, 0, 0o777);
-    let field = &mut h.as_old_mut().linkname;
-    field[..target.len()].copy_from_slice(target.as_bytes());
-    h.set_cksum();
-    h
-}
-
-/// A tar of `(header, data)` pairs.
-fn tar(entries: &[(Header, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (h, data) in entries {
-        b.append(h, *data).unwrap();
-    }
-    b.into_inner().unwrap()
 }
 
 fn file(path: &str, data: &'static [u8]) -> (Header, &'static [u8]) {
@@ -352,6 +318,23 @@ fn a_pax_size_differential_is_refused() {
             smuggled.len()
         )
     );
+    // Two size records (parsers differ on which wins), or one that is not a number.
+    for records in [
+        &[("size", &b"0"[..]), ("size", &b"512"[..])][..],
+        &[("size", &b"0x10"[..])],
+    ] {
+        let mut b = tar::Builder::new(Vec::new());
+        b.append_pax_extensions(records.iter().copied()).unwrap();
+        b.append(&header("innocent", EntryType::Regular, 0, 0o644), &[][..])
+            .unwrap();
+        let err = s.unpack(&b.into_inner().unwrap(), &opts()).unwrap_err();
+        assert!(matches!(err, UnpackError::Header { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("entry \"innocent\": invalid header: "),
+            "{err}"
+        );
+    }
     s.assert_untouched();
 }
 
@@ -527,4 +510,138 @@ fn mutated_layers_never_panic_nor_write_outside() {
     }
     // The fuzz reached both outcomes.
     assert!(ok > 20 && failed > 20, "ok {ok}, failed {failed}");
+}
+
+#[test]
+fn extension_headers_over_the_budget_are_refused() {
+    let s = Scene::new();
+    // A GNU long name of 2 MiB: the parser would hold it all in memory.
+    let mut long = Header::new_gnu();
+    long.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"././@LongLink");
+    long.set_entry_type(EntryType::GNULongName);
+    long.set_size(2 << 20);
+    long.set_mode(0o644);
+    long.set_uid(0);
+    long.set_gid(0);
+    long.set_mtime(0);
+    long.set_cksum();
+    let name = vec![b'a'; 2 << 20];
+    let bytes = tar(&[
+        (long, name.as_slice()),
+        (header("f", EntryType::Regular, 0, 0o644), b""),
+    ]);
+    let err = s.unpack(&bytes, &opts()).unwrap_err();
+    assert!(matches!(err, UnpackError::Read { entries: 0, .. }), "{err}");
+    assert!(
+        err.to_string().contains(
+            "the extension headers (GNU long names, PAX records) before the next entry exceed 1048576 bytes"
+        ),
+        "{err}"
+    );
+    // A large PAX record within the budget is fine (skipped by the rootless xattr policy).
+    let s = Scene::new();
+    let big = vec![b'v'; 200_000];
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_pax_extensions([("SCHILY.xattr.trusted.big", big.as_slice())])
+        .unwrap();
+    b.append(&header("f", EntryType::Regular, 2, 0o644), &b"ok"[..])
+        .unwrap();
+    let r = s.unpack(&b.into_inner().unwrap(), &opts()).unwrap();
+    assert_eq!((r.files, r.xattrs, r.xattrs_skipped), (1, 0, 1));
+    s.assert_untouched();
+}
+
+#[test]
+fn deep_paths_beyond_the_parent_cache_work() {
+    let s = Scene::new();
+    let deep = "d/".repeat(100);
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        (format!("{deep}one"), &b"1"[..]),
+        (format!("{deep}two"), &b"2"[..]),
+        (format!("{}three", "d/".repeat(70)), &b"3"[..]),
+        ("d/four".to_owned(), &b"4"[..]),
+    ] {
+        b.append_pax_extensions([("path", name.as_bytes())])
+            .unwrap();
+        b.append(&header("x", EntryType::Regular, 1, 0o644), data)
+            .unwrap();
+    }
+    s.unpack(&b.into_inner().unwrap(), &opts()).unwrap();
+    let read = |p: String| std::fs::read_to_string(s.dest.join(p)).unwrap();
+    assert_eq!(read(format!("{deep}one")), "1");
+    assert_eq!(read(format!("{deep}two")), "2");
+    assert_eq!(read(format!("{}three", "d/".repeat(70))), "3");
+    assert_eq!(read("d/four".to_owned()), "4");
+    s.assert_untouched();
+}
+
+#[test]
+fn the_root_entry_sets_the_roots_mode_and_nothing_else_can_name_it() {
+    let s = Scene::new();
+    s.unpack(
+        &tar(&[(header("./", EntryType::Directory, 0, 0o750), b"")]),
+        &opts(),
+    )
+    .unwrap();
+    let mode = std::fs::metadata(&s.dest).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o750);
+    let err = s.unpack(&tar(&[file("/", b"x")]), &opts()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "entry \"/\": invalid path: only a directory can name the root"
+    );
+    s.assert_untouched();
+}
+
+#[test]
+fn rootless_skips_device_nodes_but_makes_fifos() {
+    let s = Scene::new();
+    let mut null = header("null", EntryType::Char, 0, 0o666);
+    null.set_device_major(1).unwrap();
+    null.set_device_minor(3).unwrap();
+    null.set_cksum();
+    let r = s
+        .unpack(
+            &tar(&[
+                (null, b""),
+                (header("fifo", EntryType::Fifo, 0, 0o640), b""),
+            ]),
+            &opts(),
+        )
+        .unwrap();
+    assert_eq!((r.devices, r.fifos, r.skipped), (0, 1, 1));
+    assert!(!s.dest.join("null").exists());
+    use std::os::unix::fs::FileTypeExt;
+    let fifo = std::fs::symlink_metadata(s.dest.join("fifo")).unwrap();
+    assert!(fifo.file_type().is_fifo());
+    assert_eq!(fifo.permissions().mode() & 0o7777, 0o640);
+}
+
+#[test]
+fn later_entries_replace_earlier_ones_of_any_type() {
+    let s = Scene::new();
+    s.unpack(
+        &tar(&[
+            file("x", b"file"),
+            dir("x/"),
+            file("x/y", b"y"),
+            file("x", b"file again"),
+            symlink("z", "x"),
+            file("z", b"z"),
+        ]),
+        &opts(),
+    )
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(s.dest.join("x")).unwrap(),
+        "file again"
+    );
+    assert_eq!(std::fs::read_to_string(s.dest.join("z")).unwrap(), "z");
+    assert!(
+        std::fs::symlink_metadata(s.dest.join("z"))
+            .unwrap()
+            .is_file()
+    );
+    s.assert_untouched();
 }

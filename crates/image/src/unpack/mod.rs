@@ -44,10 +44,15 @@
 //! removes it. The store unpacks into a temporary directory and renames it into place only
 //! on success.
 //!
-//! **Known limits.** The `tar` crate reads GNU long names and PAX headers into memory in
-//! full before handing us the entry, so a hostile layer can make it allocate as much as its
-//! (decompressed) metadata entry declares; the entry-count and name bounds apply after that.
-//! Needs Linux ≥ 5.6 (openat2) and, for xattrs on symlinks and device nodes, `/proc`.
+//! - the `tar` crate reads GNU long names and PAX records into memory in full before it
+//!   hands us their entry: a counting reader under it bounds those reads
+//!   ([`UnpackOptions::max_header_bytes`], `budget.rs`), so a hostile layer cannot make it
+//!   allocate more than that.
+//!
+//! **Known limits.** Needs Linux ≥ 5.6 (openat2: there is no fallback walk; `ENOSYS` is an
+//! error naming the entry) and, for xattrs on symlinks and device nodes, `/proc`. PAX
+//! `LIBARCHIVE.xattr.*` records (base64) are ignored, as docker and containerd ignore them;
+//! sub-second mtimes are truncated to seconds; atime is set to mtime.
 //!
 //! Dependencies: `tar` (header parsing only; we write every file ourselves), `flate2` with
 //! `zlib-rs` and `zstd` (see [`compression`](self::Compression)), `nix` (the `*at` calls,
@@ -57,6 +62,7 @@
 //! parent and walks only the components that changed, so an entry in the same directory as
 //! the one before costs no path resolution at all.
 
+mod budget;
 mod compression;
 mod error;
 mod path;
@@ -75,6 +81,7 @@ pub use error::UnpackError;
 pub use whiteout::OPAQUE_XATTR;
 
 use crate::digest::{Digest, HashingReader};
+use budget::Budget;
 use path::{Name, classify, clean};
 use write::{Meta, Unpacker};
 
@@ -123,6 +130,10 @@ pub struct UnpackOptions {
     /// At most this many bytes in an entry's path and in a link target. Default 4096
     /// (`PATH_MAX`).
     pub max_name_len: usize,
+    /// At most this many bytes of extension headers (GNU long name and long link, PAX
+    /// records with their xattrs) before one entry, which the tar parser holds in memory.
+    /// Default 1 MiB.
+    pub max_header_bytes: u64,
 }
 
 impl Default for UnpackOptions {
@@ -134,6 +145,7 @@ impl Default for UnpackOptions {
             xattrs: Xattrs::All,
             max_entries: 1_000_000,
             max_name_len: 4096,
+            max_header_bytes: 1024 * 1024,
         }
     }
 }
@@ -236,10 +248,11 @@ pub fn unpack<R: Read>(
         source: e.into(),
     })?;
     let mut u = Unpacker::new(tree, opts);
-    let mut archive = tar::Archive::new(BufReader::with_capacity(
-        256 * 1024,
-        HashingReader::new(tar),
-    ));
+    let (budget, limit) = Budget::new(
+        BufReader::with_capacity(256 * 1024, HashingReader::new(tar)),
+        opts.max_header_bytes,
+    );
+    let mut archive = tar::Archive::new(budget);
     {
         let entries = archive
             .entries()
@@ -249,11 +262,16 @@ pub fn unpack<R: Read>(
                 entries: u.cx.report.entries,
                 source,
             })?;
+            // The parser skips whatever of this entry's data we do not read.
+            limit.allow_after(
+                entry.raw_file_position().saturating_add(entry.size()),
+                opts.max_header_bytes,
+            );
             u.entry(&mut entry)?;
         }
     }
     u.finish_dirs()?;
-    let mut rest = archive.into_inner();
+    let mut rest = archive.into_inner().into_inner();
     io::copy(&mut rest, &mut io::sink()).map_err(|source| UnpackError::Read {
         entries: u.cx.report.entries,
         source,
@@ -295,15 +313,8 @@ impl Unpacker<'_> {
             entry: name.clone(),
             source,
         };
-        let header_size = entry.header().entry_size().map_err(header_err)?;
         let size = entry.size();
-        if size != header_size && !(header_size == 0 && size > MAX_OCTAL_SIZE) {
-            return Err(UnpackError::SizeMismatch {
-                entry: name,
-                pax: size,
-                header: header_size,
-            });
-        }
+        self.check_pax_size(entry, &name)?;
         let link = entry.link_name_bytes().map(|l| l.into_owned());
         if let Some(l) = &link
             && l.len() > limit
@@ -377,6 +388,61 @@ impl Unpacker<'_> {
                 kind: char::from(other.as_byte()),
             }),
         }
+    }
+
+    /// A PAX `size` record must parse and agree with the header's own size field, unless
+    /// that field cannot hold the value (then it is 0). (GNU sparse entries have a logical
+    /// size apart from the header's; only the PAX record is compared.)
+    fn check_pax_size<R: Read>(
+        &self,
+        entry: &mut tar::Entry<'_, R>,
+        name: &str,
+    ) -> Result<(), UnpackError> {
+        let header_err = |source: io::Error| UnpackError::Header {
+            entry: name.to_owned(),
+            source,
+        };
+        let header = entry.header().entry_size().map_err(header_err)?;
+        let Some(pax) = entry.pax_extensions().map_err(header_err)? else {
+            return Ok(());
+        };
+        let mut record = None;
+        for ext in pax {
+            let ext = ext.map_err(header_err)?;
+            if ext.key_bytes() == b"size" {
+                // Parsers disagree on which of two records wins: refuse both.
+                if record.is_some() {
+                    return Err(header_err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "two PAX size records",
+                    )));
+                }
+                record = Some(ext.value_bytes().to_vec());
+            }
+        }
+        let Some(record) = record else {
+            return Ok(());
+        };
+        let pax = std::str::from_utf8(&record)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .ok_or_else(|| {
+                header_err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "PAX size {:?} is not a number",
+                        String::from_utf8_lossy(&record)
+                    ),
+                ))
+            })?;
+        if pax != header && !(header == 0 && pax > MAX_OCTAL_SIZE) {
+            return Err(UnpackError::SizeMismatch {
+                entry: name.to_owned(),
+                pax,
+                header,
+            });
+        }
+        Ok(())
     }
 
     /// Mode, owner, mtime and xattrs of the entry.

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use peapod_image::Digest;
 use peapod_image::unpack::{Compression, UnpackOptions, UnpackReport, decompress, unpack};
+use tar::{EntryType, Header};
 
 /// Fails (never skips) unless root.
 pub fn assert_root() {
@@ -247,4 +248,38 @@ pub fn read_all(mut r: impl Read) -> Vec<u8> {
     let mut v = Vec::new();
     r.read_to_end(&mut v).unwrap();
     v
+}
+
+/// A header with `path` written raw into the name field (no sanitising), as a hostile tool
+/// would.
+pub fn header(path: &str, kind: EntryType, size: u64, mode: u32) -> Header {
+    let mut h = Header::new_ustar();
+    let name = &mut h.as_old_mut().name;
+    assert!(path.len() <= name.len(), "{path}");
+    name[..path.len()].copy_from_slice(path.as_bytes());
+    h.set_entry_type(kind);
+    h.set_size(size);
+    h.set_mode(mode);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(946_684_800);
+    h.set_cksum();
+    h
+}
+
+pub fn link(path: &str, kind: EntryType, target: &str) -> Header {
+    let mut h = header(path, kind, 0, 0o777);
+    let field = &mut h.as_old_mut().linkname;
+    field[..target.len()].copy_from_slice(target.as_bytes());
+    h.set_cksum();
+    h
+}
+
+/// A tar of `(header, data)` pairs.
+pub fn tar(entries: &[(Header, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (h, data) in entries {
+        b.append(h, *data).unwrap();
+    }
+    b.into_inner().unwrap()
 }
