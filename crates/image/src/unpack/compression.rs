@@ -1,24 +1,24 @@
 //! Layer compression: named by a layer's media type (image-spec `layer.md`, "Media Types";
 //! `media-types.md`), or detected from an archive's first bytes, and undone as a stream.
-//!
-//! Backends, chosen by measurement (a 200 MB tar of `/usr/lib` and `/usr/share/doc`, `gzip
-//! -6` to 68 MB, `zstd -3` to 66 MB, 2-core CI machine, release build, medians of 3):
-//!
-//! | decoder | time | throughput |
-//! | --- | --- | --- |
-//! | flate2 `rust_backend` (miniz_oxide) | 530–620 ms | ≈ 350 MB/s |
-//! | flate2 `zlib-rs` | 390–420 ms | ≈ 500 MB/s |
-//! | GNU `gzip -dc` (the floor's `tar -xzf`) | 1.03 s | ≈ 195 MB/s |
-//! | `zstd` crate 0.13 (libzstd, no default features) | 178–230 ms | ≈ 1.1 GB/s |
-//! | `zstd -dc` | 190–220 ms | ≈ 1 GB/s |
-//!
-//! So gzip goes through flate2 with its `zlib-rs` backend (pure Rust, no C toolchain, 30%
-//! faster than miniz_oxide and twice GNU gzip), and zstd through the `zstd` crate (the
-//! reference C library; no pure-Rust decoder comes close).
 
 use std::io::{self, BufRead, BufReader, Read};
 
 /// How a layer blob is compressed.
+///
+/// Backends, chosen by measurement (a 200 MB tar of `/usr/lib` and `/usr/share/doc`, `gzip
+/// -6` to 68 MB, `zstd -3` to 66 MB, 2-core CI machine, release build, three runs each):
+///
+/// | decoder | time | throughput |
+/// | --- | --- | --- |
+/// | flate2 `rust_backend` (miniz_oxide) | 530–620 ms | ≈ 350 MB/s |
+/// | flate2 `zlib-rs` | 390–420 ms | ≈ 500 MB/s |
+/// | GNU `gzip -dc` (the floor's `tar -xzf`) | 1.03 s | ≈ 195 MB/s |
+/// | `zstd` crate 0.13 (libzstd, no default features) | 178–230 ms | ≈ 1.1 GB/s |
+/// | `zstd -dc` | 190–220 ms | ≈ 1 GB/s |
+///
+/// So gzip goes through flate2 with its `zlib-rs` backend (pure Rust, no C toolchain, 30%
+/// faster than miniz_oxide and twice GNU gzip), and zstd through the `zstd` crate (the
+/// reference C library through `zstd-sys`; a pure-Rust zstd decoder was not measured).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Compression {
     /// A plain tar (`application/vnd.oci.image.layer.v1.tar`).

@@ -17,9 +17,10 @@
 //! **Untrusted input.** Everything in a layer is hostile until proven otherwise, and nothing
 //! it says can make us write, change or read outside `dest`:
 //!
-//! - paths are cleaned lexically as docker cleans them ([`path`](self) rules: a leading `/`
-//!   is stripped; `..` above the root of a relative path is an error,
-//!   [`UnpackError::Breakout`]; inside an absolute one it stays at the root);
+//! - paths are cleaned lexically as docker cleans them (Go's `filepath.Clean`): a leading
+//!   `/` is stripped; `..` above the root of a relative path is an error,
+//!   [`UnpackError::Breakout`]; in an absolute path it stays at the root (`/../etc` is
+//!   `etc`);
 //! - every object is made by its parent directory's fd and its own name, never by a joined
 //!   path; parents are resolved with `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`, so a
 //!   symlink made by an earlier entry (or an earlier layer, in Apply mode) is followed only
@@ -38,16 +39,15 @@
 //! - a stream that ends inside an entry's data is [`UnpackError::Truncated`]; the entry count
 //!   and the path length are bounded ([`UnpackOptions::max_entries`],
 //!   [`UnpackOptions::max_name_len`]);
+//! - the `tar` crate reads GNU long names and PAX records into memory in full before it
+//!   hands us their entry: a counting reader under it bounds those reads
+//!   ([`UnpackOptions::max_header_bytes`], `budget.rs`), so a hostile layer cannot make it
+//!   allocate more than that;
 //! - `trusted.overlay.*` xattrs in the tar are dropped (they would steer overlayfs).
 //!
 //! **On error** `dest` is left partially written (never anything outside it): the caller
 //! removes it. The store unpacks into a temporary directory and renames it into place only
 //! on success.
-//!
-//! - the `tar` crate reads GNU long names and PAX records into memory in full before it
-//!   hands us their entry: a counting reader under it bounds those reads
-//!   ([`UnpackOptions::max_header_bytes`], `budget.rs`), so a hostile layer cannot make it
-//!   allocate more than that.
 //!
 //! **Known limits.** Needs Linux ≥ 5.6 (openat2: there is no fallback walk; `ENOSYS` is an
 //! error naming the entry) and, for xattrs on symlinks and device nodes, `/proc`. PAX
@@ -55,12 +55,20 @@
 //! sub-second mtimes are truncated to seconds; atime is set to mtime.
 //!
 //! Dependencies: `tar` (header parsing only; we write every file ourselves), `flate2` with
-//! `zlib-rs` and `zstd` (see [`compression`](self::Compression)), `nix` (the `*at` calls,
-//! openat2), `libc` (xattrs, which nix lacks).
+//! `zlib-rs` and `zstd` (chosen by measurement, see [`Compression`]), `nix` (the `*at`
+//! calls, openat2), `libc` (xattrs, which nix lacks). Not `pathrs` or `cap-std`: see
+//! `safe.rs`.
 //!
 //! **Speed.** The parent-directory cache in `safe` keeps one fd per level of the last
 //! parent and walks only the components that changed, so an entry in the same directory as
-//! the one before costs no path resolution at all.
+//! the one before costs no path resolution at all. Measured on a 174 MB tar of
+//! `/usr/share/{doc,man}` (29,526 entries, 25,819 files) unpacked as root into tmpfs, release
+//! build, six alternating runs on the shared 2-core CI machine (CPU time user+sys, since
+//! wall time there is too noisy): with the cache 0.62–0.69 s (median 0.64), with one openat2
+//! from the root per entry instead 0.67–0.82 s (median 0.70), GNU `tar -xf` 0.44–0.60 s (it
+//! hashes nothing: about 0.1 s of ours is the sha256 of the stream for the diff_id). The same
+//! tar gzipped (`-6`, in memory): 1.30–1.34 s wall for decompress + unpack, `tar -xzf`
+//! 1.92–2.24 s.
 
 mod budget;
 mod compression;

@@ -18,8 +18,8 @@
 //! component that is a symlink falls back to one openat2 from the root for the whole prefix.
 //! The cache is only valid while the directories it holds are where they were: every removal
 //! (a replaced entry, an Apply-mode whiteout or opaque directory) clears it. Creating a new
-//! name never changes what an existing path resolves to, so creation keeps it. Measured on
-//! the busybox fixture (≈ 400 entries) and a 20,000-file layer: see `mod.rs`.
+//! name never changes what an existing path resolves to, so creation keeps it. It saves
+//! about 8% of the CPU time of an unpack (figures in `mod.rs`).
 
 use std::ffi::{CString, OsStr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
