@@ -9,7 +9,7 @@ mod unpack_util;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::process::Command;
 
-use peapod_image::unpack::{OPAQUE_XATTR, UnpackMode, UnpackOptions};
+use peapod_image::unpack::{OPAQUE_XATTR, UnpackMode, UnpackOptions, unpack};
 use unpack_util::*;
 
 #[test]
@@ -68,6 +68,46 @@ fn rootless_apply_makes_the_layered_tree_without_owners() {
         std::fs::metadata(data.join("owned")).unwrap().mode() & 0o7777,
         0o640
     );
+}
+
+#[test]
+fn apply_mode_whiteouts_hide_only_the_lower_layers() {
+    let dest = tempfile::tempdir().unwrap();
+    let opts = UnpackOptions {
+        mode: UnpackMode::Apply,
+        ..UnpackOptions::rootless()
+    };
+    let file = |p: &str, data: &'static [u8]| {
+        (
+            header(p, tar::EntryType::Regular, data.len() as u64, 0o644),
+            data,
+        )
+    };
+    let dir = |p: &str| (header(p, tar::EntryType::Directory, 0, 0o755), &b""[..]);
+    let lower = tar(&[
+        dir("d/"),
+        file("d/old", b"old"),
+        dir("d/sub/"),
+        file("d/sub/x", b"x"),
+        file("keep", b"k"),
+    ]);
+    unpack(lower.as_slice(), dest.path(), &opts).unwrap();
+    // The opaque marker comes after an entry of its own layer, and a whiteout names an entry
+    // of its own layer: both hide only what the lower layer made.
+    let upper = tar(&[
+        dir("d/"),
+        file("d/new", b"new"),
+        file("d/.wh..wh..opq", b""),
+        file("mine", b"m"),
+        file(".wh.mine", b""),
+        file(".wh.keep", b""),
+        file("nowhere/.wh.x", b""),
+    ]);
+    let r = unpack(upper.as_slice(), dest.path(), &opts).unwrap();
+    assert_eq!((r.whiteouts, r.opaques), (3, 1));
+    let mut names: Vec<String> = snapshot(dest.path()).into_keys().collect();
+    names.sort();
+    assert_eq!(names, ["d", "d/new", "mine"]);
 }
 
 #[test]

@@ -389,7 +389,7 @@ fn an_overlong_name_is_refused() {
     let err = s.unpack(&b.into_inner().unwrap(), &opts()).unwrap_err();
     assert!(
         err.to_string()
-            .ends_with(": path is 5001 bytes long, over the limit of 4096"),
+            .ends_with(": path is 5001 bytes long, over the limit of 4095"),
         "{err}"
     );
     assert!(!s.dest.join("a").exists());
@@ -643,5 +643,72 @@ fn later_entries_replace_earlier_ones_of_any_type() {
             .unwrap()
             .is_file()
     );
+    s.assert_untouched();
+}
+
+#[test]
+fn the_parent_cache_follows_a_directory_replaced_by_a_symlink() {
+    let s = Scene::new();
+    s.unpack(
+        &tar(&[
+            dir("a/"),
+            dir("a/b/"),
+            file("a/b/one", b"1"),
+            dir("x/"),
+            dir("x/b/"),
+            // Replaces the directory a (and a/b, which the cache held) by a symlink.
+            symlink("a", "x"),
+            file("a/b/two", b"2"),
+        ]),
+        &opts(),
+    )
+    .unwrap();
+    assert!(
+        std::fs::symlink_metadata(s.dest.join("a"))
+            .unwrap()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.dest.join("x/b/two")).unwrap(),
+        "2"
+    );
+    assert!(!s.dest.join("x/b/one").exists());
+    s.assert_untouched();
+}
+
+#[test]
+fn a_whiteout_removes_a_tree_deeper_than_any_path() {
+    let s = Scene::new();
+    // 1,500 levels, then a symlink to the bottom and 1,500 more below it: 3,000 levels, more
+    // than a path can name, which removal must still walk without recursing.
+    let a = "a/".repeat(1500);
+    let b = "b/".repeat(1500);
+    let mut layer = tar::Builder::new(Vec::new());
+    for (name, kind, target) in [
+        (a.clone(), EntryType::Directory, None),
+        (
+            "s".to_owned(),
+            EntryType::Symlink,
+            Some(a.trim_end_matches('/')),
+        ),
+        (format!("s/{b}"), EntryType::Directory, None),
+        (format!("s/{b}f"), EntryType::Regular, None),
+    ] {
+        let mut records = vec![("path", name.as_bytes())];
+        if let Some(t) = target {
+            records.push(("linkpath", t.as_bytes()));
+        }
+        layer.append_pax_extensions(records).unwrap();
+        layer.append(&header("x", kind, 0, 0o755), &[][..]).unwrap();
+    }
+    let r = s.unpack(&layer.into_inner().unwrap(), &apply()).unwrap();
+    assert_eq!((r.dirs, r.symlinks, r.files), (2, 1, 1));
+    // (Through the symlink: the real path is too long to name.)
+    assert!(s.dest.join(format!("s/{b}f")).exists());
+    let r = s
+        .unpack(&tar(&[file(".wh.a", b""), file(".wh.s", b"")]), &apply())
+        .unwrap();
+    assert_eq!(r.whiteouts, 2);
+    assert_eq!(std::fs::read_dir(&s.dest).unwrap().count(), 0);
     s.assert_untouched();
 }

@@ -135,8 +135,9 @@ pub struct UnpackOptions {
     /// At most this many tar entries (each PAX or GNU extension header is part of the entry
     /// it describes). Default 1,000,000.
     pub max_entries: u64,
-    /// At most this many bytes in an entry's path and in a link target. Default 4096
-    /// (`PATH_MAX`).
+    /// At most this many bytes in an entry's path and in a link target. Default 4095
+    /// (`PATH_MAX` less its NUL: the longest path the kernel resolves in one call; a larger
+    /// limit lets longer paths in, which then fail with `ENAMETOOLONG` naming the entry).
     pub max_name_len: usize,
     /// At most this many bytes of extension headers (GNU long name and long link, PAX
     /// records with their xattrs) before one entry, which the tar parser holds in memory.
@@ -152,7 +153,7 @@ impl Default for UnpackOptions {
             devices: true,
             xattrs: Xattrs::All,
             max_entries: 1_000_000,
-            max_name_len: 4096,
+            max_name_len: 4095,
             max_header_bytes: 1024 * 1024,
         }
     }

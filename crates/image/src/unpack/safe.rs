@@ -218,44 +218,102 @@ pub(crate) fn remove_all(dir: BorrowedFd<'_>, name: &[u8]) -> nix::Result<()> {
     if kind_of(dir, name)? != Some(SFlag::S_IFDIR) {
         return unlinkat(dir, c.as_c_str(), UnlinkatFlags::NoRemoveDir);
     }
-    empty_dir(dir, name, &|_| true)?;
-    match unlinkat(dir, c.as_c_str(), UnlinkatFlags::RemoveDir) {
-        Ok(()) | Err(Errno::ENOENT) => Ok(()),
-        Err(e) => Err(e),
-    }
+    purge(dir, name)
 }
 
 /// Removes each child `c` of directory `name` in `dir` for which `remove(c)` is true
 /// (recursively, never following symlinks; `name` itself must be a directory, not a
-/// symlink to one). Names are read first, then removed, so the listing holds no fd while
-/// recursing.
+/// symlink to one).
 pub(crate) fn empty_dir(
     dir: BorrowedFd<'_>,
     name: &[u8],
     remove: &dyn Fn(&[u8]) -> bool,
 ) -> nix::Result<()> {
-    let target = openat(
+    let top = open_dir(dir, name)?;
+    let names = list(top.as_fd())?;
+    let subdirs = unlink_files(top.as_fd(), names.into_iter().filter(|c| remove(c)))?;
+    for sub in subdirs {
+        purge(top.as_fd(), &sub)?;
+    }
+    Ok(())
+}
+
+/// Removes directory `name` in `dir` and everything below it, depth first and without
+/// recursion (a hostile layer can nest directories far deeper than a thread's stack could
+/// recurse): one directory fd open at a time, going back up through `..` (each directory
+/// was opened by name, not following symlinks, from the one above it), and the names of the
+/// subdirectories still to remove kept on a stack.
+fn purge(dir: BorrowedFd<'_>, name: &[u8]) -> nix::Result<()> {
+    let mut cur = open_dir(dir, name)?;
+    let first = unlink_files(cur.as_fd(), list(cur.as_fd())?.into_iter())?;
+    let mut stack: Vec<(Vec<u8>, Vec<Vec<u8>>)> = vec![(name.to_vec(), first)];
+    while let Some((done, pending)) = stack.last_mut() {
+        if let Some(child) = pending.pop() {
+            cur = open_dir(cur.as_fd(), &child)?;
+            let subdirs = unlink_files(cur.as_fd(), list(cur.as_fd())?.into_iter())?;
+            stack.push((child, subdirs));
+            continue;
+        }
+        let done = cname(done)?;
+        stack.pop();
+        if stack.is_empty() {
+            drop(cur);
+            return match unlinkat(dir, done.as_c_str(), UnlinkatFlags::RemoveDir) {
+                Ok(()) | Err(Errno::ENOENT) => Ok(()),
+                Err(e) => Err(e),
+            };
+        }
+        let parent = openat(
+            cur.as_fd(),
+            "..",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        unlinkat(parent.as_fd(), done.as_c_str(), UnlinkatFlags::RemoveDir)?;
+        cur = parent;
+    }
+    Ok(())
+}
+
+/// Opens directory `name` in `dir` for listing, not following a symlink.
+fn open_dir(dir: BorrowedFd<'_>, name: &[u8]) -> nix::Result<OwnedFd> {
+    openat(
         dir,
         cname(name)?.as_c_str(),
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::empty(),
-    )?;
-    let names: Vec<Vec<u8>> = {
-        let mut listing = nix::dir::Dir::from_fd(target.try_clone().map_err(io_errno)?)?;
-        let mut names = Vec::new();
-        for ent in listing.iter() {
-            let ent = ent?;
-            let n = ent.file_name().to_bytes();
-            if n != b"." && n != b".." {
-                names.push(n.to_vec());
-            }
+    )
+}
+
+/// The names in directory `fd`, without `.` and `..`.
+fn list(fd: BorrowedFd<'_>) -> nix::Result<Vec<Vec<u8>>> {
+    let dup = fd.try_clone_to_owned().map_err(io_errno)?;
+    let mut listing = nix::dir::Dir::from_fd(dup)?;
+    let mut names = Vec::new();
+    for ent in listing.iter() {
+        let ent = ent?;
+        let n = ent.file_name().to_bytes();
+        if n != b"." && n != b".." {
+            names.push(n.to_vec());
         }
-        names
-    };
-    for child in names.iter().filter(|c| remove(c)) {
-        remove_all(target.as_fd(), child)?;
     }
-    Ok(())
+    Ok(names)
+}
+
+/// Unlinks each of `names` in `dir` that is not a directory; returns the directories.
+fn unlink_files(
+    dir: BorrowedFd<'_>,
+    names: impl Iterator<Item = Vec<u8>>,
+) -> nix::Result<Vec<Vec<u8>>> {
+    let mut dirs = Vec::new();
+    for name in names {
+        match unlinkat(dir, cname(&name)?.as_c_str(), UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(Errno::ENOENT) => {}
+            Err(Errno::EISDIR) | Err(Errno::EPERM) => dirs.push(name),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(dirs)
 }
 
 fn io_errno(e: std::io::Error) -> Errno {
