@@ -87,7 +87,7 @@ pub fn ingest_layer(
             layer: label.clone(),
             media_type: mt.clone(),
         })?,
-        None => Compression::detect(&head[..n]),
+        None => Compression::from_magic(&head[..n]),
     };
     let media_type = spec.media_type.clone().unwrap_or_else(|| {
         match compression {
@@ -100,7 +100,7 @@ pub fn ingest_layer(
     let staging = store.layer_staging()?;
     let stream = io::Cursor::new(head[..n].to_vec()).chain(&mut tee);
     let report = unpack(
-        decompress(stream, compression)?,
+        decompress(stream, compression).map_err(read_err)?,
         staging.path(),
         &UnpackOptions::default(),
     );

@@ -13,12 +13,9 @@ use super::{LoadedImage, tar_entry};
 use crate::digest::{Digest, HashingReader};
 use crate::error::{Error, Result};
 use crate::ingest::{LayerSpec, commit_image, existing_layer, ingest_layer};
-use crate::manifest::{self, DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, MAX_CONFIG_SIZE};
+use crate::manifest::{self, MAX_CONFIG_SIZE, OCI_CONFIG, OCI_MANIFEST};
 use crate::store::{ImageRecord, Store};
 use crate::unpack::{Compression, decompress};
-
-/// An uncompressed docker layer.
-const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -54,9 +51,9 @@ pub(crate) fn load(store: &Store, files: &Files, name: Option<&str>) -> Result<V
             let n = reader
                 .read(&mut head)
                 .map_err(crate::error::io_err("cannot read", files.path()))?;
-            let (compression, media_type) = match Compression::detect(&head[..n]) {
-                Compression::None => (Compression::None, DOCKER_LAYER),
-                Compression::Gzip => (Compression::Gzip, DOCKER_LAYER_GZIP),
+            let (compression, media_type) = match Compression::from_magic(&head[..n]) {
+                Compression::None => (Compression::None, manifest::OCI_LAYER),
+                Compression::Gzip => (Compression::Gzip, manifest::OCI_LAYER_GZIP),
                 Compression::Zstd => (
                     Compression::Zstd,
                     "application/vnd.oci.image.layer.v1.tar+zstd",
@@ -80,8 +77,8 @@ pub(crate) fn load(store: &Store, files: &Files, name: Option<&str>) -> Result<V
         }
         let manifest_json = json!({
             "schemaVersion": 2,
-            "mediaType": DOCKER_MANIFEST,
-            "config": {"mediaType": DOCKER_CONFIG, "size": config.len(), "digest": id.to_string()},
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "size": config.len(), "digest": id.to_string()},
             "layers": layers.iter().map(|l| json!({
                 "mediaType": l.media_type, "size": l.blob_size, "digest": l.blob_digest.to_string()
             })).collect::<Vec<_>>(),
@@ -102,7 +99,7 @@ pub(crate) fn load(store: &Store, files: &Files, name: Option<&str>) -> Result<V
         };
         let record = commit_image(
             store,
-            (&manifest_bytes, DOCKER_MANIFEST),
+            (&manifest_bytes, OCI_MANIFEST),
             &config,
             layers,
             &names,
@@ -146,10 +143,14 @@ pub(crate) fn save(
             if written.insert(member.clone()) {
                 let compression =
                     Compression::from_media_type(&layer.media_type).unwrap_or(Compression::Gzip);
-                let mut plain = HashingReader::new(decompress(
-                    store.open_blob(&layer.blob_digest)?,
-                    compression,
-                )?);
+                let mut plain = HashingReader::new(
+                    decompress(store.open_blob(&layer.blob_digest)?, compression).map_err(
+                        |source| Error::LayerRead {
+                            layer: layer.blob_digest.clone(),
+                            source,
+                        },
+                    )?,
+                );
                 tar_entry(&mut tar, &member, layer.size, &mut plain)?;
                 let (actual, _, _) = plain.finish();
                 if actual != layer.diff_id {

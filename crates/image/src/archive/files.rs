@@ -186,12 +186,13 @@ pub(crate) fn open_archive(
             Err(e) => return Err(io_err("cannot read", path)(e)),
         }
     }
-    let compression = crate::unpack::Compression::detect(&head[..n]);
+    let compression = crate::unpack::Compression::from_magic(&head[..n]);
     if let (crate::unpack::Compression::None, Some(file)) = (compression, seekable) {
         return Ok((Files::tar(path, file)?, None));
     }
     let stream = io::Cursor::new(head[..n].to_vec()).chain(input);
-    let mut plain = crate::unpack::decompress(stream, compression)?;
+    let mut plain = crate::unpack::decompress(stream, compression)
+        .map_err(io_err("cannot decompress", path))?;
     let mut spool = tempfile::Builder::new()
         .prefix("archive-")
         .tempfile_in(tmp)
