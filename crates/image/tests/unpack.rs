@@ -97,6 +97,8 @@ fn apply_mode_whiteouts_hide_only_the_lower_layers() {
     let upper = tar(&[
         dir("d/"),
         file("d/new", b"new"),
+        dir("d/sub/"),
+        file("d/sub/mine", b"mine"),
         file("d/.wh..wh..opq", b""),
         file("mine", b"m"),
         file(".wh.mine", b""),
@@ -107,7 +109,8 @@ fn apply_mode_whiteouts_hide_only_the_lower_layers() {
     assert_eq!((r.whiteouts, r.opaques), (3, 1));
     let mut names: Vec<String> = snapshot(dest.path()).into_keys().collect();
     names.sort();
-    assert_eq!(names, ["d", "d/new", "mine"]);
+    // d/sub was made again by the upper layer: its lower content is hidden all the same.
+    assert_eq!(names, ["d", "d/new", "d/sub", "d/sub/mine", "mine"]);
 }
 
 #[test]

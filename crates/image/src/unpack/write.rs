@@ -7,7 +7,7 @@
 //! Directories get their mode and times last, after everything inside them was made (so a
 //! read-only directory can still be filled, and its mtime is the archive's).
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -59,8 +59,11 @@ pub(crate) struct Cx<'o> {
     /// Something was removed: the parent cache is cleared before the next resolution.
     pub(crate) dirty: bool,
     /// Apply mode: the paths this layer made, which its own whiteouts and opaque markers
-    /// must not remove (they hide the lower layers only).
-    pub(crate) made: HashSet<Vec<u8>>,
+    /// must not remove (they hide the lower layers only). Ordered, for the paths below a
+    /// directory.
+    pub(crate) made: BTreeSet<Vec<u8>>,
+    /// Apply mode: the opaque directories already pruned in this layer.
+    pub(crate) opaque_done: HashSet<Vec<u8>>,
     dirs: Vec<DeferredDir>,
     buf: Vec<u8>,
 }
@@ -73,7 +76,8 @@ impl<'o> Unpacker<'o> {
                 opts,
                 report: UnpackReport::default(),
                 dirty: false,
-                made: HashSet::new(),
+                made: BTreeSet::new(),
+                opaque_done: HashSet::new(),
                 dirs: Vec::new(),
                 buf: vec![0; 256 * 1024],
             },
