@@ -9,7 +9,9 @@ mod unpack_util;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::process::Command;
 
-use peapod_image::unpack::{OPAQUE_XATTR, UnpackMode, UnpackOptions, unpack};
+use peapod_image::unpack::{
+    Compression, OPAQUE_XATTR, UnpackMode, UnpackOptions, decompress, unpack,
+};
 use unpack_util::*;
 
 #[test]
@@ -24,6 +26,31 @@ fn diff_ids_match_the_configs() {
             assert!(r.entries > 0 && r.size > r.bytes, "{name} layer {i}: {r:?}");
         }
     }
+}
+
+#[test]
+fn a_zstd_layer_unpacks_like_its_gzip_twin() {
+    let f = fixture("layered");
+    let tar = layer_tar(&f, 1);
+    let zst = zstd::stream::encode_all(tar.as_slice(), 1).unwrap();
+    let mut blob = std::io::BufReader::new(zst.as_slice());
+    let compression = peapod_image::unpack::detect(&mut blob).unwrap();
+    assert_eq!(
+        compression,
+        Compression::from_media_type("application/vnd.oci.image.layer.v1.tar+zstd").unwrap()
+    );
+    let dest = tempfile::tempdir().unwrap();
+    let r = unpack(
+        decompress(blob, compression).unwrap(),
+        dest.path(),
+        &UnpackOptions::rootless(),
+    )
+    .unwrap();
+    assert_eq!(r.diff_id.to_string(), f.diff_ids[1]);
+    assert_eq!(
+        std::fs::read_to_string(dest.path().join("data/opaque/new.txt")).unwrap(),
+        "new\n"
+    );
 }
 
 #[test]

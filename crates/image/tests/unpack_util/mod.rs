@@ -205,11 +205,25 @@ pub fn fixture(name: &str) -> Fixture {
 
 /// Unpacks layer `i` of `f` into `dest`.
 pub fn unpack_layer(f: &Fixture, i: usize, dest: &Path, opts: &UnpackOptions) -> UnpackReport {
+    unpack(layer_tar(f, i).as_slice(), dest, opts).unwrap()
+}
+
+/// The uncompressed tar of layer `i` of `f`, decompressed (by media type, through
+/// [`decompress`]) once per test process: a debug build decompresses slowly, ten times
+/// more so in the emulated VM.
+pub fn layer_tar(f: &Fixture, i: usize) -> std::sync::Arc<Vec<u8>> {
+    static CACHE: std::sync::Mutex<BTreeMap<PathBuf, std::sync::Arc<Vec<u8>>>> =
+        std::sync::Mutex::new(BTreeMap::new());
     let (media_type, blob) = &f.layers[i];
-    let compression = Compression::from_media_type(media_type).unwrap();
-    let file = std::io::BufReader::new(std::fs::File::open(blob).unwrap());
-    let tar = decompress(file, compression).unwrap();
-    unpack(tar, dest, opts).unwrap()
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    cache
+        .entry(blob.clone())
+        .or_insert_with(|| {
+            let compression = Compression::from_media_type(media_type).unwrap();
+            let file = std::io::BufReader::new(std::fs::File::open(blob).unwrap());
+            std::sync::Arc::new(read_all(decompress(file, compression).unwrap()))
+        })
+        .clone()
 }
 
 /// What `umoci raw unpack` makes of fixture `name`, in `dir/umoci`.
