@@ -305,6 +305,13 @@ fn devices_owners_setuid_and_capabilities_as_root() {
         &b"#!"[..],
     )
     .unwrap();
+    // On a symlink: trusted.* is set (through /proc/self/fd, never following the link),
+    // user.* is left out (the kernel refuses it there).
+    b.append_pax_extensions([
+        ("SCHILY.xattr.user.x", &b"1"[..]),
+        ("SCHILY.xattr.trusted.t", &b"2"[..]),
+    ])
+    .unwrap();
     b.append(
         &owned(link("link", EntryType::Symlink, "suid"), 1000, 1000),
         &[][..],
@@ -318,8 +325,15 @@ fn devices_owners_setuid_and_capabilities_as_root() {
     )
     .unwrap();
     assert_eq!(
-        (r.devices, r.fifos, r.files, r.symlinks, r.xattrs),
-        (2, 1, 2, 1, 1)
+        (
+            r.devices,
+            r.fifos,
+            r.files,
+            r.symlinks,
+            r.xattrs,
+            r.xattrs_skipped
+        ),
+        (2, 1, 2, 1, 2, 1)
     );
     let t = snapshot(dest.path());
     let got = |p: &str| {
@@ -343,4 +357,9 @@ fn devices_owners_setuid_and_capabilities_as_root() {
     );
     // xattrs after chown: the capability survives.
     assert_eq!(t["ping"].xattrs.get("security.capability"), Some(&cap));
+    assert_eq!(
+        t["link"].xattrs.iter().collect::<Vec<_>>(),
+        [(&"trusted.t".to_owned(), &b"2".to_vec())]
+    );
+    assert!(t["suid"].xattrs.is_empty());
 }

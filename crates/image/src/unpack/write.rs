@@ -346,7 +346,7 @@ impl Cx<'_> {
             fchmod(fd, mode(meta.mode))
                 .map_err(|e| UnpackError::sys(entry, format!("chmod {:o}", meta.mode), e))?;
         }
-        for (name, value) in self.wanted(&meta.xattrs) {
+        for (name, value) in self.wanted(&meta.xattrs, false) {
             fset_xattr(fd, name, value).map_err(|e| xattr_error(entry, name, e))?;
         }
         if times {
@@ -389,7 +389,7 @@ impl Cx<'_> {
             )
             .map_err(|e| UnpackError::sys(entry, format!("chmod {:o}", meta.mode), e))?;
         }
-        for (xname, value) in self.wanted(&meta.xattrs) {
+        for (xname, value) in self.wanted(&meta.xattrs, true) {
             lset_xattr_at(dir, name, xname, value).map_err(|e| xattr_error(entry, xname, e))?;
         }
         let t = TimeSpec::new(meta.mtime, 0);
@@ -399,17 +399,22 @@ impl Cx<'_> {
     }
 
     /// The xattrs the options let through. `trusted.overlay.*` never comes from a tar: it
-    /// would steer overlayfs (redirects, metacopy, opaque) from inside a layer.
+    /// would steer overlayfs (redirects, metacopy, opaque) from inside a layer. On a
+    /// symlink, device or fifo (`special`) `user.*` is left out: the kernel allows it only
+    /// on regular files and directories.
     fn wanted<'m>(
         &mut self,
         xattrs: &'m [(Vec<u8>, Vec<u8>)],
+        special: bool,
     ) -> impl Iterator<Item = (&'m [u8], &'m [u8])> + use<'m> {
         let policy = self.opts.xattrs;
         let mut skipped = 0;
         let kept: Vec<(&'m [u8], &'m [u8])> = xattrs
             .iter()
             .filter(|(n, _)| {
-                let keep = !n.starts_with(b"trusted.overlay.")
+                let refused =
+                    n.starts_with(b"trusted.overlay.") || (special && n.starts_with(b"user."));
+                let keep = !refused
                     && match policy {
                         Xattrs::All => true,
                         Xattrs::User => n.starts_with(b"user."),
