@@ -6,6 +6,7 @@
 
 mod unpack_util;
 
+use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::process::Command;
 
@@ -362,4 +363,45 @@ fn devices_owners_setuid_and_capabilities_as_root() {
         [(&"trusted.t".to_owned(), &b"2".to_vec())]
     );
     assert!(t["suid"].xattrs.is_empty());
+}
+
+#[test]
+fn a_gnu_sparse_file_from_gnu_tar_unpacks_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let f = std::fs::File::create(src.join("f")).unwrap();
+    f.set_len(5 << 20).unwrap();
+    drop(f);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(src.join("f"))
+        .unwrap()
+        .write_all(b"tail\n")
+        .unwrap();
+    let archive = tmp.path().join("s.tar");
+    let status = Command::new("tar")
+        .args(["--sparse", "--format=gnu", "-C"])
+        .arg(&src)
+        .arg("-cf")
+        .arg(&archive)
+        .arg("f")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Really a sparse entry: 5 MiB of holes in a few blocks.
+    assert!(std::fs::metadata(&archive).unwrap().len() < 64 * 1024);
+    let dest = tmp.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let r = unpack(
+        std::fs::File::open(&archive).unwrap(),
+        &dest,
+        &UnpackOptions::rootless(),
+    )
+    .unwrap();
+    assert_eq!(r.files, 1);
+    assert_eq!(
+        std::fs::read(dest.join("f")).unwrap(),
+        std::fs::read(src.join("f")).unwrap()
+    );
 }
