@@ -6,10 +6,13 @@
 
 mod unpack_util;
 
+use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::process::Command;
 
-use peapod_image::unpack::{OPAQUE_XATTR, UnpackMode, UnpackOptions, unpack};
+use peapod_image::unpack::{
+    Compression, OPAQUE_XATTR, UnpackMode, UnpackOptions, decompress, unpack,
+};
 use unpack_util::*;
 
 #[test]
@@ -24,6 +27,31 @@ fn diff_ids_match_the_configs() {
             assert!(r.entries > 0 && r.size > r.bytes, "{name} layer {i}: {r:?}");
         }
     }
+}
+
+#[test]
+fn a_zstd_layer_unpacks_like_its_gzip_twin() {
+    let f = fixture("layered");
+    let tar = layer_tar(&f, 1);
+    let zst = zstd::stream::encode_all(tar.as_slice(), 1).unwrap();
+    let mut blob = std::io::BufReader::new(zst.as_slice());
+    let compression = peapod_image::unpack::detect(&mut blob).unwrap();
+    assert_eq!(
+        compression,
+        Compression::from_media_type("application/vnd.oci.image.layer.v1.tar+zstd").unwrap()
+    );
+    let dest = tempfile::tempdir().unwrap();
+    let r = unpack(
+        decompress(blob, compression).unwrap(),
+        dest.path(),
+        &UnpackOptions::rootless(),
+    )
+    .unwrap();
+    assert_eq!(r.diff_id.to_string(), f.diff_ids[1]);
+    assert_eq!(
+        std::fs::read_to_string(dest.path().join("data/opaque/new.txt")).unwrap(),
+        "new\n"
+    );
 }
 
 #[test]
@@ -97,6 +125,8 @@ fn apply_mode_whiteouts_hide_only_the_lower_layers() {
     let upper = tar(&[
         dir("d/"),
         file("d/new", b"new"),
+        dir("d/sub/"),
+        file("d/sub/mine", b"mine"),
         file("d/.wh..wh..opq", b""),
         file("mine", b"m"),
         file(".wh.mine", b""),
@@ -107,7 +137,8 @@ fn apply_mode_whiteouts_hide_only_the_lower_layers() {
     assert_eq!((r.whiteouts, r.opaques), (3, 1));
     let mut names: Vec<String> = snapshot(dest.path()).into_keys().collect();
     names.sort();
-    assert_eq!(names, ["d", "d/new", "mine"]);
+    // d/sub was made again by the upper layer: its lower content is hidden all the same.
+    assert_eq!(names, ["d", "d/new", "d/sub", "d/sub/mine", "mine"]);
 }
 
 #[test]
@@ -275,6 +306,13 @@ fn devices_owners_setuid_and_capabilities_as_root() {
         &b"#!"[..],
     )
     .unwrap();
+    // On a symlink: trusted.* is set (through /proc/self/fd, never following the link),
+    // user.* is left out (the kernel refuses it there).
+    b.append_pax_extensions([
+        ("SCHILY.xattr.user.x", &b"1"[..]),
+        ("SCHILY.xattr.trusted.t", &b"2"[..]),
+    ])
+    .unwrap();
     b.append(
         &owned(link("link", EntryType::Symlink, "suid"), 1000, 1000),
         &[][..],
@@ -288,8 +326,15 @@ fn devices_owners_setuid_and_capabilities_as_root() {
     )
     .unwrap();
     assert_eq!(
-        (r.devices, r.fifos, r.files, r.symlinks, r.xattrs),
-        (2, 1, 2, 1, 1)
+        (
+            r.devices,
+            r.fifos,
+            r.files,
+            r.symlinks,
+            r.xattrs,
+            r.xattrs_skipped
+        ),
+        (2, 1, 2, 1, 2, 1)
     );
     let t = snapshot(dest.path());
     let got = |p: &str| {
@@ -313,4 +358,50 @@ fn devices_owners_setuid_and_capabilities_as_root() {
     );
     // xattrs after chown: the capability survives.
     assert_eq!(t["ping"].xattrs.get("security.capability"), Some(&cap));
+    assert_eq!(
+        t["link"].xattrs.iter().collect::<Vec<_>>(),
+        [(&"trusted.t".to_owned(), &b"2".to_vec())]
+    );
+    assert!(t["suid"].xattrs.is_empty());
+}
+
+#[test]
+fn a_gnu_sparse_file_from_gnu_tar_unpacks_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let f = std::fs::File::create(src.join("f")).unwrap();
+    f.set_len(5 << 20).unwrap();
+    drop(f);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(src.join("f"))
+        .unwrap()
+        .write_all(b"tail\n")
+        .unwrap();
+    let archive = tmp.path().join("s.tar");
+    let status = Command::new("tar")
+        .args(["--sparse", "--format=gnu", "-C"])
+        .arg(&src)
+        .arg("-cf")
+        .arg(&archive)
+        .arg("f")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Really a sparse entry: 5 MiB of holes in a few blocks.
+    assert!(std::fs::metadata(&archive).unwrap().len() < 64 * 1024);
+    let dest = tmp.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let r = unpack(
+        std::fs::File::open(&archive).unwrap(),
+        &dest,
+        &UnpackOptions::rootless(),
+    )
+    .unwrap();
+    assert_eq!(r.files, 1);
+    assert_eq!(
+        std::fs::read(dest.join("f")).unwrap(),
+        std::fs::read(src.join("f")).unwrap()
+    );
 }

@@ -52,7 +52,10 @@
 //! **Known limits.** Needs Linux ≥ 5.6 (openat2: there is no fallback walk; `ENOSYS` is an
 //! error naming the entry) and, for xattrs on symlinks and device nodes, `/proc`. PAX
 //! `LIBARCHIVE.xattr.*` records (base64) are ignored, as docker and containerd ignore them;
-//! sub-second mtimes are truncated to seconds; atime is set to mtime.
+//! sub-second mtimes are truncated to seconds; atime is set to mtime; the holes of a GNU
+//! sparse file are written as zeros; PAX-format sparse files (`GNU.sparse.*`) are not
+//! understood by `tar` and come out as their stored form. Overlay mode does not check that
+//! `dest` is empty.
 //!
 //! Dependencies: `tar` (header parsing only; we write every file ourselves), `flate2` with
 //! `zlib-rs` and `zstd` (chosen by measurement, see [`Compression`]), `nix` (the `*at`

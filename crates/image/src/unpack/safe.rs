@@ -221,21 +221,27 @@ pub(crate) fn remove_all(dir: BorrowedFd<'_>, name: &[u8]) -> nix::Result<()> {
     purge(dir, name)
 }
 
-/// Removes each child `c` of directory `name` in `dir` for which `remove(c)` is true
-/// (recursively, never following symlinks; `name` itself must be a directory, not a
-/// symlink to one).
-pub(crate) fn empty_dir(
+/// Removes each child `c` of the directory `dir` (an fd open for reading) for which
+/// `remove(c)` is true, recursively, never following symlinks.
+pub(crate) fn remove_children(
     dir: BorrowedFd<'_>,
-    name: &[u8],
     remove: &dyn Fn(&[u8]) -> bool,
 ) -> nix::Result<()> {
-    let top = open_dir(dir, name)?;
-    let names = list(top.as_fd())?;
-    let subdirs = unlink_files(top.as_fd(), names.into_iter().filter(|c| remove(c)))?;
+    let names = list(dir)?;
+    let subdirs = unlink_files(dir, names.into_iter().filter(|c| remove(c)))?;
     for sub in subdirs {
-        purge(top.as_fd(), &sub)?;
+        purge(dir, &sub)?;
     }
     Ok(())
+}
+
+/// Opens the directory `rel` below `dir` for reading only if it is reached without any
+/// symlink and without leaving `dir` (`RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`).
+pub(crate) fn open_beneath(dir: BorrowedFd<'_>, rel: &[u8]) -> nix::Result<OwnedFd> {
+    let how = OpenHow::new()
+        .flags(OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
+    openat2(dir, OsStr::from_bytes(rel), how)
 }
 
 /// Removes directory `name` in `dir` and everything below it, depth first and without

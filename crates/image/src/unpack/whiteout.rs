@@ -7,8 +7,9 @@
 //!   directory holding `.wh..wh..opq` gets the xattr `trusted.overlay.opaque` = `y`.
 //! - [`UnpackMode::Apply`](super::UnpackMode::Apply): layers are applied one after another
 //!   into one directory, as `umoci unpack` does. `.wh.NAME` removes `NAME` (recursively,
-//!   never following a symlink); `.wh..wh..opq` removes every child of its directory that
-//!   this layer did not make itself (the spec: a whiteout hides only lower layers' content).
+//!   never following a symlink); `.wh..wh..opq` removes from its directory, and from the
+//!   directories this layer made below it, everything this layer did not make itself (the
+//!   spec: a whiteout hides only the lower layers' content).
 //!
 //! In both modes the whiteout files themselves are never created. A whiteout's parent is
 //! resolved inside the root like any entry's (in Apply mode without creating it: there is
@@ -22,7 +23,7 @@ use std::os::fd::AsFd;
 use super::UnpackMode;
 use super::error::UnpackError;
 use super::path::{Components, join};
-use super::safe::{empty_dir, fset_xattr, remove_all};
+use super::safe::{fset_xattr, open_beneath, remove_all, remove_children};
 use super::write::{Meta, Unpacker, parent};
 
 /// The overlayfs xattr that marks a directory opaque.
@@ -100,43 +101,45 @@ impl Unpacker<'_> {
                 fset_xattr(fd.as_fd(), OPAQUE_XATTR, b"y")
                     .map_err(|e| UnpackError::sys(entry, "set xattr trusted.overlay.opaque", e))
             }
-            UnpackMode::Apply => {
-                let Some((name, up)) = dirs.split_last() else {
-                    // The root made opaque: empty it of the lower layers' content.
-                    return self.empty_root(entry);
-                };
-                let made = &self.cx.made;
-                let prefix = join(dirs);
-                let remove = |child: &[u8]| {
-                    let mut p = prefix.clone();
-                    p.push(b'/');
-                    p.extend_from_slice(child);
-                    !made.contains(&p)
-                };
-                let up_fd = match parent(&mut self.tree, &mut self.cx.dirty, up, false, entry) {
-                    Ok(p) => p,
-                    Err(_) => return Ok(()),
-                };
-                match empty_dir(up_fd.as_fd(), name, &remove) {
-                    Ok(()) | Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => {}
-                    Err(e) => {
-                        return Err(UnpackError::sys(entry, "empty the opaque directory", e));
-                    }
-                }
-                self.cx.dirty = true;
-                Ok(())
-            }
+            UnpackMode::Apply => self.apply_opaque(dirs, entry),
         }
     }
 
-    fn empty_root(&mut self, entry: &str) -> Result<(), UnpackError> {
-        let made = &self.cx.made;
-        let root = self.tree.root();
-        let remove = |child: &[u8]| !made.contains(child);
-        // "." in the root's fd: the root itself (an O_PATH fd of a directory).
-        empty_dir(root, b".", &remove)
-            .map_err(|e| UnpackError::sys(entry, "empty the opaque root", e))?;
+    /// Apply mode: removes from the directory `dirs`, and from each directory this layer
+    /// made below it, whatever this layer did not make. A directory is pruned once per layer.
+    /// The opaque directory is resolved inside the root, its last component not followed;
+    /// the directories below it only if no symlink leads there (`RESOLVE_BENEATH |
+    /// RESOLVE_NO_SYMLINKS`): pruning never goes through a symlink.
+    fn apply_opaque(&mut self, dirs: &[&[u8]], entry: &str) -> Result<(), UnpackError> {
+        let key = join(dirs);
+        if !self.cx.opaque_done.insert(key.clone()) {
+            return Ok(());
+        }
+        let err = |e| UnpackError::sys(entry, "empty the opaque directory", e);
+        let top = match self.tree.resolve_nofollow(dirs) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP) => return Ok(()),
+            Err(e) => return Err(err(e)),
+        };
         self.cx.dirty = true;
+        let prefix = if key.is_empty() {
+            Vec::new()
+        } else {
+            [key.as_slice(), b"/"].concat()
+        };
+        let made = &self.cx.made;
+        let lower = |prefix: &[u8], child: &[u8]| !made.contains(&[prefix, child].concat());
+        remove_children(top.as_fd(), &|c| lower(&prefix, c)).map_err(err)?;
+        let below = made
+            .range(prefix.clone()..)
+            .take_while(|p| p.starts_with(&prefix));
+        for path in below {
+            let Ok(fd) = open_beneath(top.as_fd(), &path[prefix.len()..]) else {
+                continue;
+            };
+            let sub = [path.as_slice(), b"/"].concat();
+            remove_children(fd.as_fd(), &|c| lower(&sub, c)).map_err(err)?;
+        }
         Ok(())
     }
 }

@@ -7,7 +7,7 @@
 //! Directories get their mode and times last, after everything inside them was made (so a
 //! read-only directory can still be filled, and its mtime is the archive's).
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -59,8 +59,11 @@ pub(crate) struct Cx<'o> {
     /// Something was removed: the parent cache is cleared before the next resolution.
     pub(crate) dirty: bool,
     /// Apply mode: the paths this layer made, which its own whiteouts and opaque markers
-    /// must not remove (they hide the lower layers only).
-    pub(crate) made: HashSet<Vec<u8>>,
+    /// must not remove (they hide the lower layers only). Ordered, for the paths below a
+    /// directory.
+    pub(crate) made: BTreeSet<Vec<u8>>,
+    /// Apply mode: the opaque directories already pruned in this layer.
+    pub(crate) opaque_done: HashSet<Vec<u8>>,
     dirs: Vec<DeferredDir>,
     buf: Vec<u8>,
 }
@@ -73,7 +76,8 @@ impl<'o> Unpacker<'o> {
                 opts,
                 report: UnpackReport::default(),
                 dirty: false,
-                made: HashSet::new(),
+                made: BTreeSet::new(),
+                opaque_done: HashSet::new(),
                 dirs: Vec::new(),
                 buf: vec![0; 256 * 1024],
             },
@@ -342,7 +346,7 @@ impl Cx<'_> {
             fchmod(fd, mode(meta.mode))
                 .map_err(|e| UnpackError::sys(entry, format!("chmod {:o}", meta.mode), e))?;
         }
-        for (name, value) in self.wanted(&meta.xattrs) {
+        for (name, value) in self.wanted(&meta.xattrs, false) {
             fset_xattr(fd, name, value).map_err(|e| xattr_error(entry, name, e))?;
         }
         if times {
@@ -385,7 +389,7 @@ impl Cx<'_> {
             )
             .map_err(|e| UnpackError::sys(entry, format!("chmod {:o}", meta.mode), e))?;
         }
-        for (xname, value) in self.wanted(&meta.xattrs) {
+        for (xname, value) in self.wanted(&meta.xattrs, true) {
             lset_xattr_at(dir, name, xname, value).map_err(|e| xattr_error(entry, xname, e))?;
         }
         let t = TimeSpec::new(meta.mtime, 0);
@@ -395,17 +399,22 @@ impl Cx<'_> {
     }
 
     /// The xattrs the options let through. `trusted.overlay.*` never comes from a tar: it
-    /// would steer overlayfs (redirects, metacopy, opaque) from inside a layer.
+    /// would steer overlayfs (redirects, metacopy, opaque) from inside a layer. On a
+    /// symlink, device or fifo (`special`) `user.*` is left out: the kernel allows it only
+    /// on regular files and directories.
     fn wanted<'m>(
         &mut self,
         xattrs: &'m [(Vec<u8>, Vec<u8>)],
+        special: bool,
     ) -> impl Iterator<Item = (&'m [u8], &'m [u8])> + use<'m> {
         let policy = self.opts.xattrs;
         let mut skipped = 0;
         let kept: Vec<(&'m [u8], &'m [u8])> = xattrs
             .iter()
             .filter(|(n, _)| {
-                let keep = !n.starts_with(b"trusted.overlay.")
+                let refused =
+                    n.starts_with(b"trusted.overlay.") || (special && n.starts_with(b"user."));
+                let keep = !refused
                     && match policy {
                         Xattrs::All => true,
                         Xattrs::User => n.starts_with(b"user."),

@@ -12,7 +12,10 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use peapod_image::Digest;
-use peapod_image::unpack::{Compression, UnpackOptions, UnpackReport, decompress, unpack};
+use peapod_image::unpack::{
+    Compression, UnpackError, UnpackMode, UnpackOptions, UnpackReport, decompress, unpack,
+};
+use std::os::unix::fs::PermissionsExt;
 use tar::{EntryType, Header};
 
 /// Fails (never skips) unless root.
@@ -202,11 +205,25 @@ pub fn fixture(name: &str) -> Fixture {
 
 /// Unpacks layer `i` of `f` into `dest`.
 pub fn unpack_layer(f: &Fixture, i: usize, dest: &Path, opts: &UnpackOptions) -> UnpackReport {
+    unpack(layer_tar(f, i).as_slice(), dest, opts).unwrap()
+}
+
+/// The uncompressed tar of layer `i` of `f`, decompressed (by media type, through
+/// [`decompress`]) once per test process: a debug build decompresses slowly, ten times
+/// more so in the emulated VM.
+pub fn layer_tar(f: &Fixture, i: usize) -> std::sync::Arc<Vec<u8>> {
+    static CACHE: std::sync::Mutex<BTreeMap<PathBuf, std::sync::Arc<Vec<u8>>>> =
+        std::sync::Mutex::new(BTreeMap::new());
     let (media_type, blob) = &f.layers[i];
-    let compression = Compression::from_media_type(media_type).unwrap();
-    let file = std::io::BufReader::new(std::fs::File::open(blob).unwrap());
-    let tar = decompress(file, compression).unwrap();
-    unpack(tar, dest, opts).unwrap()
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    cache
+        .entry(blob.clone())
+        .or_insert_with(|| {
+            let compression = Compression::from_media_type(media_type).unwrap();
+            let file = std::io::BufReader::new(std::fs::File::open(blob).unwrap());
+            std::sync::Arc::new(read_all(decompress(file, compression).unwrap()))
+        })
+        .clone()
 }
 
 /// What `umoci raw unpack` makes of fixture `name`, in `dir/umoci`.
@@ -282,4 +299,65 @@ pub fn tar(entries: &[(Header, &[u8])]) -> Vec<u8> {
         b.append(h, *data).unwrap();
     }
     b.into_inner().unwrap()
+}
+
+/// A temporary directory with `dest/` (what is unpacked into) and `outside/` (a sentinel
+/// tree: `passwd`, `etc/`, `target` mode 0600) beside it.
+pub struct Scene {
+    pub tmp: tempfile::TempDir,
+    pub dest: PathBuf,
+    pub before: BTreeMap<String, Node>,
+}
+
+impl Scene {
+    pub fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("dest");
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(&dest).unwrap();
+        std::fs::create_dir_all(outside.join("etc")).unwrap();
+        std::fs::write(outside.join("passwd"), "sentinel\n").unwrap();
+        std::fs::write(outside.join("target"), "target\n").unwrap();
+        std::fs::set_permissions(
+            outside.join("target"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        let before = outside_of(tmp.path());
+        Self { tmp, dest, before }
+    }
+
+    pub fn outside(&self) -> PathBuf {
+        self.tmp.path().join("outside")
+    }
+
+    pub fn unpack(&self, tar: &[u8], opts: &UnpackOptions) -> Result<UnpackReport, UnpackError> {
+        unpack(tar, &self.dest, opts)
+    }
+
+    /// Nothing beside `dest` changed.
+    pub fn assert_untouched(&self) {
+        let now = outside_of(self.tmp.path());
+        assert_eq!(now, self.before, "something was written outside dest");
+        // Nor above the temporary directory.
+        assert!(!self.tmp.path().parent().unwrap().join("evil").exists());
+    }
+}
+
+pub fn outside_of(tmp: &Path) -> BTreeMap<String, Node> {
+    snapshot(tmp)
+        .into_iter()
+        .filter(|(p, _)| p != "dest" && !p.starts_with("dest/"))
+        .collect()
+}
+
+pub fn opts() -> UnpackOptions {
+    UnpackOptions::rootless()
+}
+
+pub fn apply() -> UnpackOptions {
+    UnpackOptions {
+        mode: UnpackMode::Apply,
+        ..UnpackOptions::rootless()
+    }
 }
