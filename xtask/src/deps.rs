@@ -25,7 +25,10 @@ const PACKAGES: &[(&str, &str)] = &[
         "apache2-utils",
         "image tests: htpasswd -B, the registry's basic-auth password file",
     ),
-    ("openssl", "image tests: checks of the certificates the tests make"),
+    (
+        "openssl",
+        "image tests: checks of the certificates the tests make",
+    ),
     (
         "libseccomp-dev",
         "libseccomp, which compiles OCI seccomp profiles (linked by peapod-runtime)",
