@@ -11,15 +11,21 @@ use crate::digest::Digest;
 pub enum RegistryError {
     /// The registry refused us after we presented credentials (or a token obtained with
     /// them), or it needs credentials and we have none.
-    #[error("401 Unauthorized: {reason} for {registry}{}", repo_suffix(repository))]
+    #[error(
+        "401 Unauthorized: {reason} for {registry}{}{}",
+        repo_suffix(repository),
+        hint.as_ref().map(|h| format!(": {h}")).unwrap_or_default()
+    )]
     Unauthorized {
         /// The registry host (`host[:port]`).
         registry: String,
         /// The repository, if the request was for one.
         repository: Option<String>,
-        /// `wrong username or password`, `authentication required (no credentials; run
-        /// peapod login …)`, or the token server's answer.
+        /// `wrong username or password`, `authentication required`, `the token server
+        /// refused anonymous access`, `the token does not grant …`.
         reason: String,
+        /// What to do about it (`no credentials found; run peapod login HOST`).
+        hint: Option<String>,
     },
     /// 403: the credentials are good but do not grant this access.
     #[error("403 Forbidden: access to {repository} on {registry} denied: {message}")]

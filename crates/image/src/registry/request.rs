@@ -140,18 +140,29 @@ impl<'a> Req<'a> {
     }
 
     fn unauthorized(&self, reason: &str) -> RegistryError {
+        self.unauthorized_hint(reason, None)
+    }
+
+    fn unauthorized_hint(&self, reason: &str, hint: Option<String>) -> RegistryError {
         RegistryError::Unauthorized {
             registry: self.registry(),
             repository: self.repository(),
             reason: reason.to_owned(),
+            hint,
         }
     }
 
-    fn no_credentials(&self) -> RegistryError {
-        self.unauthorized(&format!(
-            "authentication required (no credentials; run `peapod login {}`)",
+    /// A 401 that credentials would fix, with the hint to log in.
+    fn needs_login(&self, reason: &str) -> RegistryError {
+        let hint = format!(
+            "no credentials found; run `peapod login {}`",
             self.host.registry
-        ))
+        );
+        self.unauthorized_hint(reason, Some(hint))
+    }
+
+    fn no_credentials(&self) -> RegistryError {
+        self.needs_login("authentication required")
     }
 
     /// Sends the request until it gets a final answer, and returns it if it is 200;
@@ -349,10 +360,7 @@ impl<'a> Req<'a> {
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(match credentials {
                 Some(_) => self.unauthorized("wrong username or password"),
-                None => self.unauthorized(&format!(
-                    "the token server refused anonymous access (run `peapod login {}`)",
-                    self.host.registry
-                )),
+                None => self.needs_login("the token server refused anonymous access"),
             });
         }
         let body = read_limited(&mut resp, TOKEN_MAX)
