@@ -48,6 +48,23 @@ pub struct Registry {
     pub dir: tempfile::TempDir,
 }
 
+/// `docker-registry serve CONFIG`, its output appended to `log`.
+fn spawn(config: &Path, log: &Path) -> Child {
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Command::new("docker-registry")
+        .arg("serve")
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file)
+        .spawn()
+        .expect("docker-registry (cargo xtask deps)")
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -120,15 +137,7 @@ impl Registry {
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, yaml).unwrap();
         let log = dir.path().join("registry.log");
-        let log_file = std::fs::File::create(&log).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().unwrap())
-            .stderr(log_file)
-            .spawn()
-            .expect("docker-registry (cargo xtask deps)");
+        let child = spawn(&config_path, &log);
         let mut registry = Registry {
             host,
             pki,
@@ -230,6 +239,35 @@ impl Registry {
     /// Pushes the OCI layout `dir`'s image tagged `tag`.
     pub fn push_oci(&self, dir: &Path, tag: &str, repo_tag: &str) {
         self.push(&format!("oci:{}:{tag}", dir.display()), repo_tag, true);
+    }
+
+    /// Starts the (killed) registry again on the same port and storage after `delay`, from
+    /// a thread; hand what the thread returns to [`Registry::adopt`].
+    pub fn restart_later(&self, delay: Duration) -> std::thread::JoinHandle<Child> {
+        assert!(self.child.is_none(), "restart_later of a running registry");
+        let (config, log) = (self.dir.path().join("config.yml"), self.log.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            spawn(&config, &log)
+        })
+    }
+
+    /// Takes in the process [`Registry::restart_later`] started and waits until it is ready.
+    pub fn adopt(&mut self, restarted: std::thread::JoinHandle<Child>) {
+        self.child = Some(restarted.join().unwrap());
+        self.wait_ready(Duration::from_secs(60));
+    }
+
+    /// Where the registry keeps blob `digest` (filesystem storage driver layout), for tests
+    /// that corrupt it.
+    pub fn blob_data(&self, digest: &peapod_image::Digest) -> PathBuf {
+        let hex = digest.hex();
+        self.dir
+            .path()
+            .join("storage/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
     }
 
     /// Kills the registry (SIGKILL by pid) and reaps it.
