@@ -23,8 +23,9 @@
 //! (`time`, for backoff), `bytes` (the chunk type), `base64` (auth files and basic auth).
 //!
 //! ## Behaviour
-//! - **Async on the caller's runtime**: make a `current_thread` tokio runtime for the call
-//!   (the house rule); nothing here spawns tasks or threads.
+//! - **Async on the caller's runtime**: make a `current_thread` tokio runtime with IO and
+//!   time enabled for the call (`Builder::new_current_thread().enable_all()`, the house
+//!   rule); nothing here spawns tasks or threads.
 //! - **TLS**: system roots plus the `*.crt` files of `certs_dir/HOST[:PORT]/` (as podman's
 //!   `/etc/containers/certs.d`); `tls_verify: false` accepts any certificate. Plain HTTP is
 //!   used for the hosts in `plain_http`, and tried after a TLS handshake failure only for
@@ -32,7 +33,9 @@
 //! - **Auth**: a request is sent anonymously first; on 401 the challenge says what to do.
 //!   Basic: credentials are sent from then on. Bearer: a token is fetched from the realm (with
 //!   the credentials, if any) and cached per scope until it expires. Credentials come from
-//!   `credentials`, else the auth files ([`auth::auth_files`]).
+//!   `credentials`, else the auth files ([`auth::auth_files`]). The token realm is reached
+//!   with the registry's TLS trust, over https (plain http only on loopback, or when the
+//!   registry itself is plain HTTP), and credentials go to it as the token spec says.
 //! - **Retries**: connection failures, 429 and 5xx are retried `retries` times with doubling
 //!   delays (a `Retry-After` up to 10 s is honoured); a 401 after authenticating, 403, 404,
 //!   and TLS failures are not. A blob body that breaks off is not retried here: the caller

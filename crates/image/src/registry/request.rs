@@ -399,10 +399,11 @@ impl<'a> Req<'a> {
                 let state = self.host.auth_state();
                 if state.tokens.contains_key(&self.scope) {
                     drop(state);
-                    self.unauthorized(&format!(
-                        "the token does not grant {} ({message})",
-                        self.scope
-                    ))
+                    let grant = match self.scope.as_str() {
+                        "" => "access to the API",
+                        scope => scope,
+                    };
+                    self.unauthorized(&format!("the token does not grant {grant} ({message})"))
                 } else if login || state.basic.is_some() {
                     self.unauthorized("wrong username or password")
                 } else {

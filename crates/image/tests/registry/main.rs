@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use peapod_image::Digest;
 use peapod_image::registry::{
-    Credentials, OCI_INDEX, OCI_MANIFEST, RegistryClient, RegistryError, RegistryOptions, logout,
+    Credentials, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST, RegistryClient,
+    RegistryError, RegistryOptions, logout,
 };
 use support::layout;
 use support::registry::{Auth, Config, Registry};
@@ -517,4 +518,28 @@ fn a_registry_that_comes_back_during_the_retries_is_reached() {
         assert_eq!(m.media_type, OCI_MANIFEST);
     });
     reg.adopt(restarted);
+}
+
+#[test]
+#[ignore = "needs docker-registry, skopeo and htpasswd (cargo xtask deps)"]
+fn docker_media_types_a_schema2_manifest_and_a_manifest_list() {
+    let reg = anonymous_tls();
+    let dir = tempfile::tempdir().unwrap();
+    layout::two_platforms(&fixture("busybox"), dir.path());
+    let source = format!("oci:{}:multi", dir.path().display());
+    reg.push_with(&source, "docker/multi:1", true, &["--format", "v2s2"]);
+    let client = RegistryClient::new(reg.options());
+    rt().block_on(async {
+        let r = reg.reference("docker/multi:1");
+        let list = client.manifest(&r).await.unwrap();
+        assert_eq!(list.media_type, DOCKER_MANIFEST_LIST);
+        let doc: serde_json::Value = serde_json::from_slice(&list.bytes).unwrap();
+        let entries = doc["manifests"].as_array().unwrap();
+        assert_eq!(entries.len(), 2);
+        for entry in entries {
+            let d: Digest = entry["digest"].as_str().unwrap().parse().unwrap();
+            let m = client.manifest_by_digest(&r, &d).await.unwrap();
+            assert_eq!((m.media_type.as_str(), &m.digest), (DOCKER_MANIFEST, &d));
+        }
+    });
 }

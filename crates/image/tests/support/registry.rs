@@ -200,12 +200,17 @@ impl Registry {
     /// `skopeo copy [--all] SOURCE docker://HOST/REPO_TAG`, with this registry's CA and
     /// credentials.
     pub fn push(&self, source: &str, repo_tag: &str, all: bool) {
+        self.push_with(source, repo_tag, all, &[]);
+    }
+
+    /// [`Registry::push`] with more `skopeo copy` flags (`--format v2s2` for Docker media
+    /// types, `--dest-compress-format zstd`, …).
+    pub fn push_with(&self, source: &str, repo_tag: &str, all: bool, flags: &[&str]) {
         let mut cmd = Command::new("skopeo");
-        cmd.env(
-            "REGISTRY_AUTH_FILE",
-            self.dir.path().join("skopeo-auth.json"),
-        )
-        .args(["--insecure-policy", "copy", "--quiet"]);
+        let auth_file = self.dir.path().join("skopeo-auth.json");
+        cmd.env("REGISTRY_AUTH_FILE", auth_file)
+            .args(["--insecure-policy", "copy", "--quiet"])
+            .args(flags);
         if all {
             cmd.arg("--all");
         }
