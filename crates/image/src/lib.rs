@@ -10,7 +10,7 @@
 //!
 //! Modules, one concern each:
 //! - [`digest`]: `sha256:` digests, hashing readers and writers, chain ids.
-//! - [`reference`]: image references parsed and normalised as docker and podman do.
+//! - [`reference`](mod@reference): image references parsed and normalised as docker and podman do.
 //! - [`registry`]: the OCI distribution client (auth, TLS, manifests, blobs).
 //! - [`unpack`]: one layer tar (gzip, zstd or plain) into a directory, safely, with OCI
 //!   whiteouts turned into overlay whiteouts.
