@@ -146,6 +146,17 @@ pub enum RegistryError {
         /// The cause.
         detail: String,
     },
+    /// The token server (the challenge's realm) could not be used: unreachable, an error
+    /// status other than 401/403 (after the retries for 5xx), or an answer without a token.
+    #[error("token server {realm} of {registry}: {detail}")]
+    Token {
+        /// The registry host.
+        registry: String,
+        /// The realm URL, without query.
+        realm: String,
+        /// What went wrong.
+        detail: String,
+    },
     /// A reply that breaks the distribution or token spec (no media type, a bad challenge,
     /// a token response without a token, …).
     #[error("bad reply from {registry}: {detail}")]

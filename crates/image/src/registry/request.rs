@@ -307,9 +307,10 @@ impl<'a> Req<'a> {
         scope: &str,
         credentials: Option<&Credentials>,
     ) -> Result<(String, u64), RegistryError> {
-        let token_err = |detail: String| RegistryError::Protocol {
+        let token_err = |detail: String| RegistryError::Token {
             registry: self.registry(),
-            detail: format!("token realm {realm:?}: {detail}"),
+            realm: realm.to_owned(),
+            detail,
         };
         let mut url = reqwest::Url::parse(realm).map_err(|e| token_err(e.to_string()))?;
         let realm_host = url.host_str().unwrap_or_default().to_owned();

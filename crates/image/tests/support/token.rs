@@ -35,6 +35,7 @@ pub struct Policy {
 pub struct TokenIssuer {
     pub realm: String,
     requests: Arc<AtomicUsize>,
+    unavailable: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -53,13 +54,20 @@ impl TokenIssuer {
         let x5c = STANDARD.encode(&pki.token_cert_der);
         let requests = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let (r, s) = (requests.clone(), stop.clone());
+        let unavailable = Arc::new(AtomicUsize::new(0));
+        let (r, s, u) = (requests.clone(), stop.clone(), unavailable.clone());
         let thread = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((conn, _)) => {
                         r.fetch_add(1, Ordering::Relaxed);
-                        let _ = serve(conn, &key, &x5c, &policy);
+                        let down = u.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                            n.checked_sub(1)
+                        });
+                        let _ = match down {
+                            Ok(_) => respond(conn, "503 Service Unavailable", "{}"),
+                            Err(_) => serve(conn, &key, &x5c, &policy),
+                        };
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
@@ -68,9 +76,15 @@ impl TokenIssuer {
         TokenIssuer {
             realm: format!("http://127.0.0.1:{port}/token"),
             requests,
+            unavailable,
             stop,
             thread: Some(thread),
         }
+    }
+
+    /// Answers the next `n` requests with 503 Service Unavailable.
+    pub fn fail_next(&self, n: usize) {
+        self.unavailable.store(n, Ordering::Relaxed);
     }
 
     /// Token requests answered so far.
