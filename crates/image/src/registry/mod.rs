@@ -36,6 +36,9 @@
 //!   `credentials`, else the auth files ([`auth::auth_files`]). The token realm is reached
 //!   with the registry's TLS trust, over https (plain http only on loopback, or when the
 //!   registry itself is plain HTTP), and credentials go to it as the token spec says.
+//! - **Redirects** (blobs are often served from storage elsewhere): at most 5, never from
+//!   https to http; reqwest drops `Authorization` when a redirect changes host, port or
+//!   scheme, so credentials and tokens stay with the registry.
 //! - **Retries**: connection failures, 429 and 5xx are retried `retries` times with doubling
 //!   delays (a `Retry-After` up to 10 s is honoured); a 401 after authenticating, 403, 404,
 //!   and TLS failures are not. A blob body that breaks off is not retried here: the caller
