@@ -49,25 +49,54 @@ impl Credentials {
 /// Where credentials are written by default: `$REGISTRY_AUTH_FILE`, else
 /// `$XDG_RUNTIME_DIR/containers/auth.json`, else `/run/containers/UID/auth.json` (as podman).
 pub fn default_auth_file() -> PathBuf {
-    if let Some(p) = std::env::var_os("REGISTRY_AUTH_FILE").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    if let Some(p) = std::env::var_os("XDG_RUNTIME_DIR").filter(|p| !p.is_empty()) {
-        return Path::new(&p).join("containers/auth.json");
-    }
-    // /proc/self belongs to the effective uid: no libc call needed for it.
-    let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
-    PathBuf::from(format!("/run/containers/{uid}/auth.json"))
+    default_auth_file_in(&Env::process())
 }
 
 /// The files credentials are read from, first match wins: `explicit` alone if given; else
 /// [`default_auth_file`], then `$HOME/.docker/config.json`.
 pub fn auth_files(explicit: Option<&Path>) -> Vec<PathBuf> {
+    auth_files_in(explicit, &Env::process())
+}
+
+/// What the default paths depend on: a variable lookup and the effective uid (a seam, so
+/// that tests need not change the process environment).
+struct Env<'a> {
+    var: &'a dyn Fn(&str) -> Option<std::ffi::OsString>,
+    uid: u32,
+}
+
+impl Env<'static> {
+    fn process() -> Self {
+        Env {
+            var: &|name| std::env::var_os(name),
+            // /proc/self belongs to the effective uid: no libc call needed for it.
+            uid: std::fs::metadata("/proc/self").map_or(0, |m| m.uid()),
+        }
+    }
+}
+
+impl Env<'_> {
+    fn get(&self, name: &str) -> Option<std::ffi::OsString> {
+        (self.var)(name).filter(|v| !v.is_empty())
+    }
+}
+
+fn default_auth_file_in(env: &Env<'_>) -> PathBuf {
+    if let Some(p) = env.get("REGISTRY_AUTH_FILE") {
+        return PathBuf::from(p);
+    }
+    if let Some(p) = env.get("XDG_RUNTIME_DIR") {
+        return Path::new(&p).join("containers/auth.json");
+    }
+    PathBuf::from(format!("/run/containers/{}/auth.json", env.uid))
+}
+
+fn auth_files_in(explicit: Option<&Path>, env: &Env<'_>) -> Vec<PathBuf> {
     if let Some(p) = explicit {
         return vec![p.to_owned()];
     }
-    let mut out = vec![default_auth_file()];
-    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+    let mut out = vec![default_auth_file_in(env)];
+    if let Some(home) = env.get("HOME") {
         out.push(Path::new(&home).join(".docker/config.json"));
     }
     out

@@ -163,3 +163,52 @@ fn credentials_debug_hides_the_password() {
     assert!(!format!("{c:?}").contains("hunter2"));
     assert_eq!(c.basic_header(), "Basic dTpodW50ZXIy");
 }
+
+#[test]
+fn auth_files_in_podman_order() {
+    let files = |vars: &[(&str, &str)], explicit: Option<&Path>| {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = move |name: &str| {
+            vars.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| std::ffi::OsString::from(v))
+        };
+        auth_files_in(
+            explicit,
+            &Env {
+                var: &lookup,
+                uid: 1000,
+            },
+        )
+    };
+    let p = |s: &str| PathBuf::from(s);
+    assert_eq!(
+        files(
+            &[
+                ("REGISTRY_AUTH_FILE", "/a.json"),
+                ("XDG_RUNTIME_DIR", "/run/user/1"),
+                ("HOME", "/h")
+            ],
+            None
+        ),
+        [p("/a.json"), p("/h/.docker/config.json")]
+    );
+    assert_eq!(
+        files(
+            &[
+                ("REGISTRY_AUTH_FILE", ""),
+                ("XDG_RUNTIME_DIR", "/run/user/1")
+            ],
+            None
+        ),
+        [p("/run/user/1/containers/auth.json")]
+    );
+    assert_eq!(files(&[], None), [p("/run/containers/1000/auth.json")]);
+    assert_eq!(
+        files(&[("HOME", "/h")], Some(Path::new("/x.json"))),
+        [p("/x.json")]
+    );
+}
