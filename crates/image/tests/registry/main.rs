@@ -239,3 +239,24 @@ fn docker_media_types_a_schema2_manifest_and_a_manifest_list() {
         }
     });
 }
+
+#[test]
+#[ignore = "needs docker-registry, skopeo and htpasswd (cargo xtask deps)"]
+fn a_zstd_layer_streams_and_verifies_as_pushed() {
+    let reg = anonymous_tls();
+    let source = format!("oci:{}:latest", fixture("busybox").display());
+    let flags = ["--dest-compress-format", "zstd", "--dest-compress"];
+    reg.push_with(&source, "zstd/busybox:1", false, &flags);
+    let client = RegistryClient::new(reg.options());
+    rt().block_on(async {
+        let r = reg.reference("zstd/busybox:1");
+        let m = client.manifest(&r).await.unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&m.bytes).unwrap();
+        let media_type = doc["layers"][0]["mediaType"].as_str().unwrap();
+        assert_eq!(media_type, "application/vnd.oci.image.layer.v1.tar+zstd");
+        let (layer, size) = descriptor(&m.bytes, "/layers/0");
+        let (bytes, _) = read_blob(&client, &r, &layer).await.unwrap();
+        assert_eq!(bytes.len() as u64, size);
+        assert_eq!(&bytes[..4], b"\x28\xb5\x2f\xfd", "zstd magic");
+    });
+}
