@@ -16,8 +16,9 @@
 //! http-auth in. What it would save us is a few hundred lines over the same HTTP stack
 //! (reqwest 0.13, which it uses too), so this module writes the protocol on reqwest directly.
 //!
-//! Dependencies, each lean: `reqwest` (`rustls-no-provider` only: HTTP/1.1, no proxies from
-//! the OS, no compression, no cookies), `rustls` with the `ring` provider (smaller to build than
+//! Dependencies, each lean: `reqwest` (`rustls-no-provider` only: HTTP/1.1, proxies from the
+//! environment (`HTTPS_PROXY`, `NO_PROXY`) but not the OS settings, no compression, no
+//! cookies), `rustls` with the `ring` provider (smaller to build than
 //! aws-lc-rs; given to reqwest as a ready `ClientConfig`, so no process-wide default is set),
 //! `rustls-platform-verifier` (system roots plus our CAs; reqwest's own choice), `tokio`
 //! (`time`, for backoff), `bytes` (the chunk type), `base64` (auth files and basic auth).
