@@ -22,6 +22,18 @@ const PACKAGES: &[(&str, &str)] = &[
         "the debian fixture: a real Debian root filesystem from the archive",
     ),
     (
+        "docker-registry",
+        "image tests: a real registry (distribution 2.8) to pull from",
+    ),
+    (
+        "apache2-utils",
+        "image tests: htpasswd -B, the registry's basic-auth password file",
+    ),
+    (
+        "openssl",
+        "image tests: checks of the certificates the tests make",
+    ),
+    (
         "libseccomp-dev",
         "libseccomp, which compiles OCI seccomp profiles (linked by peapod-runtime)",
     ),

@@ -21,6 +21,9 @@ pub enum Error {
     /// An image reference.
     #[error(transparent)]
     Reference(#[from] crate::reference::ReferenceError),
+    /// A registry request (boxed: it is by far the largest variant).
+    #[error(transparent)]
+    Registry(Box<crate::registry::RegistryError>),
     /// An image that may not be removed.
     #[error(transparent)]
     Remove(#[from] crate::images::RemoveError),
@@ -91,6 +94,12 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+}
+
+impl From<crate::registry::RegistryError> for Error {
+    fn from(e: crate::registry::RegistryError) -> Self {
+        Self::Registry(Box::new(e))
+    }
 }
 
 /// Result of image operations.

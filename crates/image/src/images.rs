@@ -334,3 +334,97 @@ impl Images {
         archive::import(&self.store, tar, name)
     }
 }
+
+/// Options of [`Images::pull`].
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    /// How to reach registries (TLS, credentials, plain-HTTP hosts).
+    pub registry: crate::registry::RegistryOptions,
+    /// The platform to pick from a multi-platform image.
+    pub platform: crate::manifest::Platform,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        Self {
+            registry: crate::registry::RegistryOptions::default(),
+            platform: crate::manifest::Platform::host(),
+        }
+    }
+}
+
+/// What [`Images::pull`] did.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    /// The image id.
+    pub id: Digest,
+    /// The names recorded for it.
+    pub names: Vec<String>,
+    /// Layers fetched (the others were present).
+    pub fetched: usize,
+}
+
+impl Images {
+    /// `pull`: `source` is a reference (`busybox`, `127.0.0.1:5000/app:1`,
+    /// `name@sha256:…`), or a transport: `oci:DIR[:tag]`, `oci-archive:FILE`,
+    /// `docker-archive:FILE` (as podman takes them). A registry image is recorded under its
+    /// full name and `repository@digest`.
+    pub fn pull(
+        &self,
+        source: &str,
+        options: &PullOptions,
+        progress: &dyn crate::pull::Progress,
+    ) -> Result<Pulled> {
+        let loaded = |l: Vec<LoadedImage>| -> Result<Pulled> {
+            let first = l.into_iter().next().ok_or_else(|| Error::Archive {
+                path: source.into(),
+                reason: "no image in it".into(),
+            })?;
+            Ok(Pulled {
+                id: first.id,
+                names: first.names,
+                fetched: 0,
+            })
+        };
+        if let Some(rest) = source.strip_prefix("oci:") {
+            let (dir, tag) = match rest.rsplit_once(':') {
+                Some((d, t)) if !t.contains('/') => (d, Some(t)),
+                _ => (rest, None),
+            };
+            return loaded(archive::load_oci_dir(
+                &self.store,
+                Path::new(dir),
+                tag,
+                None,
+            )?);
+        }
+        for prefix in ["oci-archive:", "docker-archive:"] {
+            if let Some(file) = source.strip_prefix(prefix) {
+                return loaded(archive::load_file(&self.store, Path::new(file), None)?);
+            }
+        }
+        let reference = crate::reference::Reference::parse(source)?;
+        let client = crate::registry::RegistryClient::new(options.registry.clone());
+        let remote = crate::registry_source::RegistrySource::new(&client, reference.clone());
+        let mut names = Vec::new();
+        if reference.tag().is_some() && reference.digest().is_none() {
+            names.push(reference.to_string());
+        }
+        let report = crate::pull::pull(
+            &self.store,
+            &remote,
+            &reference.object(),
+            &options.platform,
+            &names,
+            Some(&reference.name()),
+            progress,
+        )?;
+        let mut all = names;
+        all.push(format!("{}@{}", reference.name(), report.digest));
+        Ok(Pulled {
+            id: report.image.id,
+            names: all,
+            fetched: report.fetched,
+        })
+    }
+}

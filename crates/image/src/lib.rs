@@ -19,7 +19,8 @@
 //! - [`store`]: blobs by digest, image records and names in SQLite, unpacked layers by chain
 //!   id, garbage collection.
 //! - [`ingest`]: one streamed pass per layer from any source into the store.
-//! - [`pull`]: a registry (any [`pull::Source`]) into the store.
+//! - [`pull`]: a registry (any [`pull::Source`]; [`registry_source`] is the registry's) into
+//!   the store.
 //! - [`archive`]: docker-archive and oci-archive load/save, OCI layout directories, import.
 //! - [`images`]: [`Images`], the store as operators see it (what `peapod images`, `rmi`,
 //!   `tag`, `load`, `save`… call).
@@ -46,6 +47,7 @@ pub mod manifest;
 pub mod pull;
 pub mod reference;
 pub mod registry;
+pub mod registry_source;
 pub mod store;
 pub mod unpack;
 
