@@ -111,6 +111,7 @@ fn bring_up(
         .map(connect_console)
         .transpose()?;
     let joined = bundle.namespaces.open_joined()?;
+    let procfs = crate::procfs::Procfs::open()?;
     let (ours, theirs) = Channel::pair()?;
     let direct = init_can_be_cloned_directly(&bundle.namespaces);
     let (joined, cgroup_dirs) = (&joined, cgroup.directories());
@@ -134,6 +135,7 @@ fn bring_up(
         channel: theirs,
         exec_fifo,
         console_socket,
+        procfs,
         no_pivot: opts.no_pivot,
         preserve_fds: opts.preserve_fds,
         cgroup_dirs,

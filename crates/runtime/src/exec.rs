@@ -59,12 +59,20 @@ pub(crate) fn spawn(
         }
         None => None,
     };
+    let procfs = crate::procfs::Procfs::open()?;
     let (ours, theirs) = Channel::pair()?;
     // SAFETY: the runtime is single-threaded (DESIGN.md's process model).
     let intermediate = match unsafe { peapod_ns::fork() }? {
         Forked::Child => {
             drop(ours);
-            intermediate(theirs, &joined, seccomp, opts, console_socket.as_ref())
+            intermediate(
+                theirs,
+                &joined,
+                seccomp,
+                &procfs,
+                opts,
+                console_socket.as_ref(),
+            )
         }
         Forked::Parent(pid) => pid,
     };
@@ -87,6 +95,7 @@ fn intermediate(
     channel: Channel,
     joined: &peapod_ns::JoinedNamespaces,
     seccomp: Option<&Filter>,
+    procfs: &crate::procfs::Procfs,
     opts: &ExecOptions,
     console_socket: Option<&OwnedFd>,
 ) -> ! {
@@ -95,7 +104,7 @@ fn intermediate(
         Err(e) => e,
         // SAFETY: this process is single-threaded (forked from the single-threaded runtime).
         Ok(()) => match unsafe { peapod_ns::fork_sibling() } {
-            Ok(Forked::Child) => match child(&channel, seccomp, opts, console_socket) {
+            Ok(Forked::Child) => match child(&channel, seccomp, procfs, opts, console_socket) {
                 Ok(never) => match never {},
                 Err(e) => e,
             },
@@ -188,6 +197,7 @@ fn container_namespaces(init_pid: i32, namespaces: &Namespaces) -> Result<Namesp
 fn child(
     channel: &Channel,
     seccomp: Option<&Filter>,
+    procfs: &crate::procfs::Procfs,
     opts: &ExecOptions,
     console_socket: Option<&OwnedFd>,
 ) -> Result<Infallible> {
@@ -206,5 +216,5 @@ fn child(
             console::attach_new_pty(socket.as_fd(), process.console_size().as_ref())?;
         }
     }
-    crate::init::become_process(process, seccomp, 3 + opts.preserve_fds, || Ok(()))
+    crate::init::become_process(process, seccomp, procfs, 3 + opts.preserve_fds, || Ok(()))
 }

@@ -55,6 +55,7 @@ mod hooks;
 mod init;
 mod intermediate;
 mod proc;
+mod procfs;
 mod seccomp;
 mod security;
 mod state;

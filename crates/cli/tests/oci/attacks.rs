@@ -298,3 +298,71 @@ fn clear_and_reuse(world: &World, when: &str) {
     assert!(out.status.success(), "{when}: {}", text(&out));
     world.assert_nothing_left();
 }
+
+/// CVE-2019-16884 class: /proc is trusted only when it is a procfs. A bind of a directory
+/// over /proc (with a fake `self/setgroups` saying "deny") is refused, as runc refuses it;
+/// and with no procfs in the container at all, a fake `/proc/self/setgroups` in the image
+/// changes nothing: the process has exactly its user's groups, none of the runtime's (run
+/// under `setpriv --groups 4,27`).
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_fake_proc_decides_nothing() {
+    let fake = |dir: &std::path::Path| {
+        std::fs::create_dir_all(dir.join("self")).unwrap();
+        std::fs::write(dir.join("self/setgroups"), "deny\n").unwrap();
+    };
+    let as_user = |world: &mut World| {
+        world.config["process"]["user"] =
+            json!({"uid": 1000, "gid": 1000, "additionalGids": [2000]});
+    };
+    let mut world = World::new("fake-proc-bind", &["id", "-G"]);
+    as_user(&mut world);
+    let dir = world.tmp.path().join("fakeproc");
+    fake(&dir);
+    world.config["mounts"].as_array_mut().unwrap().insert(
+        1,
+        json!({"destination": "/proc", "type": "bind", "source": dir, "options": ["rbind"]}),
+    );
+    let out = run_with_groups(&world);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("only a procfs may be mounted on /proc"),
+        "{}",
+        text(&out)
+    );
+    world.assert_nothing_left();
+
+    let mut world = World::new("fake-proc-image", &["id", "-G"]);
+    as_user(&mut world);
+    fake(&world.bundle().join("rootfs/proc"));
+    let mounts = world.config["mounts"].as_array_mut().unwrap();
+    mounts.retain(|m| m["destination"] != "/proc");
+    world.config["linux"]["maskedPaths"] = json!([]);
+    world.config["linux"]["readonlyPaths"] = json!([]);
+    let out = run_with_groups(&world);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "1000 2000\n",
+        "{}",
+        text(&out)
+    );
+    world.assert_nothing_left();
+}
+
+/// `run`s the world's container with the runtime holding supplementary groups 4 and 27.
+fn run_with_groups(world: &World) -> std::process::Output {
+    world.write_config();
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args([
+        "--groups",
+        "4,27",
+        env!("CARGO_BIN_EXE_peapod-oci"),
+        "--root",
+    ])
+    .arg(world.root())
+    .args(["run", "--bundle"])
+    .arg(world.bundle())
+    .arg(&world.id);
+    crate::support::run_to_files(&mut cmd, world.tmp.path())
+}
