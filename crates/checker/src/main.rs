@@ -12,7 +12,10 @@
 //! (`PATH:c:MAJOR:MINOR`), `symlink` (`PATH:TARGET`), `mkdir` (`PATH:ERRNO`, or `PATH:0`
 //! for success: how seccomp and read-only mounts answer `mkdir(2)`), `uptime-min` (`SECONDS`:
 //! /proc/uptime is at least this, as a boottime offset makes it), `cgroupns` (`1`: every
-//! line of /proc/self/cgroup is at its namespace's root).
+//! line of /proc/self/cgroup is at its namespace's root), `grab-exe` (`STOP:INODE`: the
+//! CVE-2019-5736 attacker, see `grab`).
+
+mod grab;
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::process::ExitCode;
@@ -155,6 +158,7 @@ fn check(key: &str, value: &str) -> Check {
                 Err(cgroup.replace('\n', " "))
             }
         }
+        "grab-exe" => grab::grab_exe(value),
         _ => Err(format!("unknown check {key:?}")),
     }
 }

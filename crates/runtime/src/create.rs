@@ -35,6 +35,9 @@ pub(crate) fn create(
             why: "process.terminal is true but no console socket was given".into(),
         });
     }
+    if bundle.namespaces.joined_path(NamespaceKind::Pid).is_some() {
+        crate::exe_guard::require_protected(id, "joining a pid namespace")?;
+    }
     std::fs::create_dir_all(&opts.root).map_err(Error::io("create runtime root", &opts.root))?;
     let paths = Paths::new(&opts.root, id);
     // Recorded before anything is made, and again as each thing is (the cgroup, init): if

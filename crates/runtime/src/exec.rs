@@ -45,6 +45,9 @@ pub(crate) fn spawn(
             message: "process.terminal is true but no console socket was given".into(),
         });
     }
+    if namespaces.contains(NamespaceKind::Pid) {
+        crate::exe_guard::require_protected(id, "exec")?;
+    }
     let joined = container_namespaces(init_pid, namespaces)?.open_joined()?;
     let console_socket = match &opts.console_socket {
         Some(path) => {

@@ -366,3 +366,70 @@ fn run_with_groups(world: &World) -> std::process::Output {
     .arg(&world.id);
     crate::support::run_to_files(&mut cmd, world.tmp.path())
 }
+
+/// CVE-2019-5736, the runtime's own processes: a container process holding CAP_SYS_PTRACE
+/// watches for new pids and opens their `/proc/<pid>/exe` while the host runs `exec` into
+/// its container, and `run` of containers joining its pid namespace (each puts a runtime
+/// process there before the sealed trampoline's exec), in a bounded loop; once they are all
+/// gone it tries to reopen every runtime binary it grabbed for writing. None may reopen.
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_ptrace_capable_container_never_gets_the_runtime_binary_for_writing() {
+    use std::os::unix::fs::MetadataExt;
+    let runtime = std::fs::metadata(env!("CARGO_BIN_EXE_peapod-oci")).unwrap();
+    let mut world = World::new("exe-grab", &[]);
+    let stop = "/stop";
+    world.config["process"]["args"] = json!(crate::support::checker(&[&format!(
+        "grab-exe={stop}:{}",
+        runtime.ino()
+    )]));
+    for set in ["bounding", "effective", "permitted"] {
+        world.config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SYS_PTRACE"));
+    }
+    world.write_config();
+    let bundle = world.bundle();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_peapod-oci"));
+    cmd.arg("--root").arg(world.root());
+    cmd.args([
+        "run",
+        "--detach",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        &world.id,
+    ]);
+    let out_dir = world.tmp.path().join("attacker");
+    std::fs::create_dir(&out_dir).unwrap();
+    let out = crate::support::run_to_files(&mut cmd, &out_dir);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let mut guest = World::new("exe-grab-guest", &["true"]);
+    let pidns = format!("/proc/{}/ns/pid", world.state()["pid"]);
+    guest.config["linux"]["namespaces"][0] = json!({"type": "pid", "path": pidns});
+    guest.write_config();
+    for round in 0..40 {
+        let out = world.oci(&["exec", &world.id, "true"]);
+        assert!(out.status.success(), "exec {round}: {}", text(&out));
+        if round % 4 == 0 {
+            let out = guest.run();
+            assert!(out.status.success(), "run {round}: {}", text(&out));
+        }
+    }
+    std::fs::write(bundle.join("rootfs").join(&stop[1..]), "").unwrap();
+    // No peapod-oci may run meanwhile (the attacker waits for none to): poll its output.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut report = String::new();
+    while !report.contains("grab-exe=") {
+        assert!(std::time::Instant::now() < deadline, "no verdict: {report}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        report = std::fs::read_to_string(out_dir.join("stdout")).unwrap();
+    }
+    crate::support::wait_for_status(&world, "stopped");
+    assert!(report.contains("ok grab-exe="), "{report}");
+    let out = world.oci(&["delete", &world.id]);
+    assert!(out.status.success(), "{}", text(&out));
+    world.assert_nothing_left();
+    eprintln!("{report}");
+}
