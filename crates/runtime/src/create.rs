@@ -98,8 +98,10 @@ fn bring_up(
     let id = id.as_str();
     let cgroup = Cgroup::create(record.cgroup_path.as_deref().unwrap_or_default())?;
     undo.cgroup = Some(cgroup.clone());
-    record.cgroup_created_parents = cgroup.created_parents().to_vec();
-    record.save(paths)?;
+    if !cgroup.created_parents().is_empty() {
+        record.cgroup_created_parents = cgroup.created_parents().to_vec();
+        record.save(paths)?;
+    }
     if let Some(resources) = crate::devices::resources_with_devices(&bundle.spec)? {
         cgroup.apply(&resources)?;
     }
