@@ -361,7 +361,13 @@ impl Container {
             .components()
             .filter(|c| matches!(c, std::path::Component::Normal(_)))
             .count();
-        let leaf = Cgroup::open(path)?;
+        let leaf = match Cgroup::open(path) {
+            Ok(leaf) => leaf,
+            // Killed before it made the leaf anywhere, maybe after a parent: make the leaf
+            // (and whatever is missing) so that its parents are known; delete removes it all.
+            Err(e) if e.is_not_found() => Cgroup::create(path)?,
+            Err(e) => return Err(e),
+        };
         let parents: Vec<PathBuf> = leaf
             .directories()
             .iter()
