@@ -13,7 +13,10 @@
 //! for success: how seccomp and read-only mounts answer `mkdir(2)`), `uptime-min` (`SECONDS`:
 //! /proc/uptime is at least this, as a boottime offset makes it), `cgroupns` (`1`: every
 //! line of /proc/self/cgroup is at its namespace's root), `loopback` (`ADDRESS`, e.g.
-//! `127.0.0.1` or `::1`: a TCP connection to a listener on that address carries a byte).
+//! `127.0.0.1` or `::1`: a TCP connection to a listener on that address carries a byte),
+//! `grab-exe` (`STOP:INODE`: the CVE-2019-5736 attacker, see `grab`).
+
+mod grab;
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::process::ExitCode;
@@ -157,6 +160,7 @@ fn check(key: &str, value: &str) -> Check {
             }
         }
         "loopback" => loopback(value),
+        "grab-exe" => grab::grab_exe(value),
         _ => Err(format!("unknown check {key:?}")),
     }
 }

@@ -125,6 +125,9 @@ pub enum Error {
     /// Resolving a path inside a root failed ([`crate::open_in_root`]).
     #[error("cannot resolve {path} inside the root: {source}")]
     Resolve { path: PathBuf, source: SysError },
+    /// A detached read-only bind could not be made ([`crate::read_only_bind`]).
+    #[error("cannot make a read-only bind of {path}: {source}")]
+    ReadOnlyBind { path: PathBuf, source: SysError },
     /// Creating a path inside a root failed ([`crate::create_in_root`]).
     #[error("cannot create {path} inside the root: {source}")]
     Create { path: PathBuf, source: SysError },
@@ -169,6 +172,7 @@ impl Error {
             | Self::Mask { source, .. }
             | Self::ReadonlyPath { source, .. }
             | Self::Resolve { source, .. }
+            | Self::ReadOnlyBind { source, .. }
             | Self::Create { source, .. }
             | Self::Sysctl { source, .. }
             | Self::Statfs { source, .. }

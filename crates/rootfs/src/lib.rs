@@ -78,6 +78,7 @@ mod sysctl;
 
 pub use devices::default_devices;
 pub use error::{Error, Result, SysError};
+pub use mount_api::read_only_bind;
 pub use options::{MountOptions, parse_propagation};
 pub use overlay::mount_overlay;
 #[doc(hidden)]

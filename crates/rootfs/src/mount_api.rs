@@ -102,6 +102,21 @@ pub(crate) fn clone_path(path: &Path, recursive: bool) -> nix::Result<OwnedFd> {
     sys::open_tree(AT_FDCWD, &cpath(path)?, flags)
 }
 
+/// A detached, read-only bind of the file or directory at `path` (followed if a symlink,
+/// magic links included): an fd through which it can be read or executed, never written
+/// (EROFS), in no mount namespace, gone with its last reference. E.g. `peapod-runtime`
+/// executes its own binary through one, so that `/proc/<pid>/exe` of its processes cannot
+/// be reopened for writing (CVE-2019-5736).
+pub fn read_only_bind(path: &Path) -> crate::Result<OwnedFd> {
+    let fail = |e: nix::errno::Errno| crate::Error::ReadOnlyBind {
+        path: path.to_path_buf(),
+        source: e.into(),
+    };
+    let mnt = clone_path(path, false).map_err(fail)?;
+    set_attrs(mnt.as_fd(), Attrs::RDONLY, false).map_err(fail)?;
+    Ok(mnt)
+}
+
 /// A detached copy of the mount (or the file or directory inside one) that `fd` refers to.
 pub(crate) fn clone_fd(fd: BorrowedFd<'_>, recursive: bool) -> nix::Result<OwnedFd> {
     let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as u32;

@@ -219,6 +219,7 @@ pub(crate) fn mount(ctx: &Ctx<'_>, plan: &Plan) -> Result<()> {
         }
     };
     check_proc(ctx, plan, &target)?;
+    only_procfs_on_proc(ctx, plan, &mnt)?;
     mount_api::set_attrs(mnt.as_fd(), recursive_attrs, true).map_err(|e| fail(e, ""))?;
     mount_api::attach(mnt.as_fd(), target.as_fd()).map_err(|e| fail(e, ""))?;
     for propagation in &o.propagation {
@@ -266,13 +267,7 @@ fn target(ctx: &Ctx<'_>, plan: &Plan, kind: FileKind) -> nix::Result<OwnedFd> {
 
 /// Nothing but the usual lxcfs-style files may be mounted over inside a procfs.
 fn check_proc(ctx: &Ctx<'_>, plan: &Plan, target: &OwnedFd) -> Result<()> {
-    let on_proc = fstatfs(target).map_err(|e| Error::Mount {
-        what: plan.what(),
-        destination: plan.destination.clone(),
-        rootfs: ctx.rootfs.to_path_buf(),
-        source: e.into(),
-        detail: String::new(),
-    })?;
+    let on_proc = fstatfs(target).map_err(|e| inspect_failed(ctx, plan, e))?;
     let dest = clean(&plan.destination);
     if on_proc.filesystem_type() == PROC_SUPER_MAGIC
         && !PROC_ALLOWED.iter().any(|p| Path::new(p) == dest)
@@ -280,6 +275,34 @@ fn check_proc(ctx: &Ctx<'_>, plan: &Plan, target: &OwnedFd) -> Result<()> {
         return Err(Error::InvalidMount {
             destination: plan.destination.clone(),
             why: "it is inside /proc, where only cpuinfo, meminfo, stat, uptime and similar files may be mounted over",
+        });
+    }
+    Ok(())
+}
+
+/// An fstatfs of a mount or its target failed.
+fn inspect_failed(ctx: &Ctx<'_>, plan: &Plan, e: Errno) -> Error {
+    Error::Mount {
+        what: plan.what(),
+        destination: plan.destination.clone(),
+        rootfs: ctx.rootfs.to_path_buf(),
+        source: e.into(),
+        detail: String::new(),
+    }
+}
+
+/// Only a procfs may be mounted on /proc itself (a fresh one, or a bind of one), as runc
+/// requires: what the container reads there must be the kernel's, not a directory faking
+/// `self/setgroups` or `self/fd` (CVE-2019-16884 class).
+fn only_procfs_on_proc(ctx: &Ctx<'_>, plan: &Plan, mnt: &OwnedFd) -> Result<()> {
+    if clean(&plan.destination) != Path::new("/proc") {
+        return Ok(());
+    }
+    let fs = fstatfs(mnt).map_err(|e| inspect_failed(ctx, plan, e))?;
+    if fs.filesystem_type() != PROC_SUPER_MAGIC {
+        return Err(Error::InvalidMount {
+            destination: plan.destination.clone(),
+            why: "only a procfs may be mounted on /proc",
         });
     }
     Ok(())

@@ -294,18 +294,25 @@ fn sysctls_refuse_a_fake_proc() {
         &["--net"],
         |dir| {
             make_rootfs(dir);
-            let fake = dir.join("fakeproc/sys/net/ipv4");
-            std::fs::create_dir_all(&fake).unwrap();
-            std::fs::write(fake.join("ip_forward"), "0\n").unwrap();
+            for root in ["fakeproc", "rootfs/proc"] {
+                let fake = dir.join(root).join("sys/net/ipv4");
+                std::fs::create_dir_all(&fake).unwrap();
+                std::fs::write(fake.join("ip_forward"), "0\n").unwrap();
+            }
         },
         |dir| {
             let rootfs = dir.join("rootfs");
+            // A bind of a directory over /proc is refused outright.
             let fake = dir.join("fakeproc");
             let mounts = [mount("/proc", "bind", fake.to_str(), &["rbind"])];
-            let entered = prepare(&spec(&rootfs, &mounts))
-                .unwrap()
-                .enter(false)
-                .unwrap();
+            let err = prepare(&spec(&rootfs, &mounts)).unwrap_err();
+            assert!(
+                err.to_string()
+                    .ends_with("only a procfs may be mounted on /proc"),
+                "{err}"
+            );
+            // With no procfs mounted, the image's own /proc is no procfs either.
+            let entered = prepare(&spec(&rootfs, &[])).unwrap().enter(false).unwrap();
             let map = HashMap::from([("net.ipv4.ip_forward".to_string(), "1".to_string())]);
             let err = write_sysctls(&map).unwrap_err();
             assert_eq!(

@@ -102,6 +102,8 @@ impl Container {
         create::validate_id(id)?;
         let paths = Paths::new(root, id);
         if !paths.state().exists() {
+            // What an interrupted delete left is no container: clear it away.
+            paths.remove_leftover();
             return Err(Error::NotFound(id.to_owned()));
         }
         Ok(Self {
@@ -264,16 +266,18 @@ impl Container {
             }
         }
         // Without a pid namespace of its own, init's death killed nobody else: its children
-        // live on in the shared namespace. Kill what is left in its cgroup, as runc does.
-        if !self.has_private_pid_namespace() {
+        // live on in the shared namespace. Kill what is left in its cgroup, as runc does;
+        // and what a killed `create` left there (its intermediate, an init it never noted).
+        if !self.has_private_pid_namespace() || self.record.creator.is_some() {
             self.kill_every_process();
         }
         if let Some(cgroup) = self.cgroup.get() {
             cgroup.remove()?;
-        } else if let Some(path) = &self.record.cgroup_path {
-            match Cgroup::open_with_created_parents(path, &self.record.cgroup_created_parents) {
+        } else if self.record.cgroup_path.is_some() {
+            match self.open_cgroup() {
                 Ok(cgroup) => cgroup.remove()?,
-                Err(e) if e.is_not_found() => {}
+                // An interrupted delete removed the leaf but maybe not the parents it made.
+                Err(e) if e.is_not_found() => self.remove_recorded_parents(),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -282,8 +286,7 @@ impl Container {
         } else {
             self.hook_state(Status::Stopped)
         };
-        std::fs::remove_dir_all(&self.paths.dir)
-            .map_err(Error::io("remove container state", &self.paths.dir))?;
+        self.paths.remove()?;
         Ok(self
             .record
             .poststop
@@ -359,9 +362,47 @@ impl Container {
         if let Some(cgroup) = self.cgroup.get() {
             return Ok(cgroup);
         }
-        let path = self.record.cgroup_path.as_deref().unwrap_or_default();
-        let cgroup = Cgroup::open_with_created_parents(path, &self.record.cgroup_created_parents)?;
+        let cgroup = self.open_cgroup()?;
         Ok(self.cgroup.get_or_init(|| cgroup))
+    }
+
+    /// The parents `create` made, deepest first, where empty (rmdir refuses a cgroup that
+    /// still has children or processes: one another container uses stays).
+    fn remove_recorded_parents(&self) {
+        let mut parents = self.record.cgroup_created_parents.clone();
+        parents.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        for parent in parents {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+
+    /// The container's cgroup, with the parents `create` made. A `create` killed between
+    /// making the cgroup and recording its parents may have made any of them: each is then
+    /// adopted, and `remove` deletes those left empty (one in use stays).
+    fn open_cgroup(&self) -> peapod_cgroup::Result<Cgroup> {
+        let path = self.record.cgroup_path.as_deref().unwrap_or_default();
+        let recorded = &self.record.cgroup_created_parents;
+        if self.record.creator.is_none() || !recorded.is_empty() {
+            return Cgroup::open_with_created_parents(path, recorded);
+        }
+        let levels = Path::new(path)
+            .components()
+            .filter(|c| matches!(c, std::path::Component::Normal(_)))
+            .count();
+        let leaf = match Cgroup::open(path) {
+            Ok(leaf) => leaf,
+            // Killed before it made the leaf anywhere, maybe after a parent: make the leaf
+            // (and whatever is missing) so that its parents are known; delete removes it all.
+            Err(e) if e.is_not_found() => Cgroup::create(path)?,
+            Err(e) => return Err(e),
+        };
+        let parents: Vec<PathBuf> = leaf
+            .directories()
+            .iter()
+            .flat_map(|dir| dir.ancestors().skip(1).take(levels.saturating_sub(1)))
+            .map(Path::to_path_buf)
+            .collect();
+        Cgroup::open_with_created_parents(path, &parents)
     }
 
     fn require(
@@ -404,7 +445,10 @@ impl Container {
 
     fn kill_and_wait(&self) -> Result<()> {
         self.kill_every_process();
-        let _ = kill(Pid::from_raw(self.record.pid), Signal::SIGKILL);
+        // Never 0 (our own process group): a killed create may not have noted init.
+        if self.record.pid > 0 {
+            let _ = kill(Pid::from_raw(self.record.pid), Signal::SIGKILL);
+        }
         if !proc::wait_dead(
             self.record.pid,
             self.record.pid_start_time,

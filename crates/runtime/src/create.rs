@@ -3,7 +3,6 @@
 //! once init reports "created". Any failure undoes every step (see [`Undo`]).
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
@@ -37,41 +36,73 @@ pub(crate) fn create(
             why: "process.terminal is true but no console socket was given".into(),
         });
     }
+    if bundle.namespaces.joined_path(NamespaceKind::Pid).is_some() {
+        crate::exe_guard::require_protected(id, "joining a pid namespace")?;
+    }
     std::fs::create_dir_all(&opts.root).map_err(Error::io("create runtime root", &opts.root))?;
     let paths = Paths::new(&opts.root, id);
-    match std::fs::DirBuilder::new().mode(0o700).create(&paths.dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(Error::Exists(id.to_owned()));
-        }
-        Err(e) => return Err(Error::io("create container directory", &paths.dir)(e)),
-    }
+    // Recorded before anything is made, and again as each thing is (the cgroup, init): if
+    // this process is killed at any point, `delete --force` finds and removes it all.
+    let mut record = provisional_record(id, &bundle);
+    paths.claim(&record)?;
     let mut undo = Undo {
         dir: Some(paths.dir.clone()),
         cgroup: None,
         init: None,
     };
-    let (record, cgroup, ignored) = bring_up(id, &bundle, opts, &paths, start_at_once, &mut undo)?;
+    let (cgroup, ignored) = bring_up(&mut record, &bundle, opts, &paths, start_at_once, &mut undo)?;
     undo.disarm();
     Ok((record, paths, cgroup, ignored))
 }
 
+/// The container's record as `create` starts: no init yet, `create` itself as its creator.
+fn provisional_record(id: &str, bundle: &Bundle) -> Record {
+    let linux = bundle.spec.linux().as_ref();
+    let hooks = bundle.spec.hooks().as_ref();
+    Record {
+        oci_version: bundle.spec.version().clone(),
+        id: id.to_owned(),
+        pid: 0,
+        pid_start_time: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+        created: now_rfc3339(),
+        cgroup_path: Some(linux.and_then(|l| l.cgroups_path().as_ref()).map_or_else(
+            // Flat, as crun and runc do: no shared parent to make and remove on every run.
+            || format!("/peapod-{id}"),
+            |p| p.to_string_lossy().into_owned(),
+        )),
+        cgroup_created_parents: Vec::new(),
+        poststart: hooks
+            .and_then(|h| h.poststart().clone())
+            .unwrap_or_default(),
+        poststop: hooks.and_then(|h| h.poststop().clone()).unwrap_or_default(),
+        process: bundle.spec.process().clone(),
+        namespaces: linux
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default(),
+        seccomp: linux.and_then(|l| l.seccomp().clone()),
+        creator: crate::state::ProcessRef::me(),
+    }
+}
+
 fn bring_up(
-    id: &str,
+    record: &mut Record,
     bundle: &Bundle,
     opts: &CreateOptions,
     paths: &Paths,
     start_at_once: bool,
     undo: &mut Undo,
-) -> Result<(Record, Cgroup, Vec<Error>)> {
-    let linux = bundle.spec.linux().as_ref();
-    let cgroup_path = linux.and_then(|l| l.cgroups_path().as_ref()).map_or_else(
-        // Flat, as crun and runc do: no shared parent to make and remove on every run.
-        || format!("/peapod-{id}"),
-        |p| p.to_string_lossy().into_owned(),
-    );
-    let cgroup = Cgroup::create(&cgroup_path)?;
+) -> Result<(Cgroup, Vec<Error>)> {
+    let id = record.id.clone();
+    let id = id.as_str();
+    let cgroup = Cgroup::create(record.cgroup_path.as_deref().unwrap_or_default())?;
     undo.cgroup = Some(cgroup.clone());
+    if !cgroup.created_parents().is_empty() {
+        record.cgroup_created_parents = cgroup.created_parents().to_vec();
+        record.save(paths)?;
+    }
     let ignored = match crate::devices::resources_with_devices(&bundle.spec)? {
         Some(resources) => cgroup.apply(&resources)?,
         None => Vec::new(),
@@ -87,6 +118,7 @@ fn bring_up(
         .map(connect_console)
         .transpose()?;
     let joined = bundle.namespaces.open_joined()?;
+    let procfs = crate::procfs::Procfs::open()?;
     let (ours, theirs) = Channel::pair()?;
     let direct = init_can_be_cloned_directly(&bundle.namespaces);
     let (joined, cgroup_dirs) = (&joined, cgroup.directories());
@@ -110,6 +142,7 @@ fn bring_up(
         channel: theirs,
         exec_fifo,
         console_socket,
+        procfs,
         no_pivot: opts.no_pivot,
         preserve_fds: opts.preserve_fds,
         cgroup_dirs,
@@ -159,7 +192,12 @@ fn bring_up(
         }
     };
     drop(context);
-    let result = talk_to_children(id, bundle, &cgroup, spawned, &ours, undo);
+    let mut note_init = |pid: i32, start_time: u64| {
+        record.pid = pid;
+        record.pid_start_time = start_time;
+        record.save(paths)
+    };
+    let result = talk_to_children(id, bundle, &cgroup, spawned, &ours, undo, &mut note_init);
     if let Spawned::Intermediate(intermediate_pid) = spawned {
         // The intermediate exits once init exists; reap it whatever happened.
         if result.is_err() {
@@ -167,42 +205,15 @@ fn bring_up(
         }
         let _ = waitpid(intermediate_pid, None);
     }
-    let (pid, start_time) = result?;
-    let record = Record {
-        oci_version: bundle.spec.version().clone(),
-        id: id.to_owned(),
-        pid,
-        pid_start_time: start_time,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
-        created: now_rfc3339(),
-        cgroup_path: Some(cgroup_path),
-        cgroup_created_parents: cgroup.created_parents().to_vec(),
-        poststart: bundle
-            .spec
-            .hooks()
-            .as_ref()
-            .and_then(|h| h.poststart().clone())
-            .unwrap_or_default(),
-        poststop: bundle
-            .spec
-            .hooks()
-            .as_ref()
-            .and_then(|h| h.poststop().clone())
-            .unwrap_or_default(),
-        process: bundle.spec.process().clone(),
-        namespaces: linux
-            .and_then(|l| l.namespaces().clone())
-            .unwrap_or_default(),
-        seccomp: linux.and_then(|l| l.seccomp().clone()),
-    };
+    result?;
+    record.created = now_rfc3339();
+    record.creator = None;
     record.save(paths)?;
     if let Some(pid_file) = &opts.pid_file {
-        write_pid_file(pid_file, pid)?;
+        write_pid_file(pid_file, record.pid)?;
     }
     let ignored = ignored.into_iter().map(Error::ResourceIgnored).collect();
-    Ok((record, cgroup, ignored))
+    Ok((cgroup, ignored))
 }
 
 /// Whether `clone3` was refused rather than failed: container engines' seccomp profiles
@@ -268,6 +279,7 @@ fn talk_to_children(
     spawned: Spawned,
     channel: &Channel,
     undo: &mut Undo,
+    note_init: &mut dyn FnMut(i32, u64) -> Result<()>,
 ) -> Result<(i32, u64)> {
     let mut init: Option<(i32, u64)> = None;
     match spawned {
@@ -292,7 +304,7 @@ fn talk_to_children(
             let go = moved
                 .map_err(Error::from)
                 .and_then(|()| let_init_go(id, bundle, pid, channel));
-            match go {
+            match go.and_then(|started| note_init(started.0, started.1).map(|()| started)) {
                 Ok(started) => init = Some(started),
                 Err(e) => return Err(report_of_dead_init(id, pid, channel).unwrap_or(e)),
             }
@@ -312,7 +324,9 @@ fn talk_to_children(
             }
             Some(Message::InitPid(pid)) => {
                 undo.init = Some(pid);
-                init = Some(let_init_go(id, bundle, pid, channel)?);
+                let started = let_init_go(id, bundle, pid, channel)?;
+                note_init(started.0, started.1)?;
+                init = Some(started);
             }
             Some(Message::RunCreateRuntimeHooks) => {
                 let (pid, _) =

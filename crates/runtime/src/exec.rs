@@ -45,6 +45,9 @@ pub(crate) fn spawn(
             message: "process.terminal is true but no console socket was given".into(),
         });
     }
+    if namespaces.contains(NamespaceKind::Pid) {
+        crate::exe_guard::require_protected(id, "exec")?;
+    }
     let joined = container_namespaces(init_pid, namespaces)?.open_joined()?;
     let console_socket = match &opts.console_socket {
         Some(path) => {
@@ -59,12 +62,20 @@ pub(crate) fn spawn(
         }
         None => None,
     };
+    let procfs = crate::procfs::Procfs::open()?;
     let (ours, theirs) = Channel::pair()?;
     // SAFETY: the runtime is single-threaded (DESIGN.md's process model).
     let intermediate = match unsafe { peapod_ns::fork() }? {
         Forked::Child => {
             drop(ours);
-            intermediate(theirs, &joined, seccomp, opts, console_socket.as_ref())
+            intermediate(
+                theirs,
+                &joined,
+                seccomp,
+                &procfs,
+                opts,
+                console_socket.as_ref(),
+            )
         }
         Forked::Parent(pid) => pid,
     };
@@ -87,6 +98,7 @@ fn intermediate(
     channel: Channel,
     joined: &peapod_ns::JoinedNamespaces,
     seccomp: Option<&Filter>,
+    procfs: &crate::procfs::Procfs,
     opts: &ExecOptions,
     console_socket: Option<&OwnedFd>,
 ) -> ! {
@@ -95,7 +107,7 @@ fn intermediate(
         Err(e) => e,
         // SAFETY: this process is single-threaded (forked from the single-threaded runtime).
         Ok(()) => match unsafe { peapod_ns::fork_sibling() } {
-            Ok(Forked::Child) => match child(&channel, seccomp, opts, console_socket) {
+            Ok(Forked::Child) => match child(&channel, seccomp, procfs, opts, console_socket) {
                 Ok(never) => match never {},
                 Err(e) => e,
             },
@@ -188,6 +200,7 @@ fn container_namespaces(init_pid: i32, namespaces: &Namespaces) -> Result<Namesp
 fn child(
     channel: &Channel,
     seccomp: Option<&Filter>,
+    procfs: &crate::procfs::Procfs,
     opts: &ExecOptions,
     console_socket: Option<&OwnedFd>,
 ) -> Result<Infallible> {
@@ -206,5 +219,5 @@ fn child(
             console::attach_new_pty(socket.as_fd(), process.console_size().as_ref())?;
         }
     }
-    crate::init::become_process(process, seccomp, 3 + opts.preserve_fds, || Ok(()))
+    crate::init::become_process(process, seccomp, procfs, 3 + opts.preserve_fds, || Ok(()))
 }

@@ -8,10 +8,10 @@
 
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{OFlag, open};
+use nix::fcntl::OFlag;
 use nix::sys::stat::{Mode, umask};
 use oci_spec::runtime::{Process, Spec};
 use peapod_ns::NamespaceKind;
@@ -33,6 +33,9 @@ pub(crate) struct InitContext<'a> {
     /// when the container starts at once (`run`).
     pub(crate) exec_fifo: Option<OwnedFd>,
     pub(crate) console_socket: Option<OwnedFd>,
+    /// The runtime's procfs, opened before init entered anything: what init reads or
+    /// reopens through /proc after the pivot, it does through this.
+    pub(crate) procfs: crate::procfs::Procfs,
     pub(crate) no_pivot: bool,
     pub(crate) preserve_fds: u32,
     /// The container's cgroup directories on the host, for a `cgroup` mount.
@@ -165,12 +168,13 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
     become_process(
         process,
         ctx.bundle.seccomp.as_ref(),
+        &ctx.procfs,
         3 + ctx.preserve_fds,
         || {
             ctx.channel.send(&Message::Created)?;
             ctx.created.set(true);
             if let Some(fifo) = &ctx.exec_fifo {
-                wait_for_start(fifo)?;
+                wait_for_start(fifo, &ctx.procfs)?;
             }
             if let Some(list) = spec
                 .hooks()
@@ -220,6 +224,7 @@ fn make_cgroup_namespace(ctx: &InitContext<'_>) -> Result<()> {
 pub(crate) fn become_process(
     process: &Process,
     seccomp: Option<&crate::seccomp::Filter>,
+    procfs: &crate::procfs::Procfs,
     first_closed_fd: u32,
     before_exec: impl FnOnce() -> Result<()>,
 ) -> Result<Infallible> {
@@ -261,9 +266,9 @@ pub(crate) fn become_process(
         })
         .map(security::FinalSets::of);
     let keep_sys_admin = restore_sets.is_some();
-    // In a user namespace whose setgroups was denied, setgroups(2) fails with EPERM.
-    let may_setgroups =
-        std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny");
+    // In a user namespace whose setgroups was denied, setgroups(2) fails with EPERM. Read
+    // through the runtime's procfs: the container's /proc may be anything by now.
+    let may_setgroups = procfs.may_setgroups();
     security::drop_bounding(capabilities)?;
     security::set_user(process.user(), may_setgroups)?;
     security::set_capabilities(capabilities, keep_sys_admin)?;
@@ -382,8 +387,10 @@ fn executable(path: &Path) -> std::result::Result<(), nix::Error> {
 /// read "(unreachable)" (CVE-2024-21626).
 fn enter_cwd(cwd: &Path) -> Result<()> {
     nix::unistd::chdir(cwd).map_err(Error::sys(format!("enter process.cwd {}", cwd.display())))?;
-    let now = nix::unistd::getcwd().map_err(Error::sys("read the working directory"))?;
-    if !now.is_absolute() {
+    // A directory of a detached mount (the runtime's own /proc, say) has no path: getcwd
+    // fails with ENOENT, or (older kernels) reads "(unreachable)".
+    let outside = nix::unistd::getcwd().map_or(true, |now| !now.is_absolute());
+    if outside {
         return Err(Error::sys(format!(
             "use process.cwd {}: it resolves outside the container",
             cwd.display()
@@ -409,17 +416,10 @@ fn close_inherited_fds(first: u32) -> Result<()> {
         .map_err(Error::sys("mark inherited fds close-on-exec"))
 }
 
-/// Blocks until `start` opens the exec fifo, then writes the byte it waits for.
-fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
-    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
-    let writer = open(
-        path.as_str(),
-        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(Error::sys(
-        "open the exec fifo (is /proc mounted in the container?)",
-    ))?;
+/// Blocks until `start` opens the exec fifo, then writes the byte it waits for. The fifo is
+/// reopened through the runtime's procfs, not the container's /proc.
+fn wait_for_start(fifo: &OwnedFd, procfs: &crate::procfs::Procfs) -> Result<()> {
+    let writer = procfs.reopen(fifo, OFlag::O_WRONLY)?;
     nix::unistd::write(&writer, b"0").map_err(Error::sys("signal start on the exec fifo"))?;
     Ok(())
 }

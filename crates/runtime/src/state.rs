@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Write;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{Hook, LinuxNamespace, LinuxSeccomp, Process};
@@ -70,6 +71,28 @@ pub(crate) struct Record {
     /// The config's `linux.seccomp` at create time: the profile of `exec`'s processes.
     #[serde(default)]
     pub(crate) seccomp: Option<LinuxSeccomp>,
+    /// Set while `create` runs: the runtime process making the container. A record that
+    /// still names it once it is dead is what a killed `create` left: `delete` removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) creator: Option<ProcessRef>,
+}
+
+/// A process, with its start time so that a reused pid is never mistaken for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ProcessRef {
+    pub(crate) pid: i32,
+    pub(crate) start_time: u64,
+}
+
+impl ProcessRef {
+    /// The calling process.
+    pub(crate) fn me() -> Option<Self> {
+        let pid = std::process::id() as i32;
+        proc::stat(pid).map(|s| Self {
+            pid,
+            start_time: s.start_time,
+        })
+    }
 }
 
 /// The files of one container under the runtime root.
@@ -85,6 +108,83 @@ impl Paths {
 
     pub(crate) fn state(&self) -> PathBuf {
         self.dir.join("state.json")
+    }
+
+    /// Makes the container's directory with `record` already in it, atomically: it is made
+    /// under a private name, then renamed to the id (`RENAME_NOREPLACE`). So a directory
+    /// without state.json can only be what a killed `delete` left, which is removed here.
+    pub(crate) fn claim(&self, record: &Record) -> Result<()> {
+        let name = self.dir.file_name().unwrap_or_default().to_string_lossy();
+        // '~' is never in an id: `list` and `load` never take this for a container.
+        let staging = self
+            .dir
+            .with_file_name(format!(".{name}~{}", std::process::id()));
+        // A leftover of a killed create that had our pid.
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&staging)
+            .map_err(Error::io("create container directory", &staging))?;
+        let staged = Paths {
+            dir: staging.clone(),
+        };
+        let result = record
+            .save(&staged)
+            .and_then(|()| self.rename_from(&staging, &record.id));
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        result
+    }
+
+    fn rename_from(&self, staging: &Path, id: &str) -> Result<()> {
+        use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
+        loop {
+            match renameat2(
+                AT_FDCWD,
+                staging,
+                AT_FDCWD,
+                &self.dir,
+                RenameFlags::RENAME_NOREPLACE,
+            ) {
+                Ok(()) => return Ok(()),
+                Err(nix::Error::EEXIST) if self.remove_leftover() => {}
+                Err(nix::Error::EEXIST) => return Err(Error::Exists(id.to_owned())),
+                Err(e) => {
+                    return Err(Error::io("create container directory", &self.dir)(e.into()));
+                }
+            }
+        }
+    }
+
+    /// Removes the directory if it is what an interrupted `delete` left (no state.json);
+    /// whether it did.
+    pub(crate) fn remove_leftover(&self) -> bool {
+        !self.state().exists() && self.dir.is_dir() && std::fs::remove_dir_all(&self.dir).is_ok()
+    }
+
+    /// Removes the directory, state.json last: an interrupted removal leaves a container
+    /// that loads, or a leftover that [`Paths::remove_leftover`] recognises.
+    pub(crate) fn remove(&self) -> Result<()> {
+        let fail = Error::io("remove container state", &self.dir);
+        let entries =
+            std::fs::read_dir(&self.dir).map_err(Error::io("remove container state", &self.dir))?;
+        for entry in entries.flatten() {
+            if entry.file_name() != "state.json" {
+                let path = entry.path();
+                let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                removed.map_err(Error::io("remove container state", &path))?;
+            }
+        }
+        match std::fs::remove_file(self.state()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(fail(e)),
+            _ => {}
+        }
+        std::fs::remove_dir(&self.dir).map_err(fail)
     }
 
     /// The fifo the init process blocks on until `start` opens it.
@@ -131,7 +231,16 @@ impl Record {
     /// The status, from the live system: a dead init means stopped; a live one waiting on
     /// the exec fifo means created; a frozen cgroup means paused.
     pub(crate) fn status(&self, paths: &Paths) -> Status {
-        if !proc::is_alive(self.pid, self.pid_start_time) {
+        let init_alive = self.pid > 0 && proc::is_alive(self.pid, self.pid_start_time);
+        if let Some(creator) = self.creator {
+            // Still being made; or made half-way by a `create` that was killed, and then
+            // stopped once nothing of it is alive (what is in its cgroup, delete kills).
+            if init_alive || proc::is_alive(creator.pid, creator.start_time) {
+                return Status::Creating;
+            }
+            return Status::Stopped;
+        }
+        if !init_alive {
             return Status::Stopped;
         }
         if paths.exec_fifo().exists() {
@@ -212,11 +321,35 @@ mod tests {
             process: None,
             namespaces: Vec::new(),
             seccomp: None,
+            creator: None,
         };
         record.save(&paths).unwrap();
         let loaded = Record::load(&paths).unwrap();
         assert_eq!(loaded.id, "c");
         assert_eq!(loaded.status(&paths), Status::Stopped);
         assert!(!dir.path().join(".state.json.tmp").exists());
+    }
+
+    #[test]
+    fn a_claimed_id_is_taken_until_removed_and_a_leftover_directory_is_not_a_container() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::new(dir.path(), "c");
+        let mut record: Record = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.2.0", "id": "c", "pid": 0, "pidStartTime": 0, "bundle": "/b",
+            "rootfs": "/b/rootfs", "created": "x", "cgroupPath": null
+        }))
+        .unwrap();
+        record.creator = ProcessRef::me();
+        paths.claim(&record).unwrap();
+        assert_eq!(Record::load(&paths).unwrap().creator, record.creator);
+        assert_eq!(record.status(&paths), Status::Creating);
+        let err = paths.claim(&record).unwrap_err().to_string();
+        assert_eq!(err, "container c already exists");
+        // What an interrupted delete leaves: no state.json. The id is free again.
+        std::fs::write(paths.exec_fifo(), "").unwrap();
+        std::fs::remove_file(paths.state()).unwrap();
+        paths.claim(&record).unwrap();
+        paths.remove().unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

@@ -4,6 +4,7 @@
 
 mod create;
 mod delete;
+mod exe_guard;
 mod exec;
 mod features;
 mod kill;
@@ -103,6 +104,11 @@ pub fn main() -> ExitCode {
         cli.command,
         Command::Create(_) | Command::Run(_) | Command::Exec(_)
     );
+    // CVE-2019-5736: no runtime process in a pid namespace others live in may run a binary
+    // they could reopen for writing (see exe_guard).
+    if exe_guard::enters_shared_pid_namespace(&cli.command) && !peapod_runtime::exe_is_protected() {
+        return report(&cli, &exe_guard::protect());
+    }
     // CVE-2019-5736: a container must never run, nor rewrite, this binary through
     // /proc/<pid>/exe. Containers' programs are exec'd through a sealed trampoline; where
     // there is none, the whole binary runs from a sealed in-memory copy of itself.

@@ -11,7 +11,7 @@ use super::{Globals, warn_all};
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     #[command(flatten)]
-    create: CreateArgs,
+    pub(crate) create: CreateArgs,
     /// Return once the container has started.
     #[arg(long, short = 'd')]
     detach: bool,

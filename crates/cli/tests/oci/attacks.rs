@@ -225,3 +225,211 @@ fn sleeping(token: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// A runtime killed (SIGKILL) at any step of create, start, exec or delete leaves nothing
+/// that `delete --force` cannot clear: afterwards no state, cgroup, process or mount is left
+/// and the id can be created again. Each verb is killed at increasing delays, so that the
+/// kills land before, during and after each of its steps (create's createRuntime hook
+/// sleeps at first, to hold it in the middle for a while).
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_runtime_killed_at_any_step_leaves_nothing_delete_force_cannot_clear() {
+    let mut world = World::new("killed", &["sleep", "60"]);
+    world.config["hooks"] =
+        json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "sleep 0.1"]}]});
+    world.write_config();
+    let bundle = world.bundle();
+    let create = ["create", "--bundle", bundle.to_str().unwrap(), &world.id];
+    for delay in [0, 1, 2, 3, 5, 8, 12, 18, 27, 40, 70, 110, 150] {
+        killed_after(&world, &create, delay);
+        clear_and_reuse(&world, &format!("create killed after {delay} ms"));
+    }
+    world.config["hooks"] = json!({});
+    world.write_config();
+    for delay in [0, 1, 3, 6, 12, 24] {
+        let exec = ["exec", &world.id, "sh", "-c", "sleep 0.05"];
+        let verbs: [&[&str]; 3] = [
+            &["start", &world.id],
+            &exec,
+            &["delete", "--force", &world.id],
+        ];
+        for verb in verbs {
+            let out = world.oci(&create);
+            assert!(out.status.success(), "{}", text(&out));
+            if verb[0] == "exec" {
+                let out = world.oci(&["start", &world.id]);
+                assert!(out.status.success(), "{}", text(&out));
+            }
+            killed_after(&world, verb, delay);
+            clear_and_reuse(&world, &format!("{} killed after {delay} ms", verb[0]));
+        }
+    }
+}
+
+/// Starts `peapod-oci ARGS` and SIGKILLs it after `delay_ms`.
+fn killed_after(world: &World, args: &[&str], delay_ms: u64) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_peapod-oci"))
+        .arg("--root")
+        .arg(world.root())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+    let _ = child.kill();
+    child.wait().unwrap();
+}
+
+/// `delete --force` succeeds and leaves nothing; the id is free for a new create.
+fn clear_and_reuse(world: &World, when: &str) {
+    let out = world.oci(&["delete", "--force", &world.id]);
+    assert!(out.status.success(), "{when}: {}", text(&out));
+    world.assert_nothing_left();
+    let bundle = world.bundle();
+    let out = world.oci(&["create", "--bundle", bundle.to_str().unwrap(), &world.id]);
+    assert!(
+        out.status.success(),
+        "{when}: the id is not free: {}",
+        text(&out)
+    );
+    let out = world.oci(&["delete", "--force", &world.id]);
+    assert!(out.status.success(), "{when}: {}", text(&out));
+    world.assert_nothing_left();
+}
+
+/// CVE-2019-16884 class: /proc is trusted only when it is a procfs. A bind of a directory
+/// over /proc (with a fake `self/setgroups` saying "deny") is refused, as runc refuses it;
+/// and with no procfs in the container at all, a fake `/proc/self/setgroups` in the image
+/// changes nothing: the process has exactly its user's groups, none of the runtime's (run
+/// under `setpriv --groups 4,27`).
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_fake_proc_decides_nothing() {
+    let fake = |dir: &std::path::Path| {
+        std::fs::create_dir_all(dir.join("self")).unwrap();
+        std::fs::write(dir.join("self/setgroups"), "deny\n").unwrap();
+    };
+    let as_user = |world: &mut World| {
+        world.config["process"]["user"] =
+            json!({"uid": 1000, "gid": 1000, "additionalGids": [2000]});
+    };
+    let mut world = World::new("fake-proc-bind", &["id", "-G"]);
+    as_user(&mut world);
+    let dir = world.tmp.path().join("fakeproc");
+    fake(&dir);
+    world.config["mounts"].as_array_mut().unwrap().insert(
+        1,
+        json!({"destination": "/proc", "type": "bind", "source": dir, "options": ["rbind"]}),
+    );
+    let out = run_with_groups(&world);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("only a procfs may be mounted on /proc"),
+        "{}",
+        text(&out)
+    );
+    world.assert_nothing_left();
+
+    let mut world = World::new("fake-proc-image", &["id", "-G"]);
+    as_user(&mut world);
+    fake(&world.bundle().join("rootfs/proc"));
+    let mounts = world.config["mounts"].as_array_mut().unwrap();
+    mounts.retain(|m| m["destination"] != "/proc");
+    world.config["linux"]["maskedPaths"] = json!([]);
+    world.config["linux"]["readonlyPaths"] = json!([]);
+    let out = run_with_groups(&world);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "1000 2000\n",
+        "{}",
+        text(&out)
+    );
+    world.assert_nothing_left();
+}
+
+/// `run`s the world's container with the runtime holding supplementary groups 4 and 27.
+fn run_with_groups(world: &World) -> std::process::Output {
+    world.write_config();
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args([
+        "--groups",
+        "4,27",
+        env!("CARGO_BIN_EXE_peapod-oci"),
+        "--root",
+    ])
+    .arg(world.root())
+    .args(["run", "--bundle"])
+    .arg(world.bundle())
+    .arg(&world.id);
+    crate::support::run_to_files(&mut cmd, world.tmp.path())
+}
+
+/// CVE-2019-5736, the runtime's own processes: a container process holding CAP_SYS_PTRACE
+/// watches for new pids and opens their `/proc/<pid>/exe` while the host runs `exec` into
+/// its container, and `run` of containers joining its pid namespace (each puts a runtime
+/// process there before the sealed trampoline's exec), in a bounded loop; once they are all
+/// gone it tries to reopen every runtime binary it grabbed for writing. None may reopen.
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_ptrace_capable_container_never_gets_the_runtime_binary_for_writing() {
+    use std::os::unix::fs::MetadataExt;
+    let runtime = std::fs::metadata(env!("CARGO_BIN_EXE_peapod-oci")).unwrap();
+    let mut world = World::new("exe-grab", &[]);
+    let stop = "/stop";
+    world.config["process"]["args"] = json!(crate::support::checker(&[&format!(
+        "grab-exe={stop}:{}",
+        runtime.ino()
+    )]));
+    for set in ["bounding", "effective", "permitted"] {
+        world.config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SYS_PTRACE"));
+    }
+    world.write_config();
+    let bundle = world.bundle();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_peapod-oci"));
+    cmd.arg("--root").arg(world.root());
+    cmd.args([
+        "run",
+        "--detach",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        &world.id,
+    ]);
+    let out_dir = world.tmp.path().join("attacker");
+    std::fs::create_dir(&out_dir).unwrap();
+    let out = crate::support::run_to_files(&mut cmd, &out_dir);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let mut guest = World::new("exe-grab-guest", &["true"]);
+    let pidns = format!("/proc/{}/ns/pid", world.state()["pid"]);
+    guest.config["linux"]["namespaces"][0] = json!({"type": "pid", "path": pidns});
+    guest.write_config();
+    for round in 0..40 {
+        let out = world.oci(&["exec", &world.id, "true"]);
+        assert!(out.status.success(), "exec {round}: {}", text(&out));
+        if round % 4 == 0 {
+            let out = guest.run();
+            assert!(out.status.success(), "run {round}: {}", text(&out));
+        }
+    }
+    std::fs::write(bundle.join("rootfs").join(&stop[1..]), "").unwrap();
+    // No peapod-oci may run meanwhile (the attacker waits for none to): poll its output.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut report = String::new();
+    while !report.contains("grab-exe=") {
+        assert!(std::time::Instant::now() < deadline, "no verdict: {report}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        report = std::fs::read_to_string(out_dir.join("stdout")).unwrap();
+    }
+    crate::support::wait_for_status(&world, "stopped");
+    assert!(report.contains("ok grab-exe="), "{report}");
+    let out = world.oci(&["delete", &world.id]);
+    assert!(out.status.success(), "{}", text(&out));
+    world.assert_nothing_left();
+    eprintln!("{report}");
+}
