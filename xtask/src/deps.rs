@@ -16,6 +16,10 @@ const PACKAGES: &[(&str, &str)] = &[
     ("iproute2", "network namespaces and links in tests"),
     ("skopeo", "validates the OCI fixtures"),
     ("umoci", "validates and unpacks the OCI fixtures"),
+    (
+        "podman",
+        "reads back what `peapod save` writes (a peer's `load`, in the image tests)",
+    ),
     ("attr", "getfattr, to check unpacked xattrs"),
     (
         "libseccomp-dev",

@@ -2,6 +2,6 @@
 //! test images of `cargo xtask fixtures`, and skopeo as the independent reader.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a failed test setup should panic
 
-mod bad_input;
+mod bad_image_input;
 mod support;
 mod verbs;

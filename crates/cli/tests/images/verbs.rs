@@ -299,6 +299,40 @@ fn save_writes_archives_that_skopeo_reads_and_load_gives_back() {
 
 #[test]
 #[ignore = "root: cargo xtask test"]
+fn podman_loads_what_save_wrote_with_the_same_id() {
+    assert_root();
+    let store = Store::new();
+    let id = store.load("layered", "docker-archive.tar");
+    // A private podman store: vfs needs nothing of the host (no overlay on overlay).
+    let podman = |args: &[&str]| {
+        let out = std::process::Command::new("podman")
+            .arg("--root")
+            .arg(store.path("podman"))
+            .arg("--runroot")
+            .arg(store.path("podman-run"))
+            .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"])
+            .args(["--events-backend", "file"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "podman {args:?}: {}", text(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for format in ["docker-archive", "oci-archive"] {
+        let file = store.path(&format!("{format}.tar"));
+        let path = file.to_str().unwrap();
+        store.ok(&["save", "--format", format, "-o", path, "layered"]);
+        podman(&["load", "-q", "-i", path]);
+    }
+    let ids = podman(&["images", "-q", "--no-trunc"]);
+    assert!(
+        !ids.is_empty() && ids.lines().all(|l| l == id),
+        "podman: {ids}, peapod: {id}"
+    );
+}
+
+#[test]
+#[ignore = "root: cargo xtask test"]
 fn import_makes_a_one_layer_image_from_a_tar_or_stdin() {
     assert_root();
     let store = Store::new();
