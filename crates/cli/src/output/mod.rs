@@ -61,6 +61,14 @@ pub(crate) fn print_json(out: &mut impl Write, value: &Value) -> Result<()> {
     out.write_all(&buf).context("cannot write to stdout")
 }
 
+/// Writes `text` to stdout (a closed pipe or a full disk is an error, not a panic).
+pub(crate) fn write_stdout(text: &str) -> Result<()> {
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .context("cannot write to stdout")
+}
+
 /// `sha256:0123456789abcdef…` → `0123456789ab` (docker's short id).
 pub(crate) fn short_id(id: &str) -> String {
     let hex = id.split_once(':').map_or(id, |(_, h)| h);

@@ -1,7 +1,7 @@
 //! Bad input: a clear error naming the object and the cause, exit 125, and nothing left
 //! behind (no image row, nothing in `tmp/`, no new blob or layer).
 
-use crate::support::{Store, assert_fails, assert_root, fixture, run_on_pty, short, text};
+use crate::support::{Store, assert_fails, assert_root, run_on_pty, short, text};
 
 /// The commands that name an image that is not there, with what their error must say.
 const UNKNOWN: &[&[&str]] = &[
@@ -143,14 +143,26 @@ fn usage_errors_exit_125_with_clap_s_message() {
 }
 
 #[test]
-fn the_root_comes_from_the_environment_too() {
+fn the_global_options_come_from_flags_or_the_environment() {
     let store = Store::new();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_peapod"))
         .args(["images", "-q"])
         .env("PEAPOD_ROOT", store.root())
+        .env("PEAPOD_RUNROOT", store.path("run"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert!(store.root().join("peapod.db").exists());
-    let _ = fixture("busybox", "oci");
+    let run = store.path("run");
+    let out = store.ok(&[
+        "--runroot",
+        run.to_str().unwrap(),
+        "--log-level",
+        "debug",
+        "images",
+        "-q",
+    ]);
+    assert_eq!(out, "");
+    let out = store.run(&["--log-level", "loud", "images"]);
+    assert_eq!(out.status.code(), Some(125), "{}", text(&out));
 }

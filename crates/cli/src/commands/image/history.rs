@@ -54,7 +54,7 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
     let mut out = std::io::stdout().lock();
     if args.quiet {
         let text: String = (0..history.len()).map(|i| id_of(i) + "\n").collect();
-        return std::io::Write::write_all(&mut out, text.as_bytes()).map_err(Into::into);
+        return output::write_stdout(&text);
     }
     let format = Format::parse(args.format.as_deref(), TABLE)?;
     let now = SystemTime::now();

@@ -2,7 +2,7 @@
 //! gzip or zstd), from a file or stdin.
 
 use std::fs::File;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::os::fd::AsFd;
 use std::path::Path;
 
@@ -66,8 +66,5 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
             text.push_str(&format!("Loaded image: {name}\n"));
         }
     }
-    std::io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .context("cannot write to stdout")
+    crate::output::write_stdout(&text)
 }

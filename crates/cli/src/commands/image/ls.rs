@@ -77,7 +77,7 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
                 text.push('\n');
             }
         }
-        return std::io::Write::write_all(&mut out, text.as_bytes()).map_err(Into::into);
+        return output::write_stdout(&text);
     }
     let format = Format::parse(
         args.format.as_deref(),

@@ -58,8 +58,5 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
         "Total reclaimed space: {}\n",
         human::size(report.bytes)
     ));
-    std::io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .context("cannot write to stdout")
+    crate::output::write_stdout(&text)
 }

@@ -1,7 +1,5 @@
 //! `peapod rmi` / `peapod image rm`: untag, and delete an image with its last name.
 
-use std::io::Write;
-
 use anyhow::Result;
 
 use crate::commands::{Globals, fail_after};
@@ -22,7 +20,6 @@ pub(crate) struct Args {
 pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
     let images = globals.images()?;
     let mut errors = Vec::new();
-    let mut out = std::io::stdout().lock();
     for name in &args.images {
         // No container uses an image until the engine lands.
         match images.remove(name, args.force, |_| false) {
@@ -34,7 +31,7 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
                 for id in &report.deleted {
                     text.push_str(&format!("Deleted: {id}\n"));
                 }
-                out.write_all(text.as_bytes())?;
+                crate::output::write_stdout(&text)?;
             }
             Err(e) => errors.push(anyhow::Error::new(e)),
         }
