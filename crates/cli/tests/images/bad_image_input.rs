@@ -91,6 +91,9 @@ fn loading_what_is_not_an_archive_fails_and_leaves_nothing() {
     assert_fails(&out, &[tar.to_str().unwrap(), "not an image archive"]);
     let out = store.run_with_stdin(&["image", "load"], &std::fs::read(&tar).unwrap());
     assert_fails(&out, &["not an image archive"]);
+    // An invalid name is refused before anything is read.
+    let out = store.run(&["import", tar.to_str().unwrap(), "bad name"]);
+    assert_fails(&out, &["bad name"]);
     let out = store.run_with_stdin(&["load"], b"");
     assert_eq!(out.status.code(), Some(125), "{}", text(&out));
 

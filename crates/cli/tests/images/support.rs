@@ -1,8 +1,10 @@
 //! A private store per test, the binary, and the checks that a failure left nothing behind.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
 
 pub(crate) fn assert_root() {
     assert!(
@@ -37,9 +39,14 @@ pub(crate) fn skopeo_id(reference: &str) -> String {
     peapod_image::Digest::of(&out.stdout).to_string()
 }
 
-/// The id skopeo reads from a fixture's OCI layout.
+/// The id skopeo reads from a fixture's OCI layout (asked once per fixture and test binary:
+/// skopeo is slow to start in the emulated guest of `vm-test`).
 pub(crate) fn fixture_id(name: &str) -> String {
-    skopeo_id(&format!("oci:{}:latest", fixture(name, "oci").display()))
+    static IDS: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+    let mut ids = IDS.lock().unwrap();
+    ids.entry(name.to_owned())
+        .or_insert_with(|| skopeo_id(&format!("oci:{}:latest", fixture(name, "oci").display())))
+        .clone()
 }
 
 pub(crate) fn text(out: &Output) -> String {

@@ -17,14 +17,21 @@ fn every_archive_form_loads_from_a_file_or_stdin_and_lists() {
         let scratch = Store::new();
         let gz = scratch.path("archive.tar.gz");
         gzip(&fixture(name, "docker-archive.tar"), &gz);
-        for (how, form) in [
-            ("file", "docker-archive.tar"),
-            ("file", "oci-archive.tar"),
-            ("stdin", "docker-archive.tar"),
-            ("stdin", "oci-archive.tar"),
-            ("file", "gz"),
-            ("stdin", "gz"),
-        ] {
+        // Every form for busybox; for the layered image (the slow one to unpack in the
+        // emulated guest of vm-test) one per archive format.
+        let forms: &[(&str, &str)] = if name == "busybox" {
+            &[
+                ("file", "docker-archive.tar"),
+                ("file", "oci-archive.tar"),
+                ("stdin", "docker-archive.tar"),
+                ("stdin", "oci-archive.tar"),
+                ("file", "gz"),
+                ("stdin", "gz"),
+            ]
+        } else {
+            &[("file", "oci-archive.tar"), ("stdin", "gz")]
+        };
+        for &(how, form) in forms {
             let store = Store::new();
             let path = if form == "gz" {
                 gz.clone()
