@@ -16,6 +16,10 @@ const PACKAGES: &[(&str, &str)] = &[
     ("iproute2", "network namespaces and links in tests"),
     ("skopeo", "validates the OCI fixtures"),
     ("umoci", "validates and unpacks the OCI fixtures"),
+    (
+        "podman",
+        "a peer engine: reads back what `peapod save` writes; bench image",
+    ),
     ("attr", "getfattr, to check unpacked xattrs"),
     (
         "mmdebstrap",
@@ -39,7 +43,6 @@ const PACKAGES: &[(&str, &str)] = &[
     ),
     ("pkg-config", "finds libseccomp when building"),
     ("runc", "bench: a peer OCI runtime"),
-    ("podman", "bench: a peer engine"),
     ("zstd", "bench image: the floor's tar --zstd"),
     ("curl", "bench image: the floor's blob downloads"),
     ("crun", "bench: a peer OCI runtime"),

@@ -9,7 +9,22 @@
 //! **Does not own:** any container logic. If a verb grows more than parsing, printing and a
 //! call into a library crate, that logic belongs in the library.
 //!
-//! `peapod-oci` has the runc verbs (see [`oci`]); `peapod`'s verbs arrive with the engine
-//! issues, and today it answers `--help` and `--version` only.
+//! `peapod-oci` has the runc verbs (see [`oci`]); `peapod` (see [`commands`]) has the image
+//! verbs today (`images`, `image inspect|history|prune`, `tag`, `rmi`, `load`, `save`,
+//! `import`, `system df`), and the container verbs arrive with the engine.
+//!
+//! Dependencies of `peapod`'s output, each small and chosen because it does one job as
+//! docker does it:
+//! - `tabwriter` (BurntSushi; no dependencies): elastic tab stops, the algorithm docker's
+//!   tables use (Go's `text/tabwriter`), so columns pad exactly as docker's do.
+//! - `gtmpl`: Go's template language (`--format '{{.ID}}\t{{.Size}}'`), the one operators
+//!   already write for docker and podman; the only Rust implementation of it, small, passively
+//!   maintained, used without features. A hand-written parser would be worse.
+//! - `humantime` (already in the tree through `peapod-image`): RFC 3339 times from image
+//!   configs. Sizes (`4.26MB`) and ages (`2 hours ago`) are a few lines in
+//!   `output::human`: no crate prints docker's exact wording (three significant digits, SI
+//!   units without a space; `About an hour ago`).
 
+pub mod commands;
 pub mod oci;
+mod output;

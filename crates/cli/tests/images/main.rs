@@ -1,0 +1,7 @@
+//! `peapod`'s image verbs end to end: the real binary, a private `--root` per test, the
+//! test images of `cargo xtask fixtures`, and skopeo as the independent reader.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a failed test setup should panic
+
+mod bad_image_input;
+mod support;
+mod verbs;
