@@ -24,6 +24,10 @@
 //!   configs. Sizes (`4.26MB`) and ages (`2 hours ago`) are a few lines in
 //!   `output::human`: no crate prints docker's exact wording (three significant digits, SI
 //!   units without a space; `About an hour ago`).
+//! - `indicatif` (no default features): `pull`'s bar per layer on a terminal, the crate
+//!   everyone's progress bars come from; plain lines when stderr is not a terminal.
+//! - `tokio` (`rt` only): the `current_thread` runtime `login` runs the registry client on
+//!   (`pull` gets its own inside `peapod-image`).
 
 pub mod commands;
 pub mod oci;

@@ -4,6 +4,7 @@
 //! engine or usage error).
 
 mod image;
+mod registry;
 mod system;
 
 use std::path::PathBuf;
@@ -60,6 +61,12 @@ enum Command {
     Image(image::Command),
     /// List images.
     Images(image::ls::Args),
+    /// Pull an image from a registry.
+    Pull(image::pull::Args),
+    /// Log in to a registry.
+    Login(registry::login::Args),
+    /// Log out of a registry.
+    Logout(registry::logout::Args),
     /// Give an image another name.
     Tag(image::tag::Args),
     /// Remove images.
@@ -112,6 +119,9 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Image(command) => image::run(&globals, command),
         Command::Images(args) => image::ls::run(&globals, &args),
+        Command::Pull(args) => image::pull::run(&globals, &args),
+        Command::Login(args) => registry::login::run(&globals, &args),
+        Command::Logout(args) => registry::logout::run(&globals, &args),
         Command::Tag(args) => image::tag::run(&globals, &args),
         Command::Rmi(args) => image::rm::run(&globals, &args),
         Command::Load(args) => image::load::run(&globals, &args),

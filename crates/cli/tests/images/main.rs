@@ -3,5 +3,10 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a failed test setup should panic
 
 mod bad_image_input;
+mod pull;
 mod support;
 mod verbs;
+
+/// The image tests' registry harness (Debian's docker-registry with TLS and auth).
+#[path = "../../../image/tests/support/mod.rs"]
+mod registry_support;

@@ -7,6 +7,7 @@ pub(crate) mod inspect;
 pub(crate) mod load;
 pub(crate) mod ls;
 pub(crate) mod prune;
+pub(crate) mod pull;
 pub(crate) mod rm;
 pub(crate) mod save;
 pub(crate) mod tag;
@@ -32,6 +33,8 @@ pub(crate) enum Command {
     Rm(rm::Args),
     /// Remove unused images.
     Prune(prune::Args),
+    /// Pull an image from a registry.
+    Pull(pull::Args),
     /// Load images from a docker-archive or oci-archive (a file, or stdin).
     Load(load::Args),
     /// Save images to a docker-archive or oci-archive (a file, or stdout).
@@ -49,6 +52,7 @@ pub(crate) fn run(globals: &Globals, command: Command) -> anyhow::Result<()> {
         Command::Tag(args) => tag::run(globals, &args),
         Command::Rm(args) => rm::run(globals, &args),
         Command::Prune(args) => prune::run(globals, &args),
+        Command::Pull(args) => pull::run(globals, &args),
         Command::Load(args) => load::run(globals, &args),
         Command::Save(args) => save::run(globals, &args),
         Command::Import(args) => import::run(globals, &args),
