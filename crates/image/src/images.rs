@@ -391,12 +391,21 @@ impl Images {
                 Some((d, t)) if !t.contains('/') => (d, Some(t)),
                 _ => (rest, None),
             };
-            return loaded(archive::load_oci_dir(
-                &self.store,
-                Path::new(dir),
-                tag,
-                None,
-            )?);
+            let mut result = archive::load_oci_dir(&self.store, Path::new(dir), tag, None)?;
+            // A layout entry without a full name is named after its directory, as podman
+            // names what it pulls from a layout: `localhost/DIR:TAG`.
+            if let Some(first) = result.first_mut()
+                && first.names.is_empty()
+                && let Some(base) = Path::new(dir).file_name().and_then(|b| b.to_str())
+                && let Ok(name) = crate::reference::normalize(&format!(
+                    "localhost/{base}:{}",
+                    tag.unwrap_or("latest")
+                ))
+            {
+                self.store.add_name(&first.id, &name)?;
+                first.names.push(name);
+            }
+            return loaded(result);
         }
         for prefix in ["oci-archive:", "docker-archive:"] {
             if let Some(file) = source.strip_prefix(prefix) {
