@@ -45,6 +45,23 @@ pub(crate) fn spawn(
         });
     }
     let joined = container_namespaces(init_pid, &bundle.namespaces)?.open_joined()?;
+    // Without a mount namespace the container's root is init's chroot, which joining
+    // namespaces does not give: the process chroots to init's root.
+    let root = if bundle.namespaces.contains(NamespaceKind::Mount) {
+        None
+    } else {
+        let path = format!("/proc/{init_pid}/root");
+        Some(
+            nix::fcntl::open(
+                path.as_str(),
+                nix::fcntl::OFlag::O_PATH
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map_err(Error::sys(format!("open the container's root {path}")))?,
+        )
+    };
     let console_socket = match &opts.console_socket {
         Some(path) => {
             Some(
@@ -63,7 +80,8 @@ pub(crate) fn spawn(
     let intermediate = match unsafe { peapod_ns::fork() }? {
         Forked::Child => {
             drop(ours);
-            intermediate(theirs, &joined, bundle, opts, console_socket.as_ref())
+            let fds = (console_socket.as_ref(), root.as_ref());
+            intermediate(theirs, &joined, bundle, opts, fds)
         }
         Forked::Parent(pid) => pid,
     };
@@ -87,14 +105,14 @@ fn intermediate(
     joined: &peapod_ns::JoinedNamespaces,
     bundle: &Bundle,
     opts: &ExecOptions,
-    console_socket: Option<&OwnedFd>,
+    (console_socket, root): (Option<&OwnedFd>, Option<&OwnedFd>),
 ) -> ! {
     let entered = crate::intermediate::non_dumpable().and_then(|()| Ok(joined.enter()?));
     let error: Error = match entered {
         Err(e) => e,
         // SAFETY: this process is single-threaded (forked from the single-threaded runtime).
         Ok(()) => match unsafe { peapod_ns::fork_sibling() } {
-            Ok(Forked::Child) => match child(&channel, bundle, opts, console_socket) {
+            Ok(Forked::Child) => match child(&channel, bundle, opts, console_socket, root) {
                 Ok(never) => match never {},
                 Err(e) => e,
             },
@@ -189,6 +207,7 @@ fn child(
     bundle: &Bundle,
     opts: &ExecOptions,
     console_socket: Option<&OwnedFd>,
+    root: Option<&OwnedFd>,
 ) -> Result<Infallible> {
     match channel.recv()? {
         Some(Message::Go) => {}
@@ -198,6 +217,10 @@ fn child(
                 source: nix::Error::EPROTO,
             });
         }
+    }
+    if let Some(root) = root {
+        nix::unistd::fchdir(root).map_err(Error::sys("enter the container's root"))?;
+        crate::init::chroot_cwd()?;
     }
     let process = &opts.process;
     if process.terminal().unwrap_or(false) {

@@ -99,8 +99,13 @@ fn each_invalid_field_is_refused_with_its_reason() {
             "unknown variant `bogus`",
         ),
         (
-            Box::new(|c| c["linux"]["namespaces"] = json!([{"type": "pid"}])),
-            "linux.namespaces must include a mount namespace",
+            Box::new(|c| {
+                c["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "uts"}]);
+                c["mounts"] = json!([{"destination": "/proc", "type": "proc", "source": "proc"}]);
+                c["linux"]["maskedPaths"] = json!(["/proc/kcore"]);
+            }),
+            "mounts, linux.maskedPaths need a mount namespace: without one they would be \
+             mounted in the runtime's mount namespace",
         ),
         (
             Box::new(|c| c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "mount"}])),
@@ -192,6 +197,10 @@ fn what_runc_accepts_is_accepted() {
         (
             "personality flags",
             Box::new(|c| c["linux"]["personality"] = json!({"domain": "LINUX", "flags": ["x"]})),
+        ),
+        (
+            "no mount namespace, and nothing to mount",
+            Box::new(|c| c["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "uts"}])),
         ),
         (
             "a poststop hook installed after create",
