@@ -29,6 +29,9 @@ pub struct MountOptions {
     pub recursive_clear: MsFlags,
     /// Filesystem-specific options in order (`mode=755`, `newinstance`).
     pub data: Vec<String>,
+    /// `tmpcopyup` (runc's and crun's extension, which podman sends): a tmpfs starts with a
+    /// copy of what the rootfs has at its destination.
+    pub copy_up: bool,
 }
 
 /// Why an option word was refused.
@@ -131,6 +134,7 @@ impl MountOptions {
             recursive_flags: MsFlags::empty(),
             recursive_clear: MsFlags::empty(),
             data: Vec::new(),
+            copy_up: false,
         };
         for option in options {
             let option = option.as_ref();
@@ -172,7 +176,7 @@ impl MountOptions {
         } else if matches!(word, "idmap" | "ridmap") {
             return Err(Refusal::Unsupported("an idmapped mount"));
         } else if word == "tmpcopyup" {
-            return Err(Refusal::Unsupported("tmpcopyup"));
+            self.copy_up = true;
         } else if word.contains('=') || DATA_FLAGS.contains(&word) {
             if word.starts_with('=') {
                 return Err(Refusal::Unknown);
@@ -328,6 +332,14 @@ mod tests {
         assert_eq!(o.recursive_flags, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID);
         assert_eq!(o.recursive_clear, MsFlags::MS_NOEXEC);
         assert_eq!(o.flags, MsFlags::MS_BIND | MsFlags::MS_REC);
+    }
+
+    #[test]
+    fn tmpcopyup_is_a_copy_up_not_data() {
+        let o = parse(&["nosuid", "tmpcopyup", "mode=755"]);
+        assert!(o.copy_up);
+        assert_eq!(o.data, ["mode=755"]);
+        assert!(!parse(&["nosuid"]).copy_up);
     }
 
     #[test]
