@@ -223,3 +223,30 @@ fn without_a_mount_namespace_the_rootfs_is_entered_by_chroot() {
     assert!(!mounts_during.contains(&host_only), "{mounts_during}");
     world.assert_nothing_left();
 }
+
+/// runc pauses a created container too (and resuming it gives a created one back).
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_created_container_can_be_paused_and_resumed() {
+    let world = World::new("pausecreated", &["sleep", "100"]);
+    world.write_config();
+    let bundle = world.bundle();
+    let out = world.oci(&["create", "--bundle", bundle.to_str().unwrap(), &world.id]);
+    assert!(out.status.success(), "{}", text(&out));
+    for (verb, status) in [
+        ("pause", "paused"),
+        ("resume", "created"),
+        ("start", "running"),
+    ] {
+        let out = world.oci(&[verb, &world.id]);
+        assert!(out.status.success(), "{verb}: {}", text(&out));
+        assert_eq!(world.state()["status"], status, "after {verb}");
+    }
+    assert!(
+        world
+            .oci(&["delete", "--force", &world.id])
+            .status
+            .success()
+    );
+    world.assert_nothing_left();
+}
