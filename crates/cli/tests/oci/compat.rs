@@ -242,11 +242,5 @@ fn a_created_container_can_be_paused_and_resumed() {
         assert!(out.status.success(), "{verb}: {}", text(&out));
         assert_eq!(world.state()["status"], status, "after {verb}");
     }
-    assert!(
-        world
-            .oci(&["delete", "--force", &world.id])
-            .status
-            .success()
-    );
-    world.assert_nothing_left();
+    world.delete_force_leaving_nothing();
 }

@@ -123,6 +123,13 @@ impl World {
         format!("/peapod-test/{}", self.id)
     }
 
+    /// `delete --force`, which must succeed, then [`World::assert_nothing_left`].
+    pub(crate) fn delete_force_leaving_nothing(&self) {
+        let out = self.oci(&["delete", "--force", &self.id]);
+        assert!(out.status.success(), "delete --force: {}", text(&out));
+        self.assert_nothing_left();
+    }
+
     /// Asserts that nothing of the container is left: state dir, cgroups, mounts.
     pub(crate) fn assert_nothing_left(&self) {
         let state = self.root().join(&self.id);
