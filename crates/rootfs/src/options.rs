@@ -174,7 +174,12 @@ impl MountOptions {
                 sets,
             );
         } else if matches!(word, "idmap" | "ridmap") {
-            return Err(Refusal::Unsupported("an idmapped mount"));
+            // runc 1.1 passes it on as data, which a bind ignores: refused here instead,
+            // since the files would then show their owners unmapped.
+            return Err(Refusal::Unsupported(
+                "an idmapped mount (idmap, ridmap: ignoring it, as runc 1.1 does, would show \
+                 the source's owners unmapped)",
+            ));
         } else if word == "tmpcopyup" {
             self.copy_up = true;
         } else if word.contains('=') || DATA_FLAGS.contains(&word) {
@@ -359,9 +364,10 @@ mod tests {
             );
         }
         let err = MountOptions::parse(Path::new("/data"), &["idmap"]).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "mount on /data: an idmapped mount is not supported"
+        assert!(
+            err.to_string()
+                .starts_with("mount on /data: an idmapped mount (idmap, ridmap: ignoring it"),
+            "{err}"
         );
     }
 
