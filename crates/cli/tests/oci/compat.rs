@@ -67,7 +67,8 @@ fn sigkill_to_a_paused_container_kills_it() {
 }
 
 /// Config leniencies of runc that engines rely on: any ociVersion, an rlimit listed twice
-/// (the last one wins, as runc sets them in order).
+/// (the last one wins, as runc sets them in order), a capability this runtime does not know
+/// (ignored with a warning: a newer engine may name newer ones).
 #[test]
 #[ignore = "root: cargo xtask test"]
 fn a_config_runc_runs_runs() {
@@ -77,9 +78,19 @@ fn a_config_runc_runs_runs() {
         {"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024},
         {"type": "RLIMIT_NOFILE", "hard": 512, "soft": 512}
     ]);
+    world.config["process"]["capabilities"]["bounding"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("CAP_FROM_THE_FUTURE"));
     let out = world.run();
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "512");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("warning: ignoring unknown capabilities: CAP_FROM_THE_FUTURE"),
+        "{}",
+        text(&out)
+    );
     world.assert_nothing_left();
 }
 

@@ -21,6 +21,9 @@ pub struct Bundle {
     pub namespaces: Namespaces,
     /// `linux.seccomp`, compiled (once, here: a profile that does not compile is refused).
     pub(crate) seccomp: Option<crate::seccomp::Filter>,
+    /// Capability names this runtime does not know, dropped from `process.capabilities`
+    /// as runc drops them (with a warning): a newer engine may name newer ones.
+    pub(crate) unknown_capabilities: Vec<String>,
 }
 
 impl Bundle {
@@ -36,7 +39,7 @@ impl Bundle {
             path: path.clone(),
             why,
         };
-        let spec: Spec = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+        let (spec, unknown_capabilities) = parse(&bytes).map_err(&invalid)?;
         let (rootfs, namespaces) = validate(&dir, &spec).map_err(&invalid)?;
         let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
             Some(profile) => Some(crate::seccomp::compile(profile).map_err(&invalid)?),
@@ -48,8 +51,44 @@ impl Bundle {
             rootfs,
             namespaces,
             seccomp,
+            unknown_capabilities,
         })
     }
+}
+
+/// The config, parsed. Only if that fails is it read again with the capability names this
+/// runtime does not know dropped from `process.capabilities` (returned): the common case
+/// parses once.
+fn parse(bytes: &[u8]) -> std::result::Result<(Spec, Vec<String>), String> {
+    let error = match serde_json::from_slice::<Spec>(bytes) {
+        Ok(spec) => return Ok((spec, Vec::new())),
+        Err(e) => e.to_string(),
+    };
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| error.clone())?;
+    let mut unknown = Vec::new();
+    let sets = value
+        .pointer_mut("/process/capabilities")
+        .and_then(serde_json::Value::as_object_mut);
+    for set in sets.into_iter().flat_map(|sets| sets.values_mut()) {
+        if let Some(names) = set.as_array_mut() {
+            names.retain(|name| {
+                let known =
+                    serde_json::from_value::<oci_spec::runtime::Capability>(name.clone()).is_ok();
+                if !known {
+                    unknown.push(name.as_str().unwrap_or_default().to_owned());
+                }
+                known
+            });
+        }
+    }
+    if unknown.is_empty() {
+        return Err(error);
+    }
+    unknown.sort();
+    unknown.dedup();
+    serde_json::from_value(value)
+        .map(|spec| (spec, unknown))
+        .map_err(|e| e.to_string())
 }
 
 /// The checks, as plain strings (the caller names the file).
