@@ -43,17 +43,26 @@ pub(crate) struct Args {
 enum What {
     /// The OCI lifecycle of /bin/true: peapod-oci, crun, runc, and the unshare floor.
     Runtime,
+    /// Pull (gzip, zstd) and load of the debian fixture: peapod, podman, and a curl | tar floor.
+    Image,
 }
 
 /// One contender: how to run one lifecycle.
-struct Contender {
-    name: &'static str,
-    command: Box<dyn Fn(usize) -> Command>,
+pub(crate) struct Contender {
+    pub(crate) name: &'static str,
+    pub(crate) command: Box<dyn Fn(usize) -> Command>,
 }
 
 pub(crate) fn run(args: &Args) -> Result<()> {
     if !is_root() {
         bail!("the benchmark runs containers and needs root");
+    }
+    if args.what == What::Image {
+        deps::ensure()?;
+        dist::build()?;
+        let dir = fixtures::build_default()?;
+        fixtures::debian::ensure(&dir)?;
+        return crate::bench_image::run(args.runs.min(20));
     }
     if !args.inner {
         deps::ensure()?;
@@ -75,7 +84,6 @@ pub(crate) fn run(args: &Args) -> Result<()> {
                 ]),
         );
     }
-    let What::Runtime = args.what;
     if Path::new("/sys/fs/cgroup/unified").exists() {
         let _ = Command::new("umount")
             .arg("/sys/fs/cgroup/unified")
@@ -185,7 +193,7 @@ fn report_cold(contenders: &[Contender], samples: &[Vec<Duration>]) {
 }
 
 /// Median, p10 and p90 of `samples`, in ms.
-fn percentiles(samples: &[Duration]) -> (f64, f64, f64) {
+pub(crate) fn percentiles(samples: &[Duration]) -> (f64, f64, f64) {
     let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
     ms.sort_by(f64::total_cmp);
     let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
@@ -209,7 +217,7 @@ int main(int argc, char **argv) {
 }
 "#;
 
-fn rss_probe(dir: &Path) -> Result<PathBuf> {
+pub(crate) fn rss_probe(dir: &Path) -> Result<PathBuf> {
     let source = dir.join("rss-probe.c");
     let probe = dir.join("rss-probe");
     std::fs::write(&source, RSS_PROBE_C)?;
@@ -224,7 +232,7 @@ fn rss_probe(dir: &Path) -> Result<PathBuf> {
 }
 
 /// The peak RSS (KiB) of one lifecycle's process tree, through the probe.
-fn peak_rss(probe: &Path, c: &Contender, i: usize) -> Result<i64> {
+pub(crate) fn peak_rss(probe: &Path, c: &Contender, i: usize) -> Result<i64> {
     let cmd = (c.command)(i);
     let out = Command::new(probe)
         .arg(cmd.get_program())
@@ -299,7 +307,7 @@ fn check_runs(c: &Contender) -> Result<()> {
 }
 
 /// Wall time of one lifecycle.
-fn time_one(c: &Contender, i: usize) -> Result<Duration> {
+pub(crate) fn time_one(c: &Contender, i: usize) -> Result<Duration> {
     let mut cmd = (c.command)(i);
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())

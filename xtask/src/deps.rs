@@ -18,11 +18,18 @@ const PACKAGES: &[(&str, &str)] = &[
     ("umoci", "validates and unpacks the OCI fixtures"),
     ("attr", "getfattr, to check unpacked xattrs"),
     (
+        "mmdebstrap",
+        "the debian fixture: a real Debian root filesystem from the archive",
+    ),
+    (
         "libseccomp-dev",
         "libseccomp, which compiles OCI seccomp profiles (linked by peapod-runtime)",
     ),
     ("pkg-config", "finds libseccomp when building"),
     ("runc", "bench: a peer OCI runtime"),
+    ("podman", "bench: a peer engine"),
+    ("zstd", "bench image: the floor's tar --zstd"),
+    ("curl", "bench image: the floor's blob downloads"),
     ("crun", "bench: a peer OCI runtime"),
     (
         "qemu-system-x86",

@@ -10,6 +10,7 @@
 //! - `bench`: peapod against its peers, side by side in one run (`bench runtime`).
 
 mod bench;
+mod bench_image;
 mod demo;
 mod deps;
 mod dist;
@@ -33,7 +34,11 @@ enum Task {
     /// Install the host packages the project needs (apt; only what is missing).
     Deps,
     /// Build the test images under target/fixtures (deterministic, offline).
-    Fixtures,
+    Fixtures {
+        /// Also the `debian` image (Debian's archive, umoci; cached once built).
+        #[arg(long)]
+        debian: bool,
+    },
     /// Run every test, privileged ones included (needs root).
     Test(test::Args),
     /// Run every test, privileged ones included, in a VM: a cgroup v2-only host (no root).
@@ -49,7 +54,12 @@ enum Task {
 fn main() -> Result<()> {
     match Cli::parse().task {
         Task::Deps => deps::ensure(),
-        Task::Fixtures => fixtures::build_default().map(|_| ()),
+        Task::Fixtures { debian } => fixtures::build_default().and_then(|dir| {
+            if debian {
+                fixtures::debian::ensure(&dir)?;
+            }
+            Ok(())
+        }),
         Task::Test(args) => test::run(&args),
         Task::VmTest(args) => vm::run(&args),
         Task::Demo => demo::run(),

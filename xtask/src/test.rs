@@ -40,7 +40,8 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         );
     }
     deps::ensure()?;
-    fixtures::build_default()?;
+    let fixtures_dir = fixtures::build_default()?;
+    fixtures::debian::ensure(&fixtures_dir)?;
     if !args.no_lint {
         run_command(cargo().args(["fmt", "--all", "--", "--check"]))?;
         run_command(cargo().args([

@@ -6,6 +6,49 @@
 //! configs.
 //!
 //! **Does not own:** mounting the unpacked layers (`peapod-rootfs`) or turning an image config
-//! into a runtime bundle (`peapod-engine`).
+//! into a runtime bundle (`peapod-engine`). It depends on no other peapod crate, so another
+//! project can use it alone.
 //!
-//! Status: the API arrives with the image issue; this crate holds no code yet.
+//! Modules, one concern each:
+//! - [`digest`]: `sha256:` digests, hashing readers and writers, chain ids.
+//! - [`reference`](mod@reference): image references parsed and normalised as docker and podman do.
+//! - [`registry`]: the OCI distribution client (auth, TLS, manifests, blobs).
+//! - [`manifest`]: manifests, indexes and configs parsed with bounds; platform selection.
+//! - [`unpack`]: one layer tar (gzip, zstd or plain) into a directory, safely, with OCI
+//!   whiteouts turned into overlay whiteouts (or applied, for one flat tree).
+//! - [`store`]: blobs by digest, image records and names in SQLite, unpacked layers by chain
+//!   id, garbage collection.
+//! - [`ingest`]: one streamed pass per layer from any source into the store.
+//! - [`pull`]: a registry (any [`pull::Source`]) into the store.
+//! - [`archive`]: docker-archive and oci-archive load/save, OCI layout directories, import.
+//! - [`images`]: [`Images`], the store as operators see it (what `peapod images`, `rmi`,
+//!   `tag`, `load`, `save`… call).
+//!
+//! ## Dependencies, and why
+//! - `oci-spec` (image types): the published types of the image spec, shared with the
+//!   runtime's bundle types, rather than our own copies.
+//! - `rusqlite` with SQLite bundled: the engine's one database file (DESIGN.md), the same
+//!   SQLite on every host.
+//! - `tar` (≥ 0.4.45, synchronous): tar headers and PAX records only; entries are written by
+//!   our own dirfd-based code ([`unpack`]). `flate2`/`zstd`: decompression.
+//! - `tokio` (`rt`, `sync`), `futures-util`, `bytes`: the async side of a pull, on a
+//!   `current_thread` runtime made for the call; unpacking runs on plain threads.
+//! - `tempfile`: ingest files and staging directories that vanish if dropped uncommitted.
+//! - `humantime`: RFC 3339 timestamps in the configs `import` writes.
+//! - `sha2`, `serde`, `serde_json`, `thiserror`, `nix` (flock, syncfs).
+
+pub mod archive;
+pub mod digest;
+mod error;
+pub mod images;
+pub mod ingest;
+pub mod manifest;
+pub mod pull;
+pub mod reference;
+pub mod registry;
+pub mod store;
+pub mod unpack;
+
+pub use digest::Digest;
+pub use error::{Error, Result};
+pub use images::Images;

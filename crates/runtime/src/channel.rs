@@ -1,6 +1,9 @@
 //! The typed messages between the runtime and the processes it forks, over a
 //! `SOCK_SEQPACKET` socketpair: each `send` is one message, each `recv` reads exactly one,
-//! and the peer's exit reads as end-of-stream.
+//! and the peer's exit reads as end-of-stream. A message of any size (a state document with
+//! a 64 MiB annotation) travels as a run of packets of at most [`PACKET`] bytes, each
+//! starting with a byte that says whether more follow; only one process writes to a
+//! channel end at a time (the bring-up is a strict back-and-forth), so runs never mix.
 
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -9,8 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
-/// Largest message: an error text or a state document.
-const MAX_MESSAGE: usize = 64 * 1024;
+/// The largest packet: well under the socket's default send buffer (about 208 KiB), which
+/// bounds one `SOCK_SEQPACKET` record.
+const PACKET: usize = 64 * 1024;
+/// The first byte of a packet: the message goes on in the next one, or ends here.
+const MORE: u8 = 1;
+const LAST: u8 = 0;
 
 /// Every step of the bring-up that crosses a process boundary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,30 +66,49 @@ impl Channel {
             what: format!("encode {message:?}: {e}"),
             source: nix::Error::EINVAL,
         })?;
-        let written = nix::unistd::write(self.fd.as_fd(), &bytes)
-            .map_err(Error::sys("send to the container process"))?;
-        if written != bytes.len() {
-            return Err(Error::Sys {
-                what: "send to the container process".into(),
-                source: nix::Error::EMSGSIZE,
-            });
+        let mut chunks = bytes.chunks(PACKET - 1).peekable();
+        let mut packet = Vec::with_capacity(PACKET.min(bytes.len() + 1));
+        while let Some(chunk) = chunks.next() {
+            packet.clear();
+            packet.push(if chunks.peek().is_some() { MORE } else { LAST });
+            packet.extend_from_slice(chunk);
+            let written = nix::unistd::write(self.fd.as_fd(), &packet)
+                .map_err(Error::sys("send to the container process"))?;
+            if written != packet.len() {
+                return Err(Error::Sys {
+                    what: "send to the container process".into(),
+                    source: nix::Error::EMSGSIZE,
+                });
+            }
         }
         Ok(())
     }
 
     /// The next message, or `None` once every peer has closed its end (exited).
     pub(crate) fn recv(&self) -> Result<Option<Message>> {
-        let mut buf = vec![0u8; MAX_MESSAGE];
-        let n = loop {
-            match nix::unistd::read(self.fd.as_fd(), &mut buf) {
-                Err(nix::Error::EINTR) => continue,
-                other => break other.map_err(Error::sys("receive from the container process"))?,
+        let mut packet = vec![0u8; PACKET];
+        let mut bytes = Vec::new();
+        loop {
+            let n = loop {
+                match nix::unistd::read(self.fd.as_fd(), &mut packet) {
+                    Err(nix::Error::EINTR) => continue,
+                    other => {
+                        break other.map_err(Error::sys("receive from the container process"))?;
+                    }
+                }
+            };
+            match packet[..n].split_first() {
+                // The peer is gone; mid-message that is a truncated message, as EOF.
+                None if bytes.is_empty() => return Ok(None),
+                None => break,
+                Some((&MORE, chunk)) => bytes.extend_from_slice(chunk),
+                Some((_, chunk)) => {
+                    bytes.extend_from_slice(chunk);
+                    break;
+                }
             }
-        };
-        if n == 0 {
-            return Ok(None);
         }
-        serde_json::from_slice(&buf[..n])
+        serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|e| Error::Sys {
                 what: format!("decode a message: {e}"),
@@ -104,5 +130,22 @@ mod tests {
         assert_eq!(b.recv().unwrap(), Some(Message::Failed("x".repeat(10_000))));
         drop(a);
         assert_eq!(b.recv().unwrap(), None);
+    }
+
+    #[test]
+    fn a_message_larger_than_a_packet_or_a_socket_buffer_arrives_whole() {
+        let (mut a, b) = Channel::pair().unwrap();
+        for len in [PACKET - 20, PACKET, 3 * PACKET + 7, 8 << 20] {
+            let message = Message::InitGo {
+                hook_state: "z".repeat(len),
+            };
+            let sent = message.clone();
+            // The reader must run meanwhile: a big message fills the socket's buffer.
+            let writer = std::thread::spawn(move || a.send(&sent).map(|()| a));
+            assert_eq!(b.recv().unwrap(), Some(message));
+            a = writer.join().unwrap().unwrap();
+        }
+        a.send(&Message::Go).unwrap();
+        assert_eq!(b.recv().unwrap(), Some(Message::Go));
     }
 }

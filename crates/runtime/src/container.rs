@@ -55,8 +55,6 @@ pub struct StateReport {
 pub struct Container {
     paths: Paths,
     record: Record,
-    /// The bundle, read on first use (`exec` needs it, the template for `exec` too).
-    bundle: std::cell::OnceCell<crate::Bundle>,
     /// The cgroup, opened on first use (or kept from `create`).
     cgroup: std::cell::OnceCell<Cgroup>,
     /// `create`'s warnings (resources this host ignored), until taken.
@@ -73,7 +71,6 @@ impl Container {
         Ok(Self {
             paths,
             record,
-            bundle: std::cell::OnceCell::new(),
             cgroup: cgroup.into(),
             warnings,
         })
@@ -93,7 +90,6 @@ impl Container {
         let container = Self {
             paths,
             record,
-            bundle: std::cell::OnceCell::new(),
             cgroup: cgroup.into(),
             warnings: Vec::new(),
         };
@@ -111,7 +107,6 @@ impl Container {
         Ok(Self {
             record: Record::load(&paths)?,
             paths,
-            bundle: std::cell::OnceCell::new(),
             cgroup: std::cell::OnceCell::new(),
             warnings: Vec::new(),
         })
@@ -268,6 +263,11 @@ impl Container {
                 });
             }
         }
+        // Without a pid namespace of its own, init's death killed nobody else: its children
+        // live on in the shared namespace. Kill what is left in its cgroup, as runc does.
+        if !self.has_private_pid_namespace() {
+            self.kill_every_process();
+        }
         if let Some(cgroup) = self.cgroup.get() {
             cgroup.remove()?;
         } else if let Some(path) = &self.record.cgroup_path {
@@ -298,15 +298,14 @@ impl Container {
         wait_for(self.record.pid)
     }
 
-    /// The container's own `process` from its bundle: the template for `exec`.
+    /// The container's own `process`, as its config had it at create time: the template
+    /// for `exec`.
     pub fn config_process(&self) -> Result<oci_spec::runtime::Process> {
-        let bundle = self.loaded_bundle()?;
-        bundle
-            .spec
-            .process()
+        self.record
+            .process
             .clone()
             .ok_or_else(|| Error::InvalidConfig {
-                path: bundle.dir.join("config.json"),
+                path: self.paths.state(),
                 why: "process is missing".into(),
             })
     }
@@ -319,10 +318,21 @@ impl Container {
             &[Status::Created, Status::Running],
             "created or running",
         )?;
+        // What create recorded, never the bundle's config.json (which may have changed).
+        let invalid = |why: String| Error::InvalidConfig {
+            path: self.paths.state(),
+            why,
+        };
+        let namespaces = peapod_ns::Namespaces::from_oci(&self.record.namespaces)?;
+        let seccomp = match &self.record.seccomp {
+            Some(profile) => Some(crate::seccomp::compile(profile).map_err(invalid)?),
+            None => None,
+        };
         crate::exec::spawn(
             &self.record.id,
             self.record.pid,
-            self.loaded_bundle()?,
+            &namespaces,
+            seccomp.as_ref(),
             self.cgroup()?,
             opts,
         )
@@ -347,15 +357,6 @@ impl Container {
     pub fn resume(&self) -> Result<()> {
         self.require("resume", &[Status::Paused], "paused")?;
         Ok(self.cgroup()?.thaw()?)
-    }
-
-    /// The bundle, loaded and validated once.
-    fn loaded_bundle(&self) -> Result<&crate::Bundle> {
-        if let Some(bundle) = self.bundle.get() {
-            return Ok(bundle);
-        }
-        let bundle = crate::Bundle::load(&self.record.bundle)?;
-        Ok(self.bundle.get_or_init(|| bundle))
     }
 
     fn cgroup(&self) -> Result<&Cgroup> {
@@ -385,7 +386,17 @@ impl Container {
         })
     }
 
-    fn kill_and_wait(&self) -> Result<()> {
+    /// Whether the container made its own pid namespace (not none, not one joined by path).
+    fn has_private_pid_namespace(&self) -> bool {
+        self.record
+            .namespaces
+            .iter()
+            .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none())
+    }
+
+    /// SIGKILL to every process of the cgroup, frozen or not (best effort: `remove` then
+    /// reports what is left).
+    fn kill_every_process(&self) {
         if let Ok(cgroup) = self.cgroup() {
             if cgroup.is_frozen().unwrap_or(false) {
                 let _ = cgroup.kill_all(Signal::SIGKILL);
@@ -393,6 +404,10 @@ impl Container {
             }
             let _ = cgroup.kill_all(Signal::SIGKILL);
         }
+    }
+
+    fn kill_and_wait(&self) -> Result<()> {
+        self.kill_every_process();
         let _ = kill(Pid::from_raw(self.record.pid), Signal::SIGKILL);
         if !proc::wait_dead(
             self.record.pid,

@@ -191,6 +191,11 @@ fn bring_up(
             .as_ref()
             .and_then(|h| h.poststop().clone())
             .unwrap_or_default(),
+        process: bundle.spec.process().clone(),
+        namespaces: linux
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default(),
+        seccomp: linux.and_then(|l| l.seccomp().clone()),
     };
     record.save(paths)?;
     if let Some(pid_file) = &opts.pid_file {
@@ -451,11 +456,27 @@ fn connect_console(path: &Path) -> Result<OwnedFd> {
         })
 }
 
-fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+/// Writes `pid` to `path` (write then rename, so a reader never sees half). The temporary
+/// name sits beside `path`, often in the bundle (containerd's layout): a symlink planted
+/// there is removed, never followed (unlink does not follow, `O_EXCL` refuses one).
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("peapod-tmp");
-    std::fs::write(&tmp, pid.to_string())
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(Error::io("write pid file", path))
+    let write = || -> std::io::Result<()> {
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&tmp)?
+            .write_all(pid.to_string().as_bytes())?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(Error::io("write pid file", path))
 }
 
 /// Undoes a half-made container: kills init, removes the cgroup and the state directory.

@@ -16,7 +16,7 @@ use oci_spec::runtime::{LinuxNamespaceBuilder, LinuxNamespaceType, Process};
 use peapod_ns::{Forked, NamespaceKind, Namespaces};
 
 use crate::channel::{Channel, Message};
-use crate::config::Bundle;
+use crate::seccomp::Filter;
 use crate::{Error, Result, console};
 
 /// How to run a process in a container.
@@ -34,7 +34,8 @@ pub struct ExecOptions {
 pub(crate) fn spawn(
     id: &str,
     init_pid: i32,
-    bundle: &Bundle,
+    namespaces: &Namespaces,
+    seccomp: Option<&Filter>,
     cgroup: &peapod_cgroup::Cgroup,
     opts: &ExecOptions,
 ) -> Result<i32> {
@@ -44,10 +45,10 @@ pub(crate) fn spawn(
             message: "process.terminal is true but no console socket was given".into(),
         });
     }
-    let joined = container_namespaces(init_pid, &bundle.namespaces)?.open_joined()?;
+    let joined = container_namespaces(init_pid, namespaces)?.open_joined()?;
     // Without a mount namespace the container's root is init's chroot, which joining
     // namespaces does not give: the process chroots to init's root.
-    let root = if bundle.namespaces.contains(NamespaceKind::Mount) {
+    let root = if namespaces.contains(NamespaceKind::Mount) {
         None
     } else {
         let path = format!("/proc/{init_pid}/root");
@@ -81,7 +82,7 @@ pub(crate) fn spawn(
         Forked::Child => {
             drop(ours);
             let fds = (console_socket.as_ref(), root.as_ref());
-            intermediate(theirs, &joined, bundle, opts, fds)
+            intermediate(theirs, &joined, seccomp, opts, fds)
         }
         Forked::Parent(pid) => pid,
     };
@@ -94,7 +95,7 @@ pub(crate) fn spawn(
     let _ = waitpid(intermediate, None);
     let pid = result?;
     if let Some(path) = &opts.pid_file {
-        std::fs::write(path, pid.to_string()).map_err(Error::io("write pid file", path))?;
+        crate::create::write_pid_file(path, pid)?;
     }
     Ok(pid)
 }
@@ -103,7 +104,7 @@ pub(crate) fn spawn(
 fn intermediate(
     channel: Channel,
     joined: &peapod_ns::JoinedNamespaces,
-    bundle: &Bundle,
+    seccomp: Option<&Filter>,
     opts: &ExecOptions,
     (console_socket, root): (Option<&OwnedFd>, Option<&OwnedFd>),
 ) -> ! {
@@ -112,7 +113,7 @@ fn intermediate(
         Err(e) => e,
         // SAFETY: this process is single-threaded (forked from the single-threaded runtime).
         Ok(()) => match unsafe { peapod_ns::fork_sibling() } {
-            Ok(Forked::Child) => match child(&channel, bundle, opts, console_socket, root) {
+            Ok(Forked::Child) => match child(&channel, seccomp, opts, console_socket, root) {
                 Ok(never) => match never {},
                 Err(e) => e,
             },
@@ -204,7 +205,7 @@ fn container_namespaces(init_pid: i32, namespaces: &Namespaces) -> Result<Namesp
 /// configured process.
 fn child(
     channel: &Channel,
-    bundle: &Bundle,
+    seccomp: Option<&Filter>,
     opts: &ExecOptions,
     console_socket: Option<&OwnedFd>,
     root: Option<&OwnedFd>,
@@ -228,10 +229,5 @@ fn child(
             console::attach_new_pty(socket.as_fd(), process.console_size().as_ref())?;
         }
     }
-    crate::init::become_process(
-        process,
-        bundle.seccomp.as_ref(),
-        3 + opts.preserve_fds,
-        || Ok(()),
-    )
+    crate::init::become_process(process, seccomp, 3 + opts.preserve_fds, || Ok(()))
 }

@@ -72,43 +72,147 @@ fn run_one(kind: &'static str, hook: &Hook, state_json: &str, in_container: bool
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| fail(format!("cannot start: {e}")))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook that does not read its stdin is fine: ignore EPIPE.
-        let _ = stdin.write_all(state_json.as_bytes());
-    }
     let timeout = hook
         .timeout()
         .filter(|t| *t > 0)
         .map(|t| Duration::from_secs(t.unsigned_abs()));
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) => {}
-            Err(e) => return Err(fail(format!("cannot be waited for: {e}"))),
-        }
-        if let Some(limit) = timeout {
-            if started.elapsed() >= limit {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(fail(format!("timed out after {}s", limit.as_secs())));
-            }
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    };
+    let (status, stderr) =
+        supervise(&mut child, state_json.as_bytes(), timeout).map_err(|e| fail(e.to_string()))?;
     if status.success() {
         return Ok(());
     }
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        let _ = pipe.read_to_string(&mut stderr);
-    }
+    let stderr = String::from_utf8_lossy(&stderr);
     let stderr = stderr.trim();
     Err(fail(if stderr.is_empty() {
         format!("failed: {status}")
     } else {
         format!("failed: {status}: {stderr}")
     }))
+}
+
+/// Reads what `pipe` holds now into `tail` (keeping about [`STDERR_TAIL`] bytes); at
+/// end-of-file (the hook and its children closed it) drops the pipe.
+fn drain(pipe: &mut Option<std::process::ChildStderr>, tail: &mut Vec<u8>) {
+    let mut chunk = [0u8; 8192];
+    while let Some(open) = pipe {
+        match open.read(&mut chunk) {
+            Ok(0) => *pipe = None,
+            Ok(n) => {
+                tail.extend_from_slice(&chunk[..n]);
+                if tail.len() > 2 * STDERR_TAIL {
+                    tail.drain(..tail.len() - STDERR_TAIL);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// How much of a hook's stderr is kept for its error message: the end, where the cause is.
+const STDERR_TAIL: usize = 4096;
+
+/// Why a hook could not be seen through.
+#[derive(Debug)]
+enum Supervision {
+    TimedOut(Duration),
+    Wait(std::io::Error),
+    Pipe(nix::Error),
+}
+
+impl std::fmt::Display for Supervision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TimedOut(limit) => write!(f, "timed out after {}s", limit.as_secs()),
+            Self::Wait(e) => write!(f, "cannot be waited for: {e}"),
+            Self::Pipe(e) => write!(f, "cannot be read from or written to: {e}"),
+        }
+    }
+}
+
+/// Waits for `child` while feeding it `input` on stdin and draining its stderr, so that
+/// neither pipe can fill and stall it (a hook writing more than a pipe holds, or a state
+/// larger than one, must not hang the runtime); returns its status and the last
+/// [`STDERR_TAIL`] bytes of its stderr. Kills it once `timeout` has passed.
+fn supervise(
+    child: &mut std::process::Child,
+    input: &[u8],
+    timeout: Option<Duration>,
+) -> std::result::Result<(std::process::ExitStatus, Vec<u8>), Supervision> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+
+    let nonblocking = |fd: std::os::fd::BorrowedFd<'_>| {
+        nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .map(drop)
+        .map_err(Supervision::Pipe)
+    };
+    let mut stdin = child.stdin.take();
+    let mut stderr = child.stderr.take();
+    if let Some(pipe) = &stdin {
+        nonblocking(pipe.as_fd())?;
+    }
+    if let Some(pipe) = &stderr {
+        nonblocking(pipe.as_fd())?;
+    }
+    let mut written = 0;
+    if input.is_empty() {
+        stdin = None;
+    }
+    let mut tail = Vec::new();
+    let started = Instant::now();
+    loop {
+        drain(&mut stderr, &mut tail);
+        if let Some(pipe) = &mut stdin {
+            match pipe.write(&input[written..]) {
+                Ok(n) => written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // A hook that does not read its stdin is fine (EPIPE).
+                Err(_) => written = input.len(),
+            }
+            if written == input.len() {
+                // Closed: the hook reads end-of-file after the state.
+                stdin = None;
+            }
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                // What it wrote just before it exited.
+                drain(&mut stderr, &mut tail);
+                if tail.len() > STDERR_TAIL {
+                    tail.drain(..tail.len() - STDERR_TAIL);
+                }
+                return Ok((status, tail));
+            }
+            Ok(None) => {}
+            Err(e) => return Err(Supervision::Wait(e)),
+        }
+        if let Some(limit) = timeout {
+            if started.elapsed() >= limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Supervision::TimedOut(limit));
+            }
+        }
+        // Wake on output, room for input or end-of-file; otherwise look again soon (a
+        // hook's background child may hold its stderr open after it exited).
+        let mut fds = Vec::with_capacity(2);
+        if let Some(pipe) = &stderr {
+            fds.push(PollFd::new(pipe.as_fd(), PollFlags::POLLIN));
+        }
+        if let Some(pipe) = &stdin {
+            fds.push(PollFd::new(pipe.as_fd(), PollFlags::POLLOUT));
+        }
+        let wait = if fds.is_empty() { 1u8 } else { 10u8 };
+        match poll(&mut fds, PollTimeout::from(wait)) {
+            Ok(_) | Err(nix::Error::EINTR) => {}
+            Err(e) => return Err(Supervision::Pipe(e)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -164,5 +268,33 @@ mod tests {
         let err = run("prestart", &[hook("sleep 5", Some(1))], "{}").unwrap_err();
         assert_eq!(err.to_string(), "prestart hook /bin/sh timed out after 1s");
         assert!(started.elapsed() < Duration::from_secs(4));
+    }
+
+    #[test]
+    fn a_hook_writing_more_than_a_pipe_holds_is_drained_and_its_tail_kept() {
+        let started = Instant::now();
+        let script =
+            "head -c 262144 /dev/zero | tr '\\0' x >&2; (echo; echo the-cause) >&2; exit 4";
+        let err = run("createRuntime", &[hook(script, Some(20))], "{}")
+            .unwrap_err()
+            .to_string();
+        assert!(started.elapsed() < Duration::from_secs(10), "{err}");
+        assert!(err.ends_with("xx\nthe-cause"), "{}", &err[err.len() - 40..]);
+        assert!(err.len() < STDERR_TAIL + 100, "{}", err.len());
+        assert!(err.starts_with("createRuntime hook /bin/sh failed: exit status: 4: xxx"));
+    }
+
+    #[test]
+    fn a_state_larger_than_a_pipe_reaches_a_hook_whole_or_is_ignored_by_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("len");
+        let state = format!("{{\"big\":\"{}\"}}", "y".repeat(1 << 20));
+        let count = format!("wc -c > {}", out.display());
+        run("poststart", &[hook(&count, Some(20))], &state).unwrap();
+        let len = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(len.trim(), state.len().to_string());
+        let started = Instant::now();
+        run("poststart", &[hook("exit 0", Some(20))], &state).unwrap();
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 }

@@ -8,7 +8,7 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::Hook;
+use oci_spec::runtime::{Hook, LinuxNamespace, LinuxSeccomp, Process};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result, proc};
@@ -60,6 +60,16 @@ pub(crate) struct Record {
     pub(crate) poststart: Vec<Hook>,
     #[serde(default)]
     pub(crate) poststop: Vec<Hook>,
+    /// The config's `process` at create time: the template for `exec` (the runtime spec:
+    /// changes to config.json after create have no effect, so it is never read again).
+    #[serde(default)]
+    pub(crate) process: Option<Process>,
+    /// The config's `linux.namespaces` at create time: which namespaces `exec` joins.
+    #[serde(default)]
+    pub(crate) namespaces: Vec<LinuxNamespace>,
+    /// The config's `linux.seccomp` at create time: the profile of `exec`'s processes.
+    #[serde(default)]
+    pub(crate) seccomp: Option<LinuxSeccomp>,
 }
 
 /// The files of one container under the runtime root.
@@ -104,7 +114,14 @@ impl Record {
             source: std::io::Error::other(e),
         })?;
         let write = || -> std::io::Result<()> {
-            let mut file = std::fs::File::create(&tmp)?;
+            use std::os::unix::fs::OpenOptionsExt;
+            // Root's only, like its directory: it holds the config's process (its env).
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
             file.write_all(&bytes)?;
             std::fs::rename(&tmp, &path)
         };
@@ -192,6 +209,9 @@ mod tests {
             cgroup_created_parents: Vec::new(),
             poststart: Vec::new(),
             poststop: Vec::new(),
+            process: None,
+            namespaces: Vec::new(),
+            seccomp: None,
         };
         record.save(&paths).unwrap();
         let loaded = Record::load(&paths).unwrap();

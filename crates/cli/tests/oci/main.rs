@@ -2,6 +2,7 @@
 //! mounts and cgroups (root), checked from inside by the static checker (crates/checker).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test setup should panic
 
+mod attacks;
 mod bad_input;
 mod compat;
 mod isolation;

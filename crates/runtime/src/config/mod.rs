@@ -39,8 +39,11 @@ impl Bundle {
             path: path.clone(),
             why,
         };
-        let (spec, unknown_capabilities) = parse(&bytes).map_err(&invalid)?;
+        let (mut spec, unknown_capabilities) = parse(&bytes).map_err(&invalid)?;
         let (rootfs, namespaces) = validate(&dir, &spec).map_err(&invalid)?;
+        if let Some(mounts) = spec.mounts_mut() {
+            paths::bind_sources(&dir, mounts).map_err(&invalid)?;
+        }
         let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
             Some(profile) => Some(crate::seccomp::compile(profile).map_err(&invalid)?),
             None => None,
@@ -99,10 +102,7 @@ fn validate(bundle: &Path, spec: &Spec) -> std::result::Result<(PathBuf, Namespa
     if root.path().as_os_str().is_empty() {
         return Err("root.path is empty".into());
     }
-    let rootfs = bundle.join(root.path());
-    if !rootfs.is_dir() {
-        return Err(format!("root.path {} is not a directory", rootfs.display()));
-    }
+    let rootfs = paths::rootfs(bundle, root.path())?;
     let process = spec.process().as_ref().ok_or("process is missing")?;
     if process.args().as_ref().is_none_or(Vec::is_empty) {
         return Err("process.args is empty".into());
@@ -252,6 +252,8 @@ fn check_hook(name: &str, hook: &Hook, on_host: bool) -> std::result::Result<(),
     }
     Ok(())
 }
+
+mod paths;
 
 #[cfg(test)]
 mod tests;

@@ -77,7 +77,7 @@ fn each_invalid_field_is_refused_with_its_reason() {
         ),
         (
             Box::new(|c| c["root"]["path"] = json!("nope")),
-            "is not a directory",
+            "invalid rootfs nope: it does not exist",
         ),
         (
             Box::new(|c| drop(c.as_object_mut().unwrap().remove("process"))),
