@@ -63,14 +63,32 @@ impl Bundle {
 /// runtime does not know dropped from `process.capabilities` (returned): the common case
 /// parses once.
 fn parse(bytes: &[u8]) -> std::result::Result<(Spec, Vec<String>), String> {
-    let error = match serde_json::from_slice::<Spec>(bytes) {
-        Ok(spec) => return Ok((spec, Vec::new())),
+    parse_without_unknown_capabilities(bytes, "/process/capabilities")
+}
+
+/// An OCI `process` document (what `exec --process FILE` reads), parsed as the config is:
+/// capability names this runtime does not know are dropped, as runc drops them, and
+/// returned for a warning. Errors are the parser's message.
+pub fn parse_process(
+    bytes: &[u8],
+) -> std::result::Result<(oci_spec::runtime::Process, Vec<String>), String> {
+    parse_without_unknown_capabilities(bytes, "/capabilities")
+}
+
+/// `T` from JSON; only if that fails, again without the unknown names in the capability
+/// sets at `pointer`.
+fn parse_without_unknown_capabilities<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    pointer: &str,
+) -> std::result::Result<(T, Vec<String>), String> {
+    let error = match serde_json::from_slice::<T>(bytes) {
+        Ok(parsed) => return Ok((parsed, Vec::new())),
         Err(e) => e.to_string(),
     };
     let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| error.clone())?;
     let mut unknown = Vec::new();
     let sets = value
-        .pointer_mut("/process/capabilities")
+        .pointer_mut(pointer)
         .and_then(serde_json::Value::as_object_mut);
     for set in sets.into_iter().flat_map(|sets| sets.values_mut()) {
         if let Some(names) = set.as_array_mut() {
@@ -90,7 +108,7 @@ fn parse(bytes: &[u8]) -> std::result::Result<(Spec, Vec<String>), String> {
     unknown.sort();
     unknown.dedup();
     serde_json::from_value(value)
-        .map(|spec| (spec, unknown))
+        .map(|parsed| (parsed, unknown))
         .map_err(|e| e.to_string())
 }
 
