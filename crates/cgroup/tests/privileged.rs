@@ -216,9 +216,17 @@ fn freeze_and_thaw_a_running_process() {
 
     cg.0.thaw().unwrap();
     assert!(!cg.0.is_frozen().unwrap());
+    // On a loaded machine a runnable process may wait for a CPU: wait until it has run,
+    // 10 s at most, rather than a fixed time.
     let before = cpu_ticks();
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(cpu_ticks() > before, "a thawed process runs again");
+    let start = Instant::now();
+    while cpu_ticks() == before {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "a thawed process runs again"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     // SIGKILL into a frozen cgroup: kill_all thaws it so the process can die.
     cg.0.freeze().unwrap();
@@ -252,8 +260,10 @@ fn pids_limit_refuses_forks() {
     assert!(s.pids_current <= 4, "{s:?}");
     assert!(cg.0.pids().unwrap().len() <= 4);
 
-    cg.0.kill_all(Signal::SIGKILL).unwrap();
+    // The shell (dash) reports the refused fork and exits by itself: wait for that before
+    // killing its sleeps, or the kill may come between the refusal and the report.
     wait_timeout(&mut child, Duration::from_secs(10));
+    cg.0.kill_all(Signal::SIGKILL).unwrap();
     let (out, err) = output(&mut child);
     assert!(!out.contains("forked"), "all 8 forks succeeded: {out}");
     assert!(

@@ -87,3 +87,33 @@ fn systemd_cgroup_is_refused_plainly() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--systemd-cgroup is not supported"));
 }
+
+/// Global flags engines pass to runc are accepted (`--rootless=false`, `--criu PATH`);
+/// `--rootless=true` is refused with the reason.
+#[test]
+fn runc_global_flags_engines_pass_are_accepted() {
+    let root = tempfile::tempdir().unwrap();
+    let root = root.path().to_str().unwrap();
+    for flags in [
+        &["--rootless=false"][..],
+        &["--rootless", "auto"],
+        &["--criu", "/usr/sbin/criu"],
+    ] {
+        let mut args = vec!["--root", root];
+        args.extend_from_slice(flags);
+        args.extend(["state", "nosuch"]);
+        let out = run("peapod-oci", &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{flags:?}: {stderr}");
+        assert!(
+            stderr.contains("container nosuch does not exist"),
+            "{flags:?}: {stderr}"
+        );
+    }
+    let out = run("peapod-oci", &["--rootless=true", "state", "nosuch"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--rootless=true is not supported"),
+        "{stderr}"
+    );
+}

@@ -63,6 +63,7 @@
 pub use oci_spec;
 
 mod cgroup_mount;
+mod copyup;
 mod devices;
 mod error;
 mod masked;

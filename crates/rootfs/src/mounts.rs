@@ -213,8 +213,32 @@ pub(crate) fn mount(ctx: &Ctx<'_>, plan: &Plan) -> Result<()> {
         Kind::Fresh { fstype, source } => {
             let target = target(ctx, plan, FileKind::Directory).map_err(|e| fail(e, ""))?;
             let sb = mount_api::sb_flags(o.flags, o.clear);
-            let mnt = mount_api::new_fs(fstype, source, &o.data, &sb, attrs.set)
+            // tmpcopyup fills the tmpfs before it is attached, so it is written first and
+            // made read-only (if asked) after. Other filesystems ignore it, as with runc.
+            let copy_up = o.copy_up && fstype == "tmpfs";
+            let first = if copy_up {
+                attrs.set & !libc::MOUNT_ATTR_RDONLY
+            } else {
+                attrs.set
+            };
+            let mnt = mount_api::new_fs(fstype, source, &o.data, &sb, first)
                 .map_err(|e| fail(e.errno, &e.log))?;
+            if copy_up {
+                let keep_mode = o.data.iter().any(|d| d.starts_with("mode="));
+                crate::copyup::copy_up(target.as_fd(), mnt.as_fd(), keep_mode).map_err(
+                    |(errno, path)| Error::Mount {
+                        what: plan.what(),
+                        destination: plan.destination.clone(),
+                        rootfs: ctx.rootfs.to_path_buf(),
+                        source: errno.into(),
+                        detail: format!(" (tmpcopyup of {})", path.display()),
+                    },
+                )?;
+                if first != attrs.set {
+                    mount_api::set_attrs(mnt.as_fd(), Attrs::RDONLY, false)
+                        .map_err(|e| fail(e, ""))?;
+                }
+            }
             (mnt, target)
         }
     };

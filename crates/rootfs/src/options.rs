@@ -29,6 +29,9 @@ pub struct MountOptions {
     pub recursive_clear: MsFlags,
     /// Filesystem-specific options in order (`mode=755`, `newinstance`).
     pub data: Vec<String>,
+    /// `tmpcopyup` (runc's and crun's extension, which podman sends): a tmpfs starts with a
+    /// copy of what the rootfs has at its destination.
+    pub copy_up: bool,
 }
 
 /// Why an option word was refused.
@@ -131,6 +134,7 @@ impl MountOptions {
             recursive_flags: MsFlags::empty(),
             recursive_clear: MsFlags::empty(),
             data: Vec::new(),
+            copy_up: false,
         };
         for option in options {
             let option = option.as_ref();
@@ -170,9 +174,14 @@ impl MountOptions {
                 sets,
             );
         } else if matches!(word, "idmap" | "ridmap") {
-            return Err(Refusal::Unsupported("an idmapped mount"));
+            // runc 1.1 passes it on as data, which a bind ignores: refused here instead,
+            // since the files would then show their owners unmapped.
+            return Err(Refusal::Unsupported(
+                "an idmapped mount (idmap, ridmap: ignoring it, as runc 1.1 does, would show \
+                 the source's owners unmapped)",
+            ));
         } else if word == "tmpcopyup" {
-            return Err(Refusal::Unsupported("tmpcopyup"));
+            self.copy_up = true;
         } else if word.contains('=') || DATA_FLAGS.contains(&word) {
             if word.starts_with('=') {
                 return Err(Refusal::Unknown);
@@ -331,6 +340,14 @@ mod tests {
     }
 
     #[test]
+    fn tmpcopyup_is_a_copy_up_not_data() {
+        let o = parse(&["nosuid", "tmpcopyup", "mode=755"]);
+        assert!(o.copy_up);
+        assert_eq!(o.data, ["mode=755"]);
+        assert!(!parse(&["nosuid"]).copy_up);
+    }
+
+    #[test]
     fn userspace_words_are_ignored() {
         let o = parse(&["defaults", "x-systemd.automount", "nosymfollow"]);
         assert_eq!(o.flags, MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW));
@@ -347,9 +364,10 @@ mod tests {
             );
         }
         let err = MountOptions::parse(Path::new("/data"), &["idmap"]).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "mount on /data: an idmapped mount is not supported"
+        assert!(
+            err.to_string()
+                .starts_with("mount on /data: an idmapped mount (idmap, ridmap: ignoring it"),
+            "{err}"
         );
     }
 

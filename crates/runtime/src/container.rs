@@ -346,9 +346,13 @@ impl Container {
         Ok(self.cgroup()?.pids()?)
     }
 
-    /// Freezes every process of a running container.
+    /// Freezes every process of a running or created container (runc pauses both).
     pub fn pause(&self) -> Result<()> {
-        self.require("pause", &[Status::Running], "running")?;
+        self.require(
+            "pause",
+            &[Status::Created, Status::Running],
+            "created or running",
+        )?;
         Ok(self.cgroup()?.freeze()?)
     }
 

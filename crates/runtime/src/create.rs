@@ -212,7 +212,12 @@ fn bring_up(
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, record.pid)?;
     }
-    let ignored = ignored.into_iter().map(Error::ResourceIgnored).collect();
+    let unknown = bundle.unknown_capabilities.clone();
+    let ignored = (!unknown.is_empty())
+        .then_some(Error::UnknownCapabilities(unknown))
+        .into_iter()
+        .chain(ignored.into_iter().map(Error::ResourceIgnored))
+        .collect();
     Ok((cgroup, ignored))
 }
 

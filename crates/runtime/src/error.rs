@@ -41,6 +41,9 @@ pub enum Error {
     Namespace(#[from] peapod_ns::Error),
     #[error(transparent)]
     Cgroup(#[from] peapod_cgroup::Error),
+    /// Capabilities this runtime does not know, ignored as runc ignores them (a warning).
+    #[error("ignoring unknown capabilities: {}", .0.join(", "))]
+    UnknownCapabilities(Vec<String>),
     /// A resource this host cannot apply, skipped as runc skips it (a warning, not fatal).
     #[error(transparent)]
     ResourceIgnored(peapod_cgroup::Warning),

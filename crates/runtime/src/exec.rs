@@ -49,6 +49,23 @@ pub(crate) fn spawn(
         crate::exe_guard::require_protected(id, "exec")?;
     }
     let joined = container_namespaces(init_pid, namespaces)?.open_joined()?;
+    // Without a mount namespace the container's root is init's chroot, which joining
+    // namespaces does not give: the process chroots to init's root.
+    let root = if namespaces.contains(NamespaceKind::Mount) {
+        None
+    } else {
+        let path = format!("/proc/{init_pid}/root");
+        Some(
+            nix::fcntl::open(
+                path.as_str(),
+                nix::fcntl::OFlag::O_PATH
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map_err(Error::sys(format!("open the container's root {path}")))?,
+        )
+    };
     let console_socket = match &opts.console_socket {
         Some(path) => {
             Some(
@@ -68,14 +85,8 @@ pub(crate) fn spawn(
     let intermediate = match unsafe { peapod_ns::fork() }? {
         Forked::Child => {
             drop(ours);
-            intermediate(
-                theirs,
-                &joined,
-                seccomp,
-                &procfs,
-                opts,
-                console_socket.as_ref(),
-            )
+            let fds = (console_socket.as_ref(), root.as_ref());
+            intermediate(theirs, &joined, seccomp, &procfs, opts, fds)
         }
         Forked::Parent(pid) => pid,
     };
@@ -100,14 +111,15 @@ fn intermediate(
     seccomp: Option<&Filter>,
     procfs: &crate::procfs::Procfs,
     opts: &ExecOptions,
-    console_socket: Option<&OwnedFd>,
+    (console_socket, root): (Option<&OwnedFd>, Option<&OwnedFd>),
 ) -> ! {
     let entered = crate::intermediate::non_dumpable().and_then(|()| Ok(joined.enter()?));
     let error: Error = match entered {
         Err(e) => e,
         // SAFETY: this process is single-threaded (forked from the single-threaded runtime).
         Ok(()) => match unsafe { peapod_ns::fork_sibling() } {
-            Ok(Forked::Child) => match child(&channel, seccomp, procfs, opts, console_socket) {
+            Ok(Forked::Child) => match child(&channel, seccomp, procfs, opts, console_socket, root)
+            {
                 Ok(never) => match never {},
                 Err(e) => e,
             },
@@ -203,6 +215,7 @@ fn child(
     procfs: &crate::procfs::Procfs,
     opts: &ExecOptions,
     console_socket: Option<&OwnedFd>,
+    root: Option<&OwnedFd>,
 ) -> Result<Infallible> {
     match channel.recv()? {
         Some(Message::Go) => {}
@@ -212,6 +225,10 @@ fn child(
                 source: nix::Error::EPROTO,
             });
         }
+    }
+    if let Some(root) = root {
+        nix::unistd::fchdir(root).map_err(Error::sys("enter the container's root"))?;
+        crate::init::chroot_cwd()?;
     }
     let process = &opts.process;
     if process.terminal().unwrap_or(false) {

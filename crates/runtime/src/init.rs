@@ -125,7 +125,13 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
         new_net_namespace: namespaces.is_new(NamespaceKind::Net),
         cgroup_dirs: &ctx.cgroup_dirs,
     };
-    let prepared = peapod_rootfs::prepare(&rootfs_spec)?;
+    // Without a mount namespace (validated to need no mount), nothing is mounted: the
+    // runtime's mount namespace is the container's, and the rootfs is entered by chroot.
+    let prepared = if namespaces.contains(NamespaceKind::Mount) {
+        Some(peapod_rootfs::prepare(&rootfs_spec)?)
+    } else {
+        None
+    };
     let hook_state = wait_for_go(ctx)?;
 
     #[allow(deprecated)] // prestart is deprecated by the spec but still honoured
@@ -148,12 +154,23 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
         hooks::run_in_container("createContainer", list, &hook_state)?;
     }
 
-    let entered = prepared.enter(ctx.no_pivot)?;
-    // Before `finish`, which makes /proc/sys read-only.
-    if let Some(sysctl) = linux.sysctl() {
-        peapod_rootfs::write_sysctls(sysctl)?;
+    match prepared {
+        Some(prepared) => {
+            let entered = prepared.enter(ctx.no_pivot)?;
+            // Before `finish`, which makes /proc/sys read-only.
+            if let Some(sysctl) = linux.sysctl() {
+                peapod_rootfs::write_sysctls(sysctl)?;
+            }
+            entered.finish()?;
+        }
+        None => {
+            // Through the runtime's /proc: the rootfs may have none.
+            if let Some(sysctl) = linux.sysctl() {
+                peapod_rootfs::write_sysctls(sysctl)?;
+            }
+            chroot_into(&ctx.bundle.rootfs)?;
+        }
     }
-    entered.finish()?;
     if process.terminal().unwrap_or(false) {
         let socket = ctx
             .console_socket
@@ -186,6 +203,19 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
             Ok(())
         },
     )
+}
+
+/// Makes `root` the root and cwd: for a container without a mount namespace, where
+/// pivot_root would move the runtime's own root.
+fn chroot_into(root: &Path) -> Result<()> {
+    nix::unistd::chdir(root).map_err(Error::sys(format!("enter the root {}", root.display())))?;
+    chroot_cwd()
+}
+
+/// Makes the working directory the root (and cwd `/`).
+pub(crate) fn chroot_cwd() -> Result<()> {
+    nix::unistd::chroot(".").map_err(Error::sys("chroot into the container's root"))?;
+    nix::unistd::chdir("/").map_err(Error::sys("enter the container's root"))
 }
 
 /// Waits until the runtime has put init in the container's cgroup (or, born there, until it

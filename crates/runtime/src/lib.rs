@@ -63,7 +63,7 @@ mod security;
 mod state;
 mod trampoline;
 
-pub use config::Bundle;
+pub use config::{Bundle, parse_process};
 pub use container::{Container, CreateOptions, StateReport, parse_signal, wait_for};
 pub use error::{Error, Result};
 pub use exe_guard::{exe_is_protected, reexec_read_only};

@@ -228,8 +228,9 @@ impl Record {
         write().map_err(Error::io("write container state", &path))
     }
 
-    /// The status, from the live system: a dead init means stopped; a live one waiting on
-    /// the exec fifo means created; a frozen cgroup means paused.
+    /// The status, from the live system: a dead init means stopped; a frozen cgroup means
+    /// paused (a created container can be paused too, as with runc); a live init waiting on
+    /// the exec fifo means created.
     pub(crate) fn status(&self, paths: &Paths) -> Status {
         let init_alive = self.pid > 0 && proc::is_alive(self.pid, self.pid_start_time);
         if let Some(creator) = self.creator {
@@ -243,9 +244,6 @@ impl Record {
         if !init_alive {
             return Status::Stopped;
         }
-        if paths.exec_fifo().exists() {
-            return Status::Created;
-        }
         let frozen = self
             .cgroup_path
             .as_deref()
@@ -253,6 +251,8 @@ impl Record {
             .is_some_and(|cg| cg.is_frozen().unwrap_or(false));
         if frozen {
             Status::Paused
+        } else if paths.exec_fifo().exists() {
+            Status::Created
         } else {
             Status::Running
         }

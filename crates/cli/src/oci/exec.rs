@@ -55,8 +55,13 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> anyhow::Result<u8> {
         Some(path) => {
             let bytes = std::fs::read(path)
                 .with_context(|| format!("cannot read process file {}", path.display()))?;
-            serde_json::from_slice(&bytes)
-                .with_context(|| format!("invalid process file {}", path.display()))?
+            let (process, unknown) = peapod_runtime::parse_process(&bytes)
+                .map_err(|why| anyhow::anyhow!("invalid process file {}: {why}", path.display()))?;
+            if !unknown.is_empty() {
+                let ignored = peapod_runtime::Error::UnknownCapabilities(unknown);
+                super::warn_all(globals, vec![ignored]);
+            }
+            process
         }
         None => from_args(container.config_process()?, args)?,
     };

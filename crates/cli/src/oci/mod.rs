@@ -42,6 +42,14 @@ struct Cli {
     /// Use systemd to manage cgroups (not supported: peapod-oci manages cgroupfs directly).
     #[arg(long, global = true)]
     systemd_cgroup: bool,
+    /// runc's rootless mode: `auto` and `false` are accepted (engines pass them); `true` is
+    /// refused, as peapod-oci runs as root.
+    #[arg(long, global = true, value_enum, default_value_t = Rootless::Auto)]
+    rootless: Rootless,
+    /// Accepted for runc compatibility (the path of criu); peapod-oci has no checkpoint or
+    /// restore verb that would use it.
+    #[arg(long, global = true)]
+    criu: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -51,6 +59,14 @@ struct Cli {
 pub(crate) enum Format {
     Table,
     Json,
+}
+
+/// `--rootless`, as runc spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Rootless {
+    Auto,
+    True,
+    False,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -127,6 +143,10 @@ pub fn main() -> ExitCode {
     let result = if cli.systemd_cgroup {
         Err(anyhow::anyhow!(
             "--systemd-cgroup is not supported: peapod-oci manages cgroups through cgroupfs"
+        ))
+    } else if cli.rootless == Rootless::True {
+        Err(anyhow::anyhow!(
+            "--rootless=true is not supported: peapod-oci runs as root"
         ))
     } else {
         match &cli.command {

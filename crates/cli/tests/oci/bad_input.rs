@@ -63,10 +63,6 @@ fn invalid_configs_are_refused_before_anything_is_made() {
             "unknown variant `bogus`",
         ),
         (
-            |c| c["process"]["capabilities"]["bounding"] = json!(["CAP_BOGUS"]),
-            "CAP_BOGUS",
-        ),
-        (
             |c| c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 1}]),
             "soft limit 10 above its hard limit 1",
         ),

@@ -67,7 +67,8 @@ fn sigkill_to_a_paused_container_kills_it() {
 }
 
 /// Config leniencies of runc that engines rely on: any ociVersion, an rlimit listed twice
-/// (the last one wins, as runc sets them in order).
+/// (the last one wins, as runc sets them in order), a capability this runtime does not know
+/// (ignored with a warning: a newer engine may name newer ones).
 #[test]
 #[ignore = "root: cargo xtask test"]
 fn a_config_runc_runs_runs() {
@@ -77,9 +78,14 @@ fn a_config_runc_runs_runs() {
         {"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024},
         {"type": "RLIMIT_NOFILE", "hard": 512, "soft": 512}
     ]);
+    world.config["process"]["capabilities"]["bounding"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("CAP_FROM_THE_FUTURE"));
     let out = world.run();
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "512");
+    assert_warned_of_the_future_capability(&out);
     world.assert_nothing_left();
 }
 
@@ -180,4 +186,95 @@ fn ignored_resources_warn_on_the_log_and_kernel_tcp_is_written() {
         text(&out)
     );
     world.assert_nothing_left();
+}
+
+/// Without a mount namespace the container shares the runtime's (the runtime spec: a
+/// namespace not listed is inherited), as under runc and crun, entered by chroot; nothing
+/// is mounted on the host, and `exec` lands in the same root.
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn without_a_mount_namespace_the_rootfs_is_entered_by_chroot() {
+    let mut world = World::new("nomountns", &["sleep", "100"]);
+    let host_only = world.tmp.path().display().to_string();
+    let config = world.config.as_object_mut().unwrap();
+    config.remove("mounts");
+    config["root"]["readonly"] = json!(false);
+    let linux = config["linux"].as_object_mut().unwrap();
+    linux.remove("maskedPaths");
+    linux.remove("readonlyPaths");
+    linux["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|ns| ns["type"] != "mount");
+    world.run_detached();
+    let script = format!("test -x /checker && test ! -e {host_only} && echo inside");
+    let out = world.oci(&["exec", &world.id, "sh", "-c", &script]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "inside\n",
+        "{}",
+        text(&out)
+    );
+    let pid = world.state()["pid"].as_i64().unwrap();
+    let root = std::fs::read_link(format!("/proc/{pid}/root")).unwrap();
+    assert_eq!(root, world.bundle().join("rootfs"));
+    let mounts_during = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        world
+            .oci(&["delete", "--force", &world.id])
+            .status
+            .success()
+    );
+    // Nothing was mounted for it on the host, even while it ran.
+    assert!(!mounts_during.contains(&host_only), "{mounts_during}");
+    world.assert_nothing_left();
+}
+
+/// runc pauses a created container too (and resuming it gives a created one back).
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_created_container_can_be_paused_and_resumed() {
+    let world = World::new("pausecreated", &["sleep", "100"]);
+    world.write_config();
+    let bundle = world.bundle();
+    let out = world.oci(&["create", "--bundle", bundle.to_str().unwrap(), &world.id]);
+    assert!(out.status.success(), "{}", text(&out));
+    for (verb, status) in [
+        ("pause", "paused"),
+        ("resume", "created"),
+        ("start", "running"),
+    ] {
+        let out = world.oci(&[verb, &world.id]);
+        assert!(out.status.success(), "{verb}: {}", text(&out));
+        assert_eq!(world.state()["status"], status, "after {verb}");
+    }
+    world.delete_force_leaving_nothing();
+}
+
+/// `exec --process FILE` (containerd's way) reads capabilities as create does: a name this
+/// runtime does not know is ignored with a warning, as runc ignores it.
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn exec_of_a_process_file_with_an_unknown_capability_runs() {
+    let world = World::new("execcaps", &["sleep", "100"]);
+    world.run_detached();
+    let file = world.tmp.path().join("process.json");
+    let caps = json!(["CAP_KILL", "CAP_FROM_THE_FUTURE"]);
+    let process = json!({
+        "args": ["echo", "hi"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+        "env": ["PATH=/bin"],
+        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps}
+    });
+    std::fs::write(&file, process.to_string()).unwrap();
+    let out = world.oci(&["exec", "--process", file.to_str().unwrap(), &world.id]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+    assert_warned_of_the_future_capability(&out);
+    world.delete_force_leaving_nothing();
+}
+
+fn assert_warned_of_the_future_capability(out: &std::process::Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warning = "warning: ignoring unknown capabilities: CAP_FROM_THE_FUTURE";
+    assert!(stderr.contains(warning), "{}", text(out));
 }

@@ -7,6 +7,7 @@ mod bad_input;
 mod compat;
 mod isolation;
 mod lifecycle;
+mod mount_options;
 mod resources;
 mod seccomp_exec;
 mod security;

@@ -200,13 +200,7 @@ fn a_refused_clone3_still_puts_init_in_its_cgroup_and_cgroup_namespace() {
         ns(&format!("/proc/{pid}/ns/cgroup")),
         ns("/proc/self/ns/cgroup")
     );
-    assert!(
-        world
-            .oci(&["delete", "--force", &world.id])
-            .status
-            .success()
-    );
-    world.assert_nothing_left();
+    world.delete_force_leaving_nothing();
 }
 
 /// A seccomp filter (raw BPF, built now) that answers clone3 with ENOSYS and allows the rest.

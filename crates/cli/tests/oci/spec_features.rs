@@ -1,14 +1,16 @@
 //! The rest of the runtime spec, one feature per test: terminal, time namespace,
 //! --no-pivot, linux.devices, personality, startContainer hooks, `spec` and `features`.
 
-use std::io::{IoSliceMut, Read};
+use std::io::IoSliceMut;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
 use serde_json::json;
 
-use crate::support::{World, assert_checks_passed, checker, run_checks, run_to_files, text};
+use crate::support::{
+    World, assert_checks_passed, checker, read_until, run_checks, run_to_files, text,
+};
 
 #[test]
 #[ignore = "root: cargo xtask test"]
@@ -57,20 +59,9 @@ fn a_terminal_is_a_new_pty_whose_master_goes_to_the_console_socket() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(world.oci(&["start", &world.id]).status.success());
     let mut tty = std::fs::File::from(master);
-    let mut output = Vec::new();
-    let mut buf = [0u8; 256];
-    while let Ok(n) = tty.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        output.extend_from_slice(&buf[..n]);
-        if String::from_utf8_lossy(&output).contains("hello from the pty") {
-            break;
-        }
-    }
-    let output = String::from_utf8_lossy(&output);
-    assert!(output.contains("/dev/pts/0"), "{output}");
-    assert!(output.contains("hello from the pty\r\n"), "{output}");
+    // Wait for the whole line, CRLF included (the pty's onlcr), before asserting on it.
+    let output = read_until(&mut tty, "hello from the pty\r\n");
+    assert!(output.contains("/dev/pts/0\r\n"), "{output}");
     let deleted = world.oci(&["delete", "--force", &world.id]);
     assert!(deleted.status.success(), "{}", text(&deleted));
     world.assert_nothing_left();

@@ -123,6 +123,13 @@ impl World {
         format!("/peapod-test/{}", self.id)
     }
 
+    /// `delete --force`, which must succeed, then [`World::assert_nothing_left`].
+    pub(crate) fn delete_force_leaving_nothing(&self) {
+        let out = self.oci(&["delete", "--force", &self.id]);
+        assert!(out.status.success(), "delete --force: {}", text(&out));
+        self.assert_nothing_left();
+    }
+
     /// Asserts that nothing of the container is left: state dir, cgroups, mounts.
     pub(crate) fn assert_nothing_left(&self) {
         let state = self.root().join(&self.id);
@@ -293,4 +300,37 @@ pub(crate) fn namespace_holder(kind: &str) -> (std::process::Child, String) {
         std::thread::sleep(Duration::from_millis(2));
     }
     (holder, path)
+}
+
+/// Reads `stream` until what was read contains `needle` whole (10 s at most: each read
+/// waits in poll(2) for the time left); returns everything read. EOF or an error (EIO from
+/// a pty master whose other side closed) before that fails the test with what came.
+pub(crate) fn read_until(stream: &mut std::fs::File, needle: &str) -> String {
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut output = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&output).contains(needle) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut fds = [nix::poll::PollFd::new(
+            stream.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        let ready = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)).unwrap();
+        assert!(
+            ready > 0 && !left.is_zero(),
+            "{needle:?} never came in 10 s; got {:?}",
+            String::from_utf8_lossy(&output)
+        );
+        match stream.read(&mut buf) {
+            Ok(n) if n > 0 => output.extend_from_slice(&buf[..n]),
+            other => panic!(
+                "{needle:?} never came ({other:?}); got {:?}",
+                String::from_utf8_lossy(&output)
+            ),
+        }
+    }
+    String::from_utf8_lossy(&output).into_owned()
 }

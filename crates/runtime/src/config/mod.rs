@@ -21,6 +21,9 @@ pub struct Bundle {
     pub namespaces: Namespaces,
     /// `linux.seccomp`, compiled (once, here: a profile that does not compile is refused).
     pub(crate) seccomp: Option<crate::seccomp::Filter>,
+    /// Capability names this runtime does not know, dropped from `process.capabilities`
+    /// as runc drops them (with a warning): a newer engine may name newer ones.
+    pub(crate) unknown_capabilities: Vec<String>,
 }
 
 impl Bundle {
@@ -36,7 +39,7 @@ impl Bundle {
             path: path.clone(),
             why,
         };
-        let mut spec: Spec = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+        let (mut spec, unknown_capabilities) = parse(&bytes).map_err(&invalid)?;
         let (rootfs, namespaces) = validate(&dir, &spec).map_err(&invalid)?;
         if let Some(mounts) = spec.mounts_mut() {
             paths::bind_sources(&dir, mounts).map_err(&invalid)?;
@@ -51,8 +54,62 @@ impl Bundle {
             rootfs,
             namespaces,
             seccomp,
+            unknown_capabilities,
         })
     }
+}
+
+/// The config, parsed. Only if that fails is it read again with the capability names this
+/// runtime does not know dropped from `process.capabilities` (returned): the common case
+/// parses once.
+fn parse(bytes: &[u8]) -> std::result::Result<(Spec, Vec<String>), String> {
+    parse_without_unknown_capabilities(bytes, "/process/capabilities")
+}
+
+/// An OCI `process` document (what `exec --process FILE` reads), parsed as the config is:
+/// capability names this runtime does not know are dropped, as runc drops them, and
+/// returned for a warning. Errors are the parser's message.
+pub fn parse_process(
+    bytes: &[u8],
+) -> std::result::Result<(oci_spec::runtime::Process, Vec<String>), String> {
+    parse_without_unknown_capabilities(bytes, "/capabilities")
+}
+
+/// `T` from JSON; only if that fails, again without the unknown names in the capability
+/// sets at `pointer`.
+fn parse_without_unknown_capabilities<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    pointer: &str,
+) -> std::result::Result<(T, Vec<String>), String> {
+    let error = match serde_json::from_slice::<T>(bytes) {
+        Ok(parsed) => return Ok((parsed, Vec::new())),
+        Err(e) => e.to_string(),
+    };
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| error.clone())?;
+    let mut unknown = Vec::new();
+    let sets = value
+        .pointer_mut(pointer)
+        .and_then(serde_json::Value::as_object_mut);
+    for set in sets.into_iter().flat_map(|sets| sets.values_mut()) {
+        if let Some(names) = set.as_array_mut() {
+            names.retain(|name| {
+                let known =
+                    serde_json::from_value::<oci_spec::runtime::Capability>(name.clone()).is_ok();
+                if !known {
+                    unknown.push(name.as_str().unwrap_or_default().to_owned());
+                }
+                known
+            });
+        }
+    }
+    if unknown.is_empty() {
+        return Err(error);
+    }
+    unknown.sort();
+    unknown.dedup();
+    serde_json::from_value(value)
+        .map(|parsed| (parsed, unknown))
+        .map_err(|e| e.to_string())
 }
 
 /// The checks, as plain strings (the caller names the file).
@@ -89,7 +146,7 @@ fn validate(bundle: &Path, spec: &Spec) -> std::result::Result<(PathBuf, Namespa
     let namespaces = Namespaces::from_oci(linux.namespaces().as_deref().unwrap_or_default())
         .map_err(|e| e.to_string())?;
     if !namespaces.contains(NamespaceKind::Mount) {
-        return Err("linux.namespaces must include a mount namespace".into());
+        check_without_mount_namespace(spec, linux)?;
     }
     // A uts namespace joined by path is the container's too: the names are set there, as
     // runc and crun do (the runtime spec allows it). Without one they would be the host's.
@@ -137,6 +194,48 @@ fn validate(bundle: &Path, spec: &Spec) -> std::result::Result<(PathBuf, Namespa
         }
     }
     Ok((rootfs, namespaces))
+}
+
+/// Without a mount namespace the container shares the runtime's (runtime spec: a namespace
+/// not listed is inherited) and gets the rootfs by chroot. What would need a mount is
+/// refused: it would be made in the runtime's mount namespace, on the host, and outlive the
+/// container (runc makes such mounts and leaves them behind).
+fn check_without_mount_namespace(
+    spec: &Spec,
+    linux: &oci_spec::runtime::Linux,
+) -> std::result::Result<(), String> {
+    let mut needs = Vec::new();
+    if spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
+        needs.push("mounts");
+    }
+    if linux.masked_paths().as_ref().is_some_and(|m| !m.is_empty()) {
+        needs.push("linux.maskedPaths");
+    }
+    if linux
+        .readonly_paths()
+        .as_ref()
+        .is_some_and(|m| !m.is_empty())
+    {
+        needs.push("linux.readonlyPaths");
+    }
+    if linux.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        needs.push("linux.devices");
+    }
+    if linux.rootfs_propagation().is_some() {
+        needs.push("linux.rootfsPropagation");
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        needs.push("root.readonly");
+    }
+    if needs.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} need a mount namespace: without one they would be mounted in the runtime's \
+         mount namespace, on the host, and outlive the container (add {{\"type\": \"mount\"}} \
+         to linux.namespaces)",
+        needs.join(", ")
+    ))
 }
 
 /// `linux.uidMappings` and `linux.gidMappings`, as the namespace crate takes them.

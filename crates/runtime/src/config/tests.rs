@@ -99,8 +99,13 @@ fn each_invalid_field_is_refused_with_its_reason() {
             "unknown variant `bogus`",
         ),
         (
-            Box::new(|c| c["linux"]["namespaces"] = json!([{"type": "pid"}])),
-            "linux.namespaces must include a mount namespace",
+            Box::new(|c| {
+                c["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "uts"}]);
+                c["mounts"] = json!([{"destination": "/proc", "type": "proc", "source": "proc"}]);
+                c["linux"]["maskedPaths"] = json!(["/proc/kcore"]);
+            }),
+            "mounts, linux.maskedPaths need a mount namespace: without one they would be \
+             mounted in the runtime's mount namespace",
         ),
         (
             Box::new(|c| c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "mount"}])),
@@ -109,10 +114,6 @@ fn each_invalid_field_is_refused_with_its_reason() {
         (
             Box::new(|c| c["linux"]["namespaces"] = json!([{"type": "mount"}])),
             "hostname is set but the container has no uts namespace",
-        ),
-        (
-            Box::new(|c| c["process"]["capabilities"] = json!({"bounding": ["CAP_NOT_A_THING"]})),
-            "CAP_NOT_A_THING",
         ),
         (
             Box::new(|c| {
@@ -194,6 +195,10 @@ fn what_runc_accepts_is_accepted() {
             Box::new(|c| c["linux"]["personality"] = json!({"domain": "LINUX", "flags": ["x"]})),
         ),
         (
+            "no mount namespace, and nothing to mount",
+            Box::new(|c| c["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "uts"}])),
+        ),
+        (
             "a poststop hook installed after create",
             Box::new(|c| c["hooks"] = json!({"poststop": [{"path": "/nonexistent/hook"}]})),
         ),
@@ -205,4 +210,33 @@ fn what_runc_accepts_is_accepted() {
             panic!("{what} refused: {e}");
         }
     }
+}
+
+/// runc ignores capability names it does not know (with a warning); so do we, once the
+/// plain parse failed.
+#[test]
+fn unknown_capabilities_are_dropped_and_named() {
+    let mut config = base();
+    config["process"]["capabilities"] = json!({
+        "bounding": ["CAP_KILL", "CAP_NOT_A_THING"],
+        "effective": ["CAP_NOT_A_THING", "CAP_FUTURE"]
+    });
+    let bundle = load(&config).unwrap();
+    assert_eq!(
+        bundle.unknown_capabilities,
+        ["CAP_FUTURE", "CAP_NOT_A_THING"]
+    );
+    let caps = bundle
+        .spec
+        .process()
+        .as_ref()
+        .unwrap()
+        .capabilities()
+        .clone()
+        .unwrap();
+    assert_eq!(caps.bounding().as_ref().unwrap().len(), 1);
+    assert!(caps.effective().as_ref().unwrap().is_empty());
+    // Any other error is still the parser's.
+    config["process"]["capabilities"]["bounding"] = json!("CAP_KILL");
+    assert!(load(&config).unwrap_err().contains("invalid type"));
 }
