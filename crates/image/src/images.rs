@@ -437,3 +437,55 @@ impl Images {
         })
     }
 }
+
+impl Images {
+    /// Unpacks the image `name` names, layer after layer, into `dest` as one flat tree (OCI
+    /// whiteouts applied, as `umoci unpack` makes it): for a project that wants a root
+    /// filesystem and no overlay. `dest` is created if missing; as root, owners and device
+    /// nodes are kept, otherwise they are left out ([`UnpackOptions::rootless`]).
+    ///
+    /// [`UnpackOptions::rootless`]: crate::unpack::UnpackOptions::rootless
+    pub fn unpack_into(&self, name: &str, dest: &Path) -> Result<ImageRecord> {
+        use crate::unpack::{Compression, UnpackMode, UnpackOptions, decompress, unpack};
+        let image = self.resolve(name)?;
+        std::fs::create_dir_all(dest).map_err(crate::error::io_err("cannot create", dest))?;
+        let root = std::fs::metadata("/proc/self").is_ok_and(|m| {
+            use std::os::unix::fs::MetadataExt;
+            m.uid() == 0
+        });
+        let base = if root {
+            UnpackOptions::default()
+        } else {
+            UnpackOptions::rootless()
+        };
+        let opts = UnpackOptions {
+            mode: UnpackMode::Apply,
+            ..base
+        };
+        for layer in &image.layers {
+            let compression = Compression::from_media_type(&layer.media_type).ok_or_else(|| {
+                Error::LayerMediaType {
+                    layer: layer.blob_digest.clone(),
+                    media_type: layer.media_type.clone(),
+                }
+            })?;
+            let blob = self.store.open_blob(&layer.blob_digest)?;
+            let stream = decompress(blob, compression).map_err(|source| Error::LayerRead {
+                layer: layer.blob_digest.clone(),
+                source,
+            })?;
+            let report = unpack(stream, dest, &opts).map_err(|source| Error::LayerUnpack {
+                layer: layer.blob_digest.clone(),
+                source,
+            })?;
+            if report.diff_id != layer.diff_id {
+                return Err(Error::DiffIdMismatch {
+                    layer: layer.blob_digest.clone(),
+                    expected: layer.diff_id.clone(),
+                    actual: report.diff_id,
+                });
+            }
+        }
+        Ok(image)
+    }
+}

@@ -25,6 +25,25 @@
 //! - [`images`]: [`Images`], the store as operators see it (what `peapod images`, `rmi`,
 //!   `tag`, `load`, `save`… call).
 //!
+//! ## Use it alone: pull an image, unpack it into a directory
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use peapod_image::Images;
+//! use peapod_image::images::PullOptions;
+//! use peapod_image::pull::Quiet;
+//!
+//! // A store of its own (blobs, unpacked layers, names in SQLite).
+//! let images = Images::open(Path::new("/var/lib/myapp/images"))?;
+//! let pulled = images.pull("docker.io/library/busybox:latest", &PullOptions::default(), &Quiet)?;
+//! // One flat root filesystem, whiteouts applied.
+//! images.unpack_into(&pulled.id.to_string(), Path::new("/tmp/busybox-rootfs"))?;
+//! # Ok::<(), peapod_image::Error>(())
+//! ```
+//!
+//! `examples/pull_and_unpack.rs` is the same as a program (`cargo run -p peapod-image
+//! --example pull_and_unpack -- IMAGE DIR`); the registry tests run exactly these calls.
+//!
 //! ## Dependencies, and why
 //! - `oci-spec` (image types): the published types of the image spec, shared with the
 //!   runtime's bundle types, rather than our own copies.

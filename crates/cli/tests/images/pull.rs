@@ -138,3 +138,50 @@ fn a_bad_reference_or_platform_is_refused_before_any_request() {
             .is_ok_and(|mut d| d.next().is_some())
     );
 }
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_pull_killed_at_any_moment_leaves_nothing_a_later_pull_trips_over() {
+    assert_root();
+    let reg = Registry::start(Config {
+        tls: true,
+        auth: Auth::Anonymous,
+    });
+    let layout = tempfile::tempdir().unwrap();
+    crate::registry_support::layout::big_layer(layout.path(), 16 << 20);
+    reg.push_oci(layout.path(), "big", "big:1");
+    let image = format!("{}/big:1", reg.host);
+    let certs = cert_dir(&reg);
+    let store = Store::new();
+    for delay_ms in [0u64, 5, 20, 50, 100, 200, 400] {
+        let mut child = store
+            .command(&["pull", "-q", "--cert-dir", &certs, &image])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        // Whatever it had done, a pull now succeeds and the image is whole.
+        let out = store.run(&["pull", "-q", "--cert-dir", &certs, &image]);
+        assert!(
+            out.status.success(),
+            "after a kill at {delay_ms} ms: {}",
+            text(&out)
+        );
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let inspect = store.ok(&["image", "inspect", "--format", "{{.Id}}", &id]);
+        assert_eq!(inspect.trim(), format!("sha256:{id}"));
+        // Remove it, and nothing of it (nor of the killed pull) stays in the store.
+        store.ok(&["rmi", &id]);
+        store.ok(&["image", "prune", "-f"]);
+        for dir in ["tmp", "layers", "blobs/sha256"] {
+            let left: Vec<_> = std::fs::read_dir(store.root().join(dir)).unwrap().collect();
+            assert!(
+                left.is_empty(),
+                "after a kill at {delay_ms} ms, {dir} holds {left:?}"
+            );
+        }
+    }
+}

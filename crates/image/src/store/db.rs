@@ -120,14 +120,43 @@ pub(super) fn open(path: &Path) -> Result<Connection> {
     let mut conn = Connection::open(path).map_err(err)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(err)?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(err)?;
+    // Switching a new database to WAL takes an exclusive lock, and SQLite answers another
+    // process doing the same at that moment with SQLITE_BUSY without waiting: retry (10 s
+    // at most), as for the migration that follows.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let result = set_wal(&conn)
+            .map_err(err)
+            .and_then(|()| migrate(&mut conn, path));
+        match result {
+            Err(StoreError::Db { source, .. })
+                if is_busy(&source) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other?,
+        }
+    }
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(err)?;
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(err)?;
-    migrate(&mut conn, path)?;
     Ok(conn)
+}
+
+fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    Ok(())
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// Brings this component's tables to the newest version, in one immediate transaction (two

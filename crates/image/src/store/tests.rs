@@ -231,3 +231,30 @@ fn a_database_from_a_newer_peapod_is_refused() {
     let err = Store::open(dir.path()).unwrap_err();
     assert!(err.to_string().contains("schema version 99"), "{err}");
 }
+
+#[test]
+fn several_processes_opening_a_new_store_at_once_all_succeed() {
+    // Each thread stands for a process: its own connection, racing to create the database,
+    // switch it to WAL and migrate it.
+    for _ in 0..100 {
+        let dir = tempfile::tempdir().unwrap();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| Store::open(dir.path())))
+                .collect();
+            for h in handles {
+                h.join().unwrap().unwrap();
+            }
+        });
+        let store = Store::open(dir.path()).unwrap();
+        let version: i64 = store
+            .conn()
+            .query_row(
+                "SELECT version FROM migrations WHERE component = 'image'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(version, 1);
+    }
+}

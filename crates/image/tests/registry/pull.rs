@@ -57,6 +57,14 @@ fn a_pull_by_tag_then_by_digest_stores_the_image_skopeo_pushed() {
     assert!(tmp_is_empty(root.path()));
     // What was pulled is what `images` and `inspect` show.
     assert_eq!(images.resolve(&r.to_string()).unwrap().layers.len(), 1);
+    // And the crate doc's example: unpacked into a plain directory.
+    let rootfs = root.path().join("rootfs");
+    images.unpack_into(&r.to_string(), &rootfs).unwrap();
+    assert!(rootfs.join("bin/busybox").is_file());
+    assert_eq!(
+        std::fs::read_link(rootfs.join("bin/sh")).unwrap(),
+        std::path::Path::new("/bin/busybox")
+    );
 }
 
 #[test]
