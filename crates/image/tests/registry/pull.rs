@@ -219,3 +219,36 @@ fn a_pull_without_credentials_is_refused_and_leaves_nothing() {
     assert!(images.store().image_ids().unwrap().is_empty());
     assert!(tmp_is_empty(root.path()));
 }
+
+#[test]
+#[ignore = "needs docker-registry, skopeo and htpasswd (cargo xtask deps); root to unpack"]
+fn a_docker_manifest_list_pulls_like_an_oci_index() {
+    let reg = anonymous_tls();
+    let dir = tempfile::tempdir().unwrap();
+    layout::two_platforms(&fixture("busybox"), dir.path());
+    let source = format!("oci:{}:multi", dir.path().display());
+    reg.push_with(&source, "docker/multi:1", true, &["--format", "v2s2"]);
+    let root = tempfile::tempdir().unwrap();
+    let images = Images::open(root.path()).unwrap();
+    let r = reg.reference("docker/multi:1").to_string();
+    let pulled = images.pull(&r, &options(&reg), &Quiet).unwrap();
+    let image = images.resolve(&pulled.id.to_string()).unwrap();
+    assert_eq!(
+        image.manifest_media_type,
+        peapod_image::manifest::DOCKER_MANIFEST
+    );
+    assert_eq!(image.architecture, "amd64");
+    assert!(
+        image
+            .layers
+            .iter()
+            .all(|l| l.media_type == peapod_image::manifest::DOCKER_LAYER_GZIP)
+    );
+    // The same content as the OCI fixture: the same diff_id.
+    let oci = Images::open(&root.path().join("other")).unwrap();
+    let loaded =
+        peapod_image::archive::load_oci_dir(oci.store(), &fixture("busybox"), Some("latest"), None)
+            .unwrap();
+    let oci_image = oci.resolve(&loaded[0].id.to_string()).unwrap();
+    assert_eq!(image.layers[0].diff_id, oci_image.layers[0].diff_id);
+}
