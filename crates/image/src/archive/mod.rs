@@ -135,3 +135,10 @@ pub(crate) fn tar_entry<W: Write>(
     tar.append_data(&mut header, name, data)
         .map_err(io_err("cannot write archive member", Path::new(name)))
 }
+
+/// Ends an archive (the tar's end blocks) and flushes what it was written to.
+pub(crate) fn finish<W: Write>(tar: tar::Builder<W>) -> Result<()> {
+    tar.into_inner()
+        .and_then(|mut w| w.flush())
+        .map_err(io_err("cannot write", Path::new("the archive")))
+}

@@ -178,10 +178,5 @@ pub(crate) fn save(
             }));
         }
     }
-    tar.into_inner()
-        .and_then(|mut w| w.flush())
-        .map_err(crate::error::io_err(
-            "cannot write",
-            std::path::Path::new("the archive"),
-        ))
+    super::finish(tar)
 }

@@ -442,27 +442,20 @@ impl Store {
     pub(super) fn referenced(&self) -> Result<(HashSet<String>, HashSet<String>)> {
         let conn = self.conn();
         let err = self.db_error();
+        let pairs = |sql: &str| -> Result<Vec<(String, String)>> {
+            let mut stmt = conn.prepare(sql).map_err(&err)?;
+            stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(&err)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(&err)
+        };
         let mut blobs = HashSet::new();
         let mut chains = HashSet::new();
-        let mut stmt = conn
-            .prepare("SELECT id, manifest_digest FROM images")
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(&err)?;
-        for row in rows {
-            let (id, manifest) = row.map_err(&err)?;
+        for (id, manifest) in pairs("SELECT id, manifest_digest FROM images")? {
             blobs.insert(hex_of(&id));
             blobs.insert(hex_of(&manifest));
         }
-        let mut stmt = conn
-            .prepare("SELECT blob_digest, chain_id FROM image_layers")
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(&err)?;
-        for row in rows {
-            let (blob, chain) = row.map_err(&err)?;
+        for (blob, chain) in pairs("SELECT blob_digest, chain_id FROM image_layers")? {
             blobs.insert(hex_of(&blob));
             chains.insert(hex_of(&chain));
         }
