@@ -65,7 +65,11 @@ impl TokenIssuer {
                             n.checked_sub(1)
                         });
                         let _ = match down {
-                            Ok(_) => respond(conn, "503 Service Unavailable", "{}"),
+                            // The request is read first: answering before it has all
+                            // arrived, then closing, makes the client see a reset or a
+                            // response to a request it has not finished sending.
+                            Ok(_) => read_head(&conn)
+                                .and_then(|_| respond(conn, "503 Service Unavailable", "{}")),
                             Err(_) => serve(conn, &key, &x5c, &policy),
                         };
                     }
@@ -126,7 +130,8 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn serve(conn: TcpStream, key: &EcdsaKeyPair, x5c: &str, policy: &Policy) -> std::io::Result<()> {
+/// Reads a request's line and headers (a GET has no body): `(request line, Authorization)`.
+fn read_head(conn: &TcpStream) -> std::io::Result<(String, Option<String>)> {
     conn.set_nonblocking(false)?;
     conn.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut reader = BufReader::new(conn.try_clone()?);
@@ -144,6 +149,11 @@ fn serve(conn: TcpStream, key: &EcdsaKeyPair, x5c: &str, policy: &Policy) -> std
             authorization = Some(v.trim().to_owned());
         }
     }
+    Ok((request_line, authorization))
+}
+
+fn serve(conn: TcpStream, key: &EcdsaKeyPair, x5c: &str, policy: &Policy) -> std::io::Result<()> {
+    let (request_line, authorization) = read_head(&conn)?;
     let target = request_line.split_whitespace().nth(1).unwrap_or("/");
     let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
     let mut scopes = Vec::new();
