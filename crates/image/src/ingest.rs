@@ -98,12 +98,55 @@ pub fn ingest_layer(
         .to_owned()
     });
     let staging = store.layer_staging()?;
-    let stream = io::Cursor::new(head[..n].to_vec()).chain(&mut tee);
-    let report = unpack(
-        decompress(stream, compression).map_err(read_err)?,
-        staging.path(),
-        &UnpackOptions::default(),
-    );
+    // Two threads, so that a layer uses both cores as `curl | zstd -d | tar -x` does: this
+    // one reads the source (hashing and writing the blob) and decompresses, a second one
+    // parses the tar, makes the files and hashes the diff_id.
+    let head = head[..n].to_vec();
+    let report = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(PIPE_CHUNKS);
+        let unpacker = scope.spawn(|| {
+            unpack(
+                Pipe {
+                    rx,
+                    current: Vec::new(),
+                    at: 0,
+                },
+                staging.path(),
+                &UnpackOptions::default(),
+            )
+        });
+        let stream = io::Cursor::new(head).chain(&mut tee);
+        match decompress(stream, compression) {
+            Ok(mut plain) => loop {
+                let mut chunk = vec![0u8; PIPE_CHUNK];
+                match plain.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(k) => {
+                        chunk.truncate(k);
+                        // The unpacker stopped (its error is the one to report).
+                        if tx.send(Ok(chunk)).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        break;
+                    }
+                }
+            },
+            Err(e) => {
+                let _ = tx.send(Err(e));
+            }
+        }
+        drop(tx);
+        unpacker.join().unwrap_or_else(|_| {
+            Err(crate::unpack::UnpackError::Read {
+                entries: 0,
+                source: io::Error::other("the unpacking thread panicked"),
+            })
+        })
+    });
     if let Some(e) = tee.failed.take() {
         return Err(read_err(e));
     }
@@ -203,6 +246,37 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// Chunks of decompressed bytes in flight between a layer's two threads, and their size.
+const PIPE_CHUNKS: usize = 8;
+const PIPE_CHUNK: usize = 256 << 10;
+
+/// The unpacking thread's end of the pipe: the stream ends when the other thread hangs up
+/// (after an error it sent, or at the end of the decompressed data).
+struct Pipe {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    at: usize,
+}
+
+impl Read for Pipe {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.current.len() {
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.current = chunk;
+                    self.at = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.at);
+        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 /// Copies what is read into the blob writer. A failure of the source is remembered, so
