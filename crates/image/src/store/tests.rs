@@ -258,3 +258,19 @@ fn several_processes_opening_a_new_store_at_once_all_succeed() {
         assert_eq!(version, 1);
     }
 }
+
+#[test]
+fn rmi_refuses_an_image_a_container_uses_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = crate::images::Images::open(dir.path()).unwrap();
+    let a = put_image(images.store(), "a", &["docker.io/library/a:latest"]);
+    let in_use = |id: &Digest| *id == a.id;
+    let err = images.remove("a", false, in_use).unwrap_err().to_string();
+    assert!(err.contains("is in use by a container"), "{err}");
+    assert!(images.store().image(&a.id).unwrap().is_some());
+    let pruned = images.prune(true, in_use).unwrap();
+    assert!(pruned.images.is_empty(), "prune -a removed an image in use");
+    let report = images.remove("a", true, in_use).unwrap();
+    assert_eq!(report.deleted, [a.id.clone()]);
+    assert!(!images.store().has_layer(&a.layers[0].chain_id));
+}
