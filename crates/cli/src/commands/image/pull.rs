@@ -66,11 +66,6 @@ fn short(d: &Digest) -> String {
 struct Lines;
 
 impl Progress for Lines {
-    fn resolved(&self, _manifest: &Digest, layers: &[(Digest, u64)]) {
-        eprintln!("Getting image source signatures");
-        let _ = layers;
-    }
-
     fn layer_exists(&self, blob: &Digest) {
         eprintln!("Copying blob {} skipped: already exists", short(blob));
     }
