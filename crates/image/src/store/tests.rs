@@ -271,6 +271,6 @@ fn rmi_refuses_an_image_a_container_uses_unless_forced() {
     let pruned = images.prune(true, in_use).unwrap();
     assert!(pruned.images.is_empty(), "prune -a removed an image in use");
     let report = images.remove("a", true, in_use).unwrap();
-    assert_eq!(report.deleted, [a.id.clone()]);
+    assert_eq!(report.deleted, std::slice::from_ref(&a.id));
     assert!(!images.store().has_layer(&a.layers[0].chain_id));
 }
