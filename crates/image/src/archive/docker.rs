@@ -112,14 +112,6 @@ pub(crate) fn load(store: &Store, files: &Files, name: Option<&str>) -> Result<V
     Ok(loaded)
 }
 
-/// The short form docker writes in RepoTags: `docker.io/library/busybox:latest` →
-/// `busybox:latest`, `docker.io/user/app:1` → `user/app:1`; others unchanged.
-fn familiar(name: &str) -> &str {
-    name.strip_prefix("docker.io/library/")
-        .or_else(|| name.strip_prefix("docker.io/"))
-        .unwrap_or(name)
-}
-
 /// Writes `images` as a docker-archive: layers uncompressed (`<diff_id hex>/layer.tar`),
 /// configs as `<id hex>.json`, RepoTags in docker's short form (digest names are left out:
 /// the format has no place for them).
@@ -163,10 +155,13 @@ pub(crate) fn save(
             }
             layer_names.push(member);
         }
-        let tags: Vec<&str> = names
+        // docker's short form (`busybox:latest`); a name that does not parse is kept whole.
+        let tags: Vec<String> = names
             .iter()
             .filter(|n| !n.contains('@'))
-            .map(|n| familiar(n))
+            .map(|n| {
+                crate::reference::Reference::parse(n).map_or_else(|_| n.clone(), |r| r.familiar())
+            })
             .collect();
         entries.push(json!({"Config": config_name, "RepoTags": tags, "Layers": layer_names}));
     }

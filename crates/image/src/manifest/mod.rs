@@ -183,21 +183,11 @@ pub fn descriptor_digest(d: &Descriptor, what: &'static str) -> Result<Digest, M
     })
 }
 
-/// The layer media types we unpack: OCI tar (plain, gzip, zstd; distributable or not) and
-/// Docker's gzip layer.
+/// The layer media types we unpack: those the unpacker knows a compression for
+/// ([`crate::unpack::Compression::from_media_type`]: OCI tar, plain, gzip or zstd,
+/// distributable or not, and Docker's gzip layers).
 pub fn is_layer_media_type(media_type: &str) -> bool {
-    matches!(
-        media_type,
-        OCI_LAYER
-            | OCI_LAYER_GZIP
-            | "application/vnd.oci.image.layer.v1.tar+zstd"
-            | "application/vnd.oci.image.layer.nondistributable.v1.tar"
-            | "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
-            | "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"
-            | DOCKER_LAYER_GZIP
-            | "application/vnd.docker.image.rootfs.diff.tar"
-            | "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
-    )
+    crate::unpack::Compression::from_media_type(media_type).is_some()
 }
 
 fn check_manifest(m: &ImageManifest, digest: &Digest) -> Result<(), ManifestError> {

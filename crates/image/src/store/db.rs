@@ -219,6 +219,19 @@ fn digest_col(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Digest> {
     })
 }
 
+/// An `image_layers` row selected as `blob_digest, media_type, blob_size, diff_id, chain_id,
+/// size`.
+fn layer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImageLayer> {
+    Ok(ImageLayer {
+        blob_digest: digest_col(r, 0)?,
+        media_type: r.get(1)?,
+        blob_size: size_col(r, 2)?,
+        diff_id: digest_col(r, 3)?,
+        chain_id: digest_col(r, 4)?,
+        size: size_col(r, 5)?,
+    })
+}
+
 fn size_col(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<u64> {
     let v: i64 = row.get(idx)?;
     Ok(u64::try_from(v).unwrap_or(0))
@@ -323,16 +336,7 @@ impl Store {
             )
             .map_err(&err)?;
         image.layers = stmt
-            .query_map([id.to_string()], |r| {
-                Ok(ImageLayer {
-                    blob_digest: digest_col(r, 0)?,
-                    media_type: r.get(1)?,
-                    blob_size: size_col(r, 2)?,
-                    diff_id: digest_col(r, 3)?,
-                    chain_id: digest_col(r, 4)?,
-                    size: size_col(r, 5)?,
-                })
-            })
+            .query_map([id.to_string()], layer_row)
             .map_err(&err)?
             .collect::<rusqlite::Result<_>>()
             .map_err(&err)?;
@@ -490,16 +494,7 @@ impl Store {
             "SELECT blob_digest, media_type, blob_size, diff_id, chain_id, size
              FROM image_layers WHERE blob_digest = ?1 AND chain_id = ?2 LIMIT 1",
             params![blob.to_string(), chain_id.to_string()],
-            |r| {
-                Ok(ImageLayer {
-                    blob_digest: digest_col(r, 0)?,
-                    media_type: r.get(1)?,
-                    blob_size: size_col(r, 2)?,
-                    diff_id: digest_col(r, 3)?,
-                    chain_id: digest_col(r, 4)?,
-                    size: size_col(r, 5)?,
-                })
-            },
+            layer_row,
         )
         .optional()
         .map_err(self.db_error())
