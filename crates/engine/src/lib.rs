@@ -1,20 +1,67 @@
 //! # peapod-engine: containers, pods, networks and volumes
 //!
-//! **Owns:** turning images into bundles; the records of containers, pods, networks, IP leases
-//! and volumes (SQLite, WAL); the per-container monitor process (stdio, logs, exit code,
-//! cleanup, restart policy); and pods, whose namespaces are held by a small infra process.
+//! **Owns:** turning images into bundles; the records of containers and volumes (SQLite,
+//! WAL, in the same `peapod.db` as the image store); the per-container [`monitor`] process
+//! (stdio, logs, exit code, restart policy, healthchecks, cleanup); and, with the pod and
+//! network issues, pods and networks.
 //!
 //! **Does not own:** how a bundle becomes a process (`peapod-runtime`, or another OCI
 //! runtime), image formats (`peapod-image`) or network plumbing (`peapod-net`).
 //!
-//! Status: [`spec`] (an image config and the operator's flags → `config.json`, with
-//! docker's defaults) and [`rootfs`] (the overlay of an image's layers and a container's
-//! upper directory) are here; the `Engine` API, the state database and the monitor arrive
-//! with the engine issue.
+//! ## Shape
+//! An [`Engine`] is opened on a root and a runroot; its nouns are
+//! [`Engine::containers`], [`Engine::volumes`] and [`Engine::images`]; verbs are methods
+//! taking option structs and returning records. A Rust program runs a container from an
+//! image through this API alone:
 //!
-//! Dependencies: `oci-spec` (the runtime spec types), `caps` (capability names),
-//! `peapod-rootfs` (overlay mounts, safe opens inside a root), `nix`, `serde_json`,
-//! `thiserror`.
+//! ```no_run
+//! use peapod_engine::{Engine, EngineOptions, container::CreateOptions};
+//!
+//! fn main() -> Result<(), peapod_engine::Error> {
+//!     // The monitor is this program re-executed: let it take over when it is one.
+//!     peapod_engine::monitor::dispatch();
+//!     let engine = Engine::open(&EngineOptions::default())?;
+//!     let pulled = engine.images().pull(
+//!         "docker.io/library/busybox:latest",
+//!         &Default::default(),
+//!         &peapod_image::pull::Quiet,
+//!     )?;
+//!     let mut opts = CreateOptions { image: pulled.id.to_string(), ..Default::default() };
+//!     opts.config.cmd = vec!["echo".into(), "hello".into()];
+//!     let containers = engine.containers();
+//!     let created = containers.create(&opts)?;
+//!     containers.start(&created.id, false)?;
+//!     let code = containers.wait(&created.id)?;
+//!     containers.remove(&created.id, false, true)?;
+//!     println!("exited with {code}");
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ## Process model
+//! No daemon: each verb opens the engine, does its work in short database transactions and
+//! returns. A started container is watched by its own monitor (see [`monitor`]), which
+//! records what happens in the runroot; the engine reconciles the database with it on
+//! every read, so a monitor killed or a reboot shows as an `exited` container (code 255)
+//! that can be started again or removed.
+//!
+//! Dependencies: `oci-spec` (the runtime spec), `caps` (capability names), `rusqlite` (the
+//! shared database, through `peapod-image`'s opener), `nix`/`libc` (the monitor's
+//! `poll(2)` loop, ptys, signals), `getrandom` (ids), `humantime` (RFC 3339 times),
+//! `serde_json` (records, config.json), `thiserror`. No async runtime: the monitor must
+//! stay small and fork.
 
+pub mod container;
+mod db;
+mod engine;
+mod error;
+pub mod events;
+pub mod logs;
+pub mod monitor;
 pub mod rootfs;
 pub mod spec;
+pub mod time;
+pub mod volume;
+
+pub use engine::{Engine, EngineOptions};
+pub use error::{Error, Result};

@@ -3,9 +3,11 @@
 //! options, the dispatch, and how errors and exit codes are reported (podman's: 125 for an
 //! engine or usage error).
 
-mod image;
+pub(crate) mod container;
+pub(crate) mod image;
 mod registry;
 mod system;
+mod volume;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +58,44 @@ enum LogLevel {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Manage containers.
+    #[command(subcommand)]
+    Container(container::Command),
+    /// Run a command in a new container.
+    Run(container::run::Args),
+    /// Create a new container.
+    Create(container::create::Args),
+    /// Start one or more containers.
+    Start(container::start::Args),
+    /// Stop one or more running containers.
+    Stop(container::stop::Args),
+    /// Restart one or more containers.
+    Restart(container::restart::Args),
+    /// Kill one or more running containers with a signal.
+    Kill(container::kill::Args),
+    /// Remove one or more containers.
+    Rm(container::rm::Args),
+    /// List containers.
+    Ps(container::ps::Args),
+    /// Fetch the logs of a container.
+    Logs(container::logs::Args),
+    /// Display detailed information on containers.
+    Inspect(container::inspect::Args),
+    /// Block until containers stop, then print their exit codes.
+    Wait(container::wait::Args),
+    /// Run a command in a running container.
+    Exec(container::exec::Args),
+    /// Attach to a running container's input and output.
+    Attach(container::attach::Args),
+    /// Rename a container.
+    Rename(container::rename::Args),
+    /// Pause all processes within containers.
+    Pause(container::pause::Args),
+    /// Unpause all processes within containers.
+    Unpause(container::unpause::Args),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(volume::Command),
     /// Manage images.
     #[command(subcommand)]
     Image(image::Command),
@@ -87,15 +127,37 @@ enum Command {
 pub(crate) struct Globals {
     /// `--root`.
     pub(crate) root: PathBuf,
-    /// `--runroot` (runtime state; no image verb uses it).
-    #[allow(dead_code)]
+    /// `--runroot` (runtime state).
     pub(crate) runroot: PathBuf,
 }
+
+/// Ends `peapod` with a container's exit code, printing nothing more.
+#[derive(Debug)]
+pub(crate) struct ExitWith(pub(crate) u8);
+
+impl std::fmt::Display for ExitWith {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit code {}", self.0)
+    }
+}
+
+impl std::error::Error for ExitWith {}
 
 impl Globals {
     /// The image store under `--root`.
     pub(crate) fn images(&self) -> anyhow::Result<peapod_image::Images> {
         Ok(peapod_image::Images::open(&self.root)?)
+    }
+
+    /// The engine on `--root` and `--runroot`.
+    pub(crate) fn engine(&self) -> anyhow::Result<peapod_engine::Engine> {
+        Ok(peapod_engine::Engine::open(
+            &peapod_engine::EngineOptions {
+                root: self.root.clone(),
+                runroot: self.runroot.clone(),
+                monitor_program: None,
+            },
+        )?)
     }
 }
 
@@ -112,11 +174,40 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    // `exec` joins a running container: run from a read-only view of our binary first
+    // (CVE-2019-5736), as the runtime requires.
+    if matches!(
+        cli.command,
+        Command::Exec(_) | Command::Container(container::Command::Exec(_))
+    ) && !peapod_runtime::exe_is_protected()
+        && let Err(e) = peapod_runtime::reexec_read_only()
+    {
+        eprintln!("Error: {e}");
+        return ExitCode::from(ENGINE_ERROR);
+    }
     let globals = Globals {
         root: cli.root,
         runroot: cli.runroot,
     };
     let result = match cli.command {
+        Command::Container(command) => container::run(&globals, command),
+        Command::Run(args) => container::run::run(&globals, &args),
+        Command::Create(args) => container::create::run(&globals, &args),
+        Command::Start(args) => container::start::run(&globals, &args),
+        Command::Stop(args) => container::stop::run(&globals, &args),
+        Command::Restart(args) => container::restart::run(&globals, &args),
+        Command::Kill(args) => container::kill::run(&globals, &args),
+        Command::Rm(args) => container::rm::run(&globals, &args),
+        Command::Ps(args) => container::ps::run(&globals, &args),
+        Command::Logs(args) => container::logs::run(&globals, &args),
+        Command::Inspect(args) => container::inspect::run(&globals, &args),
+        Command::Wait(args) => container::wait::run(&globals, &args),
+        Command::Exec(args) => container::exec::run(&globals, &args),
+        Command::Attach(args) => container::attach::run(&globals, &args),
+        Command::Rename(args) => container::rename::run(&globals, &args),
+        Command::Pause(args) => container::pause::run(&globals, &args),
+        Command::Unpause(args) => container::unpause::run(&globals, &args),
+        Command::Volume(command) => volume::run(&globals, command),
         Command::Image(command) => image::run(&globals, command),
         Command::Images(args) => image::ls::run(&globals, &args),
         Command::Pull(args) => image::pull::run(&globals, &args),
@@ -132,8 +223,14 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(ExitWith(code)) = e.downcast_ref::<ExitWith>() {
+                return ExitCode::from(*code);
+            }
             report(&e);
-            ExitCode::from(ENGINE_ERROR)
+            let code = e
+                .downcast_ref::<peapod_engine::Error>()
+                .map_or(ENGINE_ERROR, peapod_engine::Error::exit_code);
+            ExitCode::from(code)
         }
     }
 }

@@ -37,6 +37,30 @@ pub struct ImageConfig {
     /// `Labels`.
     #[serde(default, deserialize_with = "null_as_default")]
     pub labels: BTreeMap<String, String>,
+    /// `Healthcheck` (docker's extension; OCI image configs do not have it).
+    #[serde(default)]
+    pub healthcheck: Option<ImageHealthcheck>,
+}
+
+/// An image's `Healthcheck` (durations in nanoseconds; 0 means the default).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageHealthcheck {
+    /// `["CMD", …]`, `["CMD-SHELL", "…"]`, `["NONE"]`, or empty to inherit.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub test: Vec<String>,
+    /// `Interval`.
+    #[serde(default)]
+    pub interval: u64,
+    /// `Timeout`.
+    #[serde(default)]
+    pub timeout: u64,
+    /// `StartPeriod`.
+    #[serde(default)]
+    pub start_period: u64,
+    /// `Retries`.
+    #[serde(default)]
+    pub retries: u32,
 }
 
 fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>

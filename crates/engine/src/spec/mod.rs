@@ -8,11 +8,12 @@
 //! none, `HOSTNAME`, `HOME` (from the user's passwd entry) and `TERM=xterm` with a terminal.
 
 mod image_config;
+pub mod seccomp;
 mod user;
 
 use serde_json::json;
 
-pub use image_config::ImageConfig;
+pub use image_config::{ImageConfig, ImageHealthcheck};
 pub use user::{ResolvedUser, UserError, resolve_user};
 
 /// docker's default `PATH`.
@@ -61,7 +62,8 @@ pub const READONLY_PATHS: &[&str] = &[
 ];
 
 /// What the operator asked for (the `create`/`run` flags that shape `config.json`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ContainerConfig {
     /// `--entrypoint` (an empty string clears the image's).
     pub entrypoint: Option<Vec<String>>,

@@ -113,6 +113,19 @@ pub struct DiskUsage {
 }
 
 pub(super) fn open(path: &Path) -> Result<Connection> {
+    open_database(path, COMPONENT, MIGRATIONS)
+}
+
+/// Opens (creating if need be) the engine's shared SQLite database at `path` in WAL mode,
+/// with a 10 s busy timeout, foreign keys on and `synchronous = NORMAL`, and brings
+/// `component`'s tables to the newest of `migrations` (entry `i` takes the schema from
+/// version `i` to `i + 1`; versions are kept per component in the `migrations` table, so
+/// that the image store and the engine share one file and migrate independently).
+///
+/// # Errors
+/// [`StoreError::Db`] when SQLite fails (after 10 s of retries while another process holds
+/// the database), [`StoreError::SchemaTooNew`] when a newer peapod migrated it.
+pub fn open_database(path: &Path, component: &str, migrations: &[&str]) -> Result<Connection> {
     let err = |source| StoreError::Db {
         path: path.to_path_buf(),
         source,
@@ -127,7 +140,7 @@ pub(super) fn open(path: &Path) -> Result<Connection> {
     loop {
         let result = set_wal(&conn)
             .map_err(err)
-            .and_then(|()| migrate(&mut conn, path));
+            .and_then(|()| migrate(&mut conn, path, component, migrations));
         match result {
             Err(StoreError::Db { source, .. })
                 if is_busy(&source) && std::time::Instant::now() < deadline =>
@@ -161,7 +174,7 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 
 /// Brings this component's tables to the newest version, in one immediate transaction (two
 /// processes opening a fresh database do not both migrate).
-fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+fn migrate(conn: &mut Connection, path: &Path, component: &str, migrations: &[&str]) -> Result<()> {
     let err = |source| StoreError::Db {
         path: path.to_path_buf(),
         source,
@@ -176,13 +189,13 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let version: i64 = tx
         .query_row(
             "SELECT version FROM migrations WHERE component = ?1",
-            [COMPONENT],
+            [component],
             |r| r.get(0),
         )
         .optional()
         .map_err(err)?
         .unwrap_or(0);
-    let known = MIGRATIONS.len() as i64;
+    let known = migrations.len() as i64;
     if version > known {
         return Err(StoreError::SchemaTooNew {
             path: path.to_path_buf(),
@@ -190,7 +203,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
             known,
         });
     }
-    for (i, sql) in MIGRATIONS
+    for (i, sql) in migrations
         .iter()
         .enumerate()
         .skip(usize::try_from(version).unwrap_or(0))
@@ -199,7 +212,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         tx.execute(
             "INSERT INTO migrations (component, version) VALUES (?1, ?2)
              ON CONFLICT(component) DO UPDATE SET version = excluded.version",
-            params![COMPONENT, i as i64 + 1],
+            params![component, i as i64 + 1],
         )
         .map_err(err)?;
     }

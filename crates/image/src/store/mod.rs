@@ -39,7 +39,7 @@ use std::sync::{Mutex, MutexGuard};
 use nix::fcntl::{Flock, FlockArg};
 
 pub use blobs::BlobWriter;
-pub use db::{DiskUsage, ImageLayer, ImageRecord, PruneReport};
+pub use db::{DiskUsage, ImageLayer, ImageRecord, PruneReport, open_database};
 pub use layers::LayerStaging;
 
 use crate::digest::Digest;

@@ -58,6 +58,21 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// Pulls `image` for `run`/`create` (their `--pull`), with the same progress as `pull`
+/// but no id printed.
+pub(crate) fn pull_for_container(images: &peapod_image::Images, image: &str) -> Result<()> {
+    let options = PullOptions::default();
+    eprintln!("Trying to pull {image}...");
+    if std::io::stderr().is_terminal() {
+        images.pull(image, &options, &Bars::default())
+    } else {
+        images.pull(image, &options, &Lines)
+    }
+    .with_context(|| format!("cannot pull {image}"))?;
+    eprintln!("Writing manifest to image destination");
+    Ok(())
+}
+
 fn short(d: &Digest) -> String {
     format!("sha256:{}", d.short())
 }

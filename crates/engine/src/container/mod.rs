@@ -1,0 +1,214 @@
+//! Containers: their options ([`CreateOptions`]), records ([`ContainerRecord`]) and states,
+//! and the verbs ([`Containers`]): create, start, stop, kill, remove, list, inspect, wait,
+//! exec, attach, logs, pause, rename, top, stats, cp.
+
+mod bundle;
+mod create;
+mod exec;
+mod inspect;
+mod lifecycle;
+mod mounts;
+mod names;
+mod options;
+mod reconcile;
+mod remove;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use create::DEFAULT_CGROUP_PARENT;
+pub use exec::ExecRequest;
+pub use inspect::ListOptions;
+pub use lifecycle::StartedContainer;
+pub use mounts::{MountSpec, parse_mount, parse_tmpfs, parse_volume};
+pub(crate) use names::new_id;
+pub use names::validate as validate_name;
+pub use options::{
+    HealthConfig, NetworkMode, PullPolicy, Resources, RestartPolicy, SeccompChoice, Ulimit,
+    parse_cpus, parse_size, parse_ulimit,
+};
+pub(crate) use remove::remove_after_exit;
+
+use crate::Engine;
+use crate::spec::ContainerConfig;
+
+/// A container's state, as docker names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Made, never started (or reset).
+    Created,
+    /// Its process runs.
+    Running,
+    /// Frozen (`pause`).
+    Paused,
+    /// Between two runs of its restart policy.
+    Restarting,
+    /// Its process ended (or the engine lost it: exit code 255).
+    Exited,
+    /// Being removed.
+    Removing,
+}
+
+impl State {
+    /// The name docker prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Created => "created",
+            State::Running => "running",
+            State::Paused => "paused",
+            State::Restarting => "restarting",
+            State::Exited => "exited",
+            State::Removing => "removing",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> State {
+        match text {
+            "running" => State::Running,
+            "paused" => State::Paused,
+            "restarting" => State::Restarting,
+            "exited" => State::Exited,
+            "removing" => State::Removing,
+            _ => State::Created,
+        }
+    }
+
+    /// Whether a monitor should be alive for it.
+    pub fn is_live(self) -> bool {
+        matches!(self, State::Running | State::Paused | State::Restarting)
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything `create`/`run` takes (their flags, parsed), stored with the container.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CreateOptions {
+    /// The image, as typed (`busybox`, `localhost/app:1`, an id).
+    pub image: String,
+    /// `--name` (default: a generated `adjective_name`).
+    pub name: Option<String>,
+    /// What shapes the process (entrypoint, command, env, user, tty, capabilities…).
+    pub config: ContainerConfig,
+    /// `-i`: keep stdin open.
+    pub stdin: bool,
+    /// `--label KEY=VALUE`.
+    pub labels: BTreeMap<String, String>,
+    /// `-v`, `--mount`, `--tmpfs`.
+    pub mounts: Vec<MountSpec>,
+    /// `-m`, `--memory-swap`, `--cpus`, `--cpu-shares`, `--pids-limit`.
+    pub resources: Resources,
+    /// `--ulimit`.
+    pub ulimits: Vec<Ulimit>,
+    /// `--restart`.
+    pub restart: RestartPolicy,
+    /// `--health-*` (merged over the image's HEALTHCHECK); `None` keeps the image's.
+    pub health: Option<HealthConfig>,
+    /// `--no-healthcheck`.
+    pub no_healthcheck: bool,
+    /// `--rm`.
+    pub autoremove: bool,
+    /// `--init`: run a tiny init (tini) as PID 1.
+    pub init: bool,
+    /// `--stop-signal` (default: the image's, else SIGTERM).
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout` in seconds (default 10).
+    pub stop_timeout: Option<u32>,
+    /// `--runtime NAME|PATH` (default: the built-in runtime, in-process).
+    pub runtime: Option<String>,
+    /// `--network`.
+    pub network: NetworkMode,
+    /// `--security-opt seccomp=…`.
+    pub seccomp: SeccompChoice,
+    /// `--security-opt no-new-privileges`.
+    pub no_new_privileges: bool,
+    /// `--log-opt max-size=` in bytes (default 10 MiB; 0 = unbounded).
+    pub log_max_size: Option<u64>,
+    /// `--log-opt max-file=` (default 3).
+    pub log_max_files: Option<u32>,
+    /// `--cgroup-parent` (default [`DEFAULT_CGROUP_PARENT`]).
+    pub cgroup_parent: Option<String>,
+}
+
+/// A container as the engine records it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ContainerRecord {
+    /// 64 hex digits.
+    pub id: String,
+    /// Its unique name.
+    pub name: String,
+    /// The image id (`sha256:…`).
+    pub image_id: String,
+    /// The image as typed at create.
+    pub image_name: String,
+    /// The create options.
+    pub config: CreateOptions,
+    /// Unix nanoseconds.
+    pub created: i64,
+    /// The state (reconciled with the monitor when read through [`Containers`]).
+    pub state: State,
+    /// The container's init pid on the host while it runs, else 0.
+    pub pid: i32,
+    /// Its monitor's pid while it runs, else 0.
+    pub monitor_pid: i32,
+    /// The last exit code.
+    pub exit_code: Option<i32>,
+    /// Unix nanoseconds of the last start.
+    pub started: Option<i64>,
+    /// Unix nanoseconds of the last exit.
+    pub finished: Option<i64>,
+    /// How many times the restart policy restarted it.
+    pub restart_count: u32,
+    /// Whether the last exit was the kernel's OOM killer.
+    pub oom_killed: bool,
+}
+
+impl ContainerRecord {
+    /// The first 12 hex digits, as docker prints ids.
+    pub fn short_id(&self) -> &str {
+        self.id.get(..12).unwrap_or(&self.id)
+    }
+}
+
+/// The container verbs of an [`Engine`]: `engine.containers()`.
+#[derive(Debug)]
+pub struct Containers<'e> {
+    pub(crate) engine: &'e Engine,
+}
+
+/// Paths of one container.
+#[derive(Clone, Debug)]
+pub(crate) struct ContainerPaths {
+    /// `ROOT/containers/<id>`: rootfs dirs, config.json, hosts files, logs.
+    pub(crate) dir: PathBuf,
+    /// `RUNROOT/containers/<id>`: monitor socket, state, lock.
+    pub(crate) run: PathBuf,
+}
+
+impl ContainerPaths {
+    pub(crate) fn log(&self) -> PathBuf {
+        self.dir.join("ctr.log")
+    }
+    /// The monitor's attach socket.
+    pub(crate) fn attach_socket(&self) -> PathBuf {
+        self.run.join("attach")
+    }
+    pub(crate) fn stop_marker(&self) -> PathBuf {
+        self.run.join("stopped-by-user")
+    }
+}
+
+/// Unix nanoseconds now.
+pub(crate) fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,111 @@
+//! Bringing a container's record in line with what is really there: its monitor's
+//! `state.json` and lock. A monitor that is gone without recording an exit (killed, or a
+//! reboot emptied the runroot) leaves the container `exited` with code 255 after its
+//! processes, runtime state and mounts are cleared, so that it can be started again or
+//! removed cleanly.
+
+use super::{ContainerRecord, Containers, State};
+use crate::error::Result;
+use crate::monitor::{self, MonitorState};
+
+impl Containers<'_> {
+    /// The record of `key` (name, id or id prefix), reconciled.
+    ///
+    /// # Errors
+    /// [`crate::Error::NoSuchContainer`], database errors.
+    pub fn get(&self, key: &str) -> Result<ContainerRecord> {
+        let record = self.engine.db.find_container(key)?;
+        self.reconcile(record)
+    }
+
+    /// `record` brought in line with its monitor (and the database updated if it changed).
+    pub(crate) fn reconcile(&self, mut record: ContainerRecord) -> Result<ContainerRecord> {
+        if !record.state.is_live() {
+            return Ok(record);
+        }
+        let paths = self.engine.paths(&record.id);
+        let state = MonitorState::load(&paths.run);
+        let alive = monitor::is_alive(&paths.run);
+        let before = (
+            record.state,
+            record.pid,
+            record.restart_count,
+            record.exit_code,
+        );
+        match (alive, state) {
+            (true, Some(s)) => {
+                record.pid = s.pid;
+                record.monitor_pid = s.monitor_pid;
+                record.restart_count = s.restart_count;
+                record.started = s.started.or(record.started);
+                if s.status == "restarting" {
+                    record.state = State::Restarting;
+                    record.exit_code = s.exit_code;
+                    record.finished = s.finished;
+                } else if s.status == "exited" {
+                    // Finishing up (--rm, unmount): as good as exited.
+                    record.state = State::Exited;
+                    record.exit_code = s.exit_code;
+                    record.finished = s.finished;
+                    record.pid = 0;
+                } else if record.state != State::Paused {
+                    record.state = State::Running;
+                }
+            }
+            (true, None) => {}
+            (false, s) => {
+                match s.filter(|s| s.status == "exited") {
+                    Some(s) => {
+                        record.exit_code = s.exit_code;
+                        record.finished = s.finished;
+                        record.restart_count = s.restart_count;
+                        record.oom_killed = s.oom_killed;
+                    }
+                    None => {
+                        // Lost: clear whatever is left of the run.
+                        self.clear_run(&record);
+                        record.exit_code = Some(255);
+                        record.finished = Some(super::now_ns());
+                    }
+                }
+                record.state = State::Exited;
+                record.pid = 0;
+                record.monitor_pid = 0;
+                let _ = crate::rootfs::ContainerRootfs::at(&paths.dir).unmount();
+            }
+        }
+        if before
+            != (
+                record.state,
+                record.pid,
+                record.restart_count,
+                record.exit_code,
+            )
+        {
+            self.engine.db.update_state(&record)?;
+        }
+        Ok(record)
+    }
+
+    /// Kills and deletes the runtime's container of a run whose monitor is gone.
+    pub(crate) fn clear_run(&self, record: &ContainerRecord) {
+        let runtime_root = self.engine.runtime_root();
+        match &record.config.runtime {
+            None => {
+                if let Ok(c) = peapod_runtime::Container::load(&runtime_root, &record.id) {
+                    let _ = c.delete(true);
+                }
+            }
+            Some(runtime) => {
+                let _ = std::process::Command::new(super::lifecycle::runtime_path(runtime))
+                    .arg("--root")
+                    .arg(&runtime_root)
+                    .args(["delete", "--force", &record.id])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            }
+        }
+    }
+}

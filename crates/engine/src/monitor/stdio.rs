@@ -1,0 +1,153 @@
+//! The container's stdio as the monitor holds it: pipes (stdin only with `-i`), or a pty
+//! whose master the runtime sends over a console socket (runc's protocol: one `SCM_RIGHTS`
+//! message on a unix stream socket).
+
+use std::io::IoSliceMut;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::socket::{
+    AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr, accept4, bind,
+    listen, recvmsg, socket,
+};
+
+use crate::error::{Error, Result};
+
+/// The monitor's ends.
+#[derive(Debug, Default)]
+pub(crate) struct MonitorEnds {
+    /// Where stdin bytes go (the pipe's write end, or the pty master).
+    pub(crate) stdin: Option<OwnedFd>,
+    /// Output: stdout pipe, or the pty master.
+    pub(crate) stdout: Option<OwnedFd>,
+    /// Output: stderr pipe (none with a pty).
+    pub(crate) stderr: Option<OwnedFd>,
+    /// The pty master, for window sizes.
+    pub(crate) master: Option<OwnedFd>,
+}
+
+/// The container's ends (what becomes its fds 0, 1 and 2), when it has no pty.
+#[derive(Debug)]
+pub(crate) struct ContainerEnds {
+    pub(crate) stdin: OwnedFd,
+    pub(crate) stdout: OwnedFd,
+    pub(crate) stderr: OwnedFd,
+}
+
+/// Pipes for a container without a terminal. Without `-i` its stdin is /dev/null.
+pub(crate) fn pipes(stdin: bool) -> Result<(MonitorEnds, ContainerEnds)> {
+    let pipe = || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(Error::sys("create a pipe"));
+    let (in_r, in_w) = if stdin {
+        let (r, w) = pipe()?;
+        (r, Some(w))
+    } else {
+        let null =
+            std::fs::File::open("/dev/null").map_err(Error::io("open", Path::new("/dev/null")))?;
+        (OwnedFd::from(null), None)
+    };
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    Ok((
+        MonitorEnds {
+            stdin: in_w,
+            stdout: Some(out_r),
+            stderr: Some(err_r),
+            master: None,
+        },
+        ContainerEnds {
+            stdin: in_r,
+            stdout: out_w,
+            stderr: err_w,
+        },
+    ))
+}
+
+/// A listening console socket in the run directory.
+#[derive(Debug)]
+pub(crate) struct ConsoleSocket {
+    pub(crate) path: PathBuf,
+    fd: OwnedFd,
+}
+
+impl ConsoleSocket {
+    pub(crate) fn listen(run_dir: &Path) -> Result<Self> {
+        Self::listen_named(run_dir, "console.sock")
+    }
+
+    pub(crate) fn listen_named(run_dir: &Path, name: &str) -> Result<Self> {
+        let path = run_dir.join(name);
+        let _ = std::fs::remove_file(&path);
+        let fd = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .map_err(Error::sys("create the console socket"))?;
+        let addr =
+            UnixAddr::new(&path).map_err(Error::sys(format!("address {}", path.display())))?;
+        bind(fd.as_raw_fd(), &addr).map_err(Error::sys(format!("bind {}", path.display())))?;
+        listen(
+            &fd,
+            nix::sys::socket::Backlog::new(1).map_err(Error::sys("listen"))?,
+        )
+        .map_err(Error::sys(format!("listen on {}", path.display())))?;
+        Ok(Self { path, fd })
+    }
+
+    /// The pty master the runtime sent (waits 10 s at most).
+    pub(crate) fn receive(self) -> Result<OwnedFd> {
+        let what = "receive the container's terminal from the runtime";
+        let mut fds = [PollFd::new(
+            std::os::fd::AsFd::as_fd(&self.fd),
+            PollFlags::POLLIN,
+        )];
+        let n = poll(&mut fds, PollTimeout::from(10_000u16)).map_err(Error::sys(what))?;
+        if n == 0 {
+            return Err(Error::Sys {
+                what: what.into(),
+                source: nix::Error::ETIMEDOUT,
+            });
+        }
+        let conn = accept4(&self.fd, SockFlag::SOCK_CLOEXEC).map_err(Error::sys(what))?;
+        let mut name = [0u8; 256];
+        let mut iov = [IoSliceMut::new(&mut name)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .map_err(Error::sys(what))?;
+        let mut master = None;
+        for cmsg in msg.cmsgs().map_err(Error::sys(what))? {
+            if let ControlMessageOwned::ScmRights(fds) = cmsg {
+                for fd in fds {
+                    // SAFETY: SCM_RIGHTS just installed this fd in our table; we own it now.
+                    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+                    master.get_or_insert(owned);
+                }
+            }
+        }
+        let _ = std::fs::remove_file(&self.path);
+        master.ok_or_else(|| Error::Sys {
+            what: what.into(),
+            source: nix::Error::EBADMSG,
+        })
+    }
+}
+
+/// Sets a pty's window size.
+pub(crate) fn resize(master: &OwnedFd, rows: u16, cols: u16) {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize from memory we own; nix has no wrapper.
+    unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+}
