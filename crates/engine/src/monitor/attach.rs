@@ -80,7 +80,13 @@ pub fn connect_socket(path: &Path) -> Result<OwnedFd> {
         None,
     )
     .map_err(Error::sys("create an attach socket"))?;
-    let addr = UnixAddr::new(path).map_err(Error::sys(format!("address {}", path.display())))?;
+    let (dir, name) = match (path.parent(), path.file_name().and_then(|n| n.to_str())) {
+        (Some(d), Some(n)) => (d, n),
+        _ => (Path::new("/"), "attach"),
+    };
+    let short = super::stdio::SocketPath::new(dir, name)?;
+    let addr =
+        UnixAddr::new(&short.path).map_err(Error::sys(format!("address {}", path.display())))?;
     connect(sock.as_raw_fd(), &addr)
         .map_err(Error::sys(format!("connect to {}", path.display())))?;
     Ok(sock)

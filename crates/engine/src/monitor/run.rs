@@ -116,8 +116,9 @@ impl Monitor {
                 why: format!("another monitor holds {}: {e}", lock_path.display()),
             }
         })?;
-        let path = run_dir.join("attach");
-        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(run_dir.join("attach"));
+        let short = super::stdio::SocketPath::new(run_dir, "attach")?;
+        let path = short.path.clone();
         let listener = socket(
             AddressFamily::Unix,
             SockType::SeqPacket,
@@ -358,7 +359,8 @@ impl Monitor {
                         else {
                             continue;
                         };
-                        match nix::unistd::read(fd.as_fd(), &mut buf) {
+                        // One byte of each packet is its kind: read what fits in the rest.
+                        match nix::unistd::read(fd.as_fd(), &mut buf[..MAX_PACKET - 1]) {
                             Ok(0) | Err(nix::errno::Errno::EIO) => outputs[kind].0 = None,
                             Ok(n) => {
                                 let data = buf[..n].to_vec();

@@ -64,11 +64,49 @@ pub(crate) fn pipes(stdin: bool) -> Result<(MonitorEnds, ContainerEnds)> {
     ))
 }
 
+/// A unix socket's path short enough for `sockaddr_un` (108 bytes): the path itself, or,
+/// when it is too long, `/proc/<our pid>/fd/<dir fd>/<name>` through an open directory fd
+/// (which the kernel resolves for this process and, as root, for any other).
+#[derive(Debug)]
+pub(crate) struct SocketPath {
+    _dir: Option<OwnedFd>,
+    pub(crate) path: PathBuf,
+}
+
+impl SocketPath {
+    pub(crate) fn new(dir: &Path, name: &str) -> Result<Self> {
+        let full = dir.join(name);
+        if full.as_os_str().len() < 100 {
+            return Ok(Self {
+                _dir: None,
+                path: full,
+            });
+        }
+        let fd = nix::fcntl::open(
+            dir,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(Error::sys(format!("open {}", dir.display())))?;
+        let path = PathBuf::from(format!(
+            "/proc/{}/fd/{}/{name}",
+            std::process::id(),
+            fd.as_raw_fd()
+        ));
+        Ok(Self {
+            _dir: Some(fd),
+            path,
+        })
+    }
+}
+
 /// A listening console socket in the run directory.
 #[derive(Debug)]
 pub(crate) struct ConsoleSocket {
     pub(crate) path: PathBuf,
     fd: OwnedFd,
+    file: PathBuf,
+    _short: SocketPath,
 }
 
 impl ConsoleSocket {
@@ -77,8 +115,10 @@ impl ConsoleSocket {
     }
 
     pub(crate) fn listen_named(run_dir: &Path, name: &str) -> Result<Self> {
-        let path = run_dir.join(name);
-        let _ = std::fs::remove_file(&path);
+        let file = run_dir.join(name);
+        let _ = std::fs::remove_file(&file);
+        let short = SocketPath::new(run_dir, name)?;
+        let path = short.path.clone();
         let fd = socket(
             AddressFamily::Unix,
             SockType::Stream,
@@ -94,7 +134,12 @@ impl ConsoleSocket {
             nix::sys::socket::Backlog::new(1).map_err(Error::sys("listen"))?,
         )
         .map_err(Error::sys(format!("listen on {}", path.display())))?;
-        Ok(Self { path, fd })
+        Ok(Self {
+            path,
+            fd,
+            file,
+            _short: short,
+        })
     }
 
     /// The pty master the runtime sent (waits 10 s at most).
@@ -132,7 +177,7 @@ impl ConsoleSocket {
                 }
             }
         }
-        let _ = std::fs::remove_file(&self.path);
+        let _ = std::fs::remove_file(&self.file);
         master.ok_or_else(|| Error::Sys {
             what: what.into(),
             source: nix::Error::EBADMSG,

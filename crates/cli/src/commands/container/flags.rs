@@ -43,13 +43,13 @@ pub(crate) struct CreateFlags {
     #[arg(short = 'h', long)]
     hostname: Option<String>,
     /// Memory limit (`512m`, `1g`).
-    #[arg(short, long)]
+    #[arg(short, long, allow_hyphen_values = true)]
     memory: Option<String>,
     /// Memory plus swap limit (`-1`: unlimited swap).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     memory_swap: Option<String>,
     /// Number of CPUs (`1.5`).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     cpus: Option<String>,
     /// CPU shares (relative weight).
     #[arg(short = 'c', long)]

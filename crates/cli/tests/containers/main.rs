@@ -1,0 +1,10 @@
+//! `peapod`'s container verbs end to end: the real binary, a private `--root`, `--runroot`
+//! and cgroup parent per test, the busybox image of `cargo xtask fixtures`; after each
+//! test, nothing is left (no mount, cgroup, monitor, runroot file or row).
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a failed test setup should panic
+
+mod bad_input;
+mod faults;
+mod lifecycle;
+mod monitor;
+mod support;

@@ -1,0 +1,120 @@
+//! What the monitor does on its own: restart policies, healthchecks, the log's rotation.
+
+use std::time::Duration;
+
+use crate::support::{Engine, IMAGE};
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn on_failure_restarts_at_most_n_times_and_always_stops_on_stop() {
+    let e = Engine::new();
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        IMAGE,
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    e.wait_for(
+        "flaky",
+        "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}",
+        "exited 2 3",
+        Duration::from_secs(20),
+    );
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ok",
+        "--restart",
+        "on-failure",
+        IMAGE,
+        "true",
+    ]);
+    e.wait_for(
+        "ok",
+        "{{.State.Status}} {{.RestartCount}}",
+        "exited 0",
+        Duration::from_secs(10),
+    );
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "forever",
+        "--restart",
+        "always",
+        IMAGE,
+        "sh",
+        "-c",
+        "sleep 0.2",
+    ]);
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while e
+        .inspect("forever", "{{.RestartCount}}")
+        .parse::<u32>()
+        .unwrap()
+        < 2
+    {
+        assert!(std::time::Instant::now() < until, "no restarts");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    e.ok(&["stop", "-t", "1", "forever"]);
+    e.wait_for(
+        "forever",
+        "{{.State.Status}}",
+        "exited",
+        Duration::from_secs(10),
+    );
+    let count = e.inspect("forever", "{{.RestartCount}}");
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(
+        e.inspect("forever", "{{.State.Status}} {{.RestartCount}}"),
+        format!("exited {count}")
+    );
+    for n in ["flaky", "ok", "forever"] {
+        e.ok(&["rm", n]);
+    }
+    e.assert_clean();
+}
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn healthchecks_run_without_a_daemon_and_report_their_state() {
+    let e = Engine::new();
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "checked",
+        "--health-cmd",
+        "test -f /tmp/ok",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+        IMAGE,
+        "sleep",
+        "1000",
+    ]);
+    e.wait_for(
+        "checked",
+        "{{.State.Health.Status}}",
+        "unhealthy",
+        Duration::from_secs(15),
+    );
+    e.ok(&["exec", "checked", "touch", "/tmp/ok"]);
+    e.wait_for(
+        "checked",
+        "{{.State.Health.Status}}",
+        "healthy",
+        Duration::from_secs(15),
+    );
+    e.ok(&["rm", "-f", "checked"]);
+    e.assert_clean();
+}
