@@ -23,6 +23,9 @@ use crate::container::{RestartPolicy, now_ns};
 use crate::error::{Error, Result};
 use crate::logs::{LogLimits, LogWriter, Stream};
 
+/// How long the monitor is quiet before it trims its code pages.
+const IDLE_TRIM: Duration = Duration::from_secs(1);
+
 /// A message on the ready pipe: one JSON line.
 #[derive(serde::Serialize, serde::Deserialize, Debug)]
 pub(crate) enum Ready {
@@ -104,6 +107,8 @@ struct Monitor {
     log: LogWriter,
     state: MonitorState,
     health: Option<Health>,
+    /// What to trim when idle ([`super::stdio::code_ranges`]).
+    code: Vec<(usize, usize)>,
 }
 
 impl Monitor {
@@ -156,6 +161,7 @@ impl Monitor {
             log,
             state,
             health,
+            code: super::stdio::code_ranges(),
         })
     }
 
@@ -304,6 +310,10 @@ impl Monitor {
         let mut exit: Option<i32> = reap(pid, self.health.as_mut());
         let mut drain_until: Option<Instant> = None;
         let mut buf = vec![0u8; MAX_PACKET];
+        // Once quiet for a second, drop the code pages faulted in so far (creating the
+        // container touched most of the binary): the idle footprint. Again after activity.
+        let mut last_event = Instant::now();
+        let mut trimmed = false;
         loop {
             let open_outputs = outputs.iter().any(|(fd, ..)| fd.is_some());
             if exit.is_some() {
@@ -336,6 +346,9 @@ impl Monitor {
                 (None, Some(h)) => h.until_next(),
                 (None, None) => Duration::from_secs(3600),
             };
+            if !trimmed {
+                timeout = timeout.min(IDLE_TRIM.saturating_sub(last_event.elapsed()));
+            }
             timeout = timeout.min(Duration::from_secs(3600));
             match poll(
                 &mut fds,
@@ -350,6 +363,15 @@ impl Monitor {
                 .filter_map(|(f, k)| f.revents().filter(|r| !r.is_empty()).map(|r| (*k, r)))
                 .collect();
             drop(fds);
+            if ready.is_empty() {
+                if !trimmed && last_event.elapsed() >= IDLE_TRIM {
+                    super::stdio::trim(&self.code);
+                    trimmed = true;
+                }
+            } else {
+                last_event = Instant::now();
+                trimmed = false;
+            }
             let mut gone_clients = Vec::new();
             for (kind, revents) in ready {
                 match kind {

@@ -196,3 +196,74 @@ pub(crate) fn resize(master: &OwnedFd, rows: u16, cols: u16) {
     // SAFETY: TIOCSWINSZ reads one winsize from memory we own; nix has no wrapper.
     unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
 }
+
+/// The file-backed, read-only mappings of this process with no privately written page
+/// (`Private_Dirty: 0 kB` in smaps): its code and constants, the libraries'. Read once, so
+/// that [`trim`] touches as little code as it can.
+pub(crate) fn code_ranges() -> Vec<(usize, usize)> {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+        return Vec::new();
+    };
+    let mut ranges = Vec::new();
+    let mut current: Option<(usize, usize)> = None;
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or_default();
+        if let Some((start, end)) = first.split_once('-')
+            && let (Ok(start), Ok(end)) = (
+                usize::from_str_radix(start, 16),
+                usize::from_str_radix(end, 16),
+            )
+        {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let perms = fields.get(1).copied().unwrap_or_default();
+            let path = fields.get(5).copied().unwrap_or_default();
+            let eligible = perms.starts_with('r') && !perms.contains('w') && path.starts_with('/');
+            current = eligible.then_some((start, end - start));
+            continue;
+        }
+        if let Some(dirty) = line.strip_prefix("Private_Dirty:")
+            && let Some(range) = current.take()
+            && dirty.trim() == "0 kB"
+        {
+            ranges.push(range);
+        }
+    }
+    ranges
+}
+
+/// Drops this process's page-table entries for `ranges` (from [`code_ranges`]): the
+/// monitor's idle footprint. The code for creating a container (most of the binary) is
+/// not needed again, and what the serve loop runs faults back in from the page cache.
+/// `MADV_DONTNEED` on a private mapping discards written pages, which is why only
+/// mappings with none are in `ranges`: relocated data (RELRO) is never touched.
+pub(crate) fn trim(ranges: &[(usize, usize)]) {
+    for &(start, len) in ranges {
+        // SAFETY: a read-only, file-backed mapping of ours with no privately written
+        // page: dropping its resident pages loses nothing; they refault from the file.
+        unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn rss_file_kb() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("RssFile:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn trimming_drops_resident_code_pages() {
+        let ranges = super::code_ranges();
+        let before = rss_file_kb();
+        super::trim(&ranges);
+        let after = rss_file_kb();
+        assert!(
+            after < before,
+            "RssFile {before} kB before, {after} kB after"
+        );
+    }
+}
