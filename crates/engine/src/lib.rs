@@ -19,3 +19,4 @@
 pub mod logs;
 pub mod rootfs;
 pub mod spec;
+pub mod stats;
