@@ -20,3 +20,4 @@ pub mod logs;
 pub mod rootfs;
 pub mod spec;
 pub mod stats;
+pub mod top;
