@@ -93,15 +93,6 @@ pub enum LogError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The wait for new entries (inotify) failed.
-    #[error("cannot watch log directory {path} for changes: {source}")]
-    Watch {
-        /// The directory.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: nix::Error,
-    },
 }
 
 /// The `i`th file of a log's rotation: `path` itself for 0, else `path.i`.

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::super::*;
-use super::{limits, numbered, numbers, read_all};
+use super::{Rng, limits, numbered, numbers, read_all};
 
 fn tail(n: usize) -> ReadOptions {
     ReadOptions {
@@ -279,5 +279,52 @@ fn parses_times_as_docker_does() {
     ] {
         let e = parse_time(bad, now).unwrap_err();
         assert!(e.to_string().contains(&format!("{bad:?}")), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn tail_is_the_end_of_a_full_read_for_any_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(0x5eed);
+    for round in 0..40 {
+        let path = dir.path().join(format!("round{round}.log"));
+        let mut w = LogWriter::open(&path, limits(4096 + rng.below(8192) as u64, 3)).unwrap();
+        for _ in 0..rng.below(300) {
+            let stream = [Stream::Stdout, Stream::Stderr][rng.below(2)];
+            let data = match rng.below(6) {
+                0 => vec![b'x'; rng.below(3 * LINE_BUFFER)],
+                1 => b"\n".to_vec(),
+                2 => b"no newline".to_vec(),
+                _ => format!("line {}\n", rng.next()).into_bytes(),
+            };
+            w.write(stream, &data).unwrap();
+            if rng.below(4) == 0 {
+                w.flush_partial().unwrap();
+            }
+        }
+        drop(w);
+        let all = read_all(&path, &ReadOptions::default());
+        for n in [
+            0,
+            1,
+            2,
+            3,
+            5,
+            8,
+            13,
+            40,
+            all.len().saturating_sub(1),
+            all.len(),
+            all.len() + 1,
+        ] {
+            let got = read_all(&path, &tail(n));
+            let want = &all[all.len().saturating_sub(n)..];
+            assert!(
+                got == want,
+                "round {round}, tail {n}: {} lines, not {}",
+                got.len(),
+                want.len()
+            );
+        }
     }
 }
