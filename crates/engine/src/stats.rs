@@ -14,6 +14,19 @@
 //! - network and block I/O are totals since the container started.
 //!
 //! [`StatsReport::row`] formats a report as docker's `stats --format json` shows it.
+//!
+//! ```no_run
+//! use peapod_engine::stats::{Sampler, StatsReport};
+//!
+//! # fn main() -> Result<(), peapod_engine::stats::StatsError> {
+//! let sampler = Sampler::open("/peapod/abc", Some(4242))?;
+//! let first = sampler.sample()?;
+//! std::thread::sleep(std::time::Duration::from_secs(1));
+//! let report = StatsReport::new("abc", "web", &first, &sampler.sample()?);
+//! println!("{:?}", report.row("web"));
+//! # Ok(())
+//! # }
+//! ```
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -10,6 +10,20 @@
 //! opened inside its root filesystem (symlinks cannot lead out: `openat2` with
 //! `RESOLVE_IN_ROOT`, via `peapod-rootfs`), falling back to the number. Files: proc(5)
 //! `/proc/<pid>/stat`, `status`, `cmdline`, `/proc/uptime`.
+//!
+//! ```no_run
+//! use std::path::Path;
+//!
+//! # fn main() -> Result<(), peapod_engine::top::TopError> {
+//! let root = Path::new("/var/lib/peapod/containers/abc/merged");
+//! let report = peapod_engine::top::top(&[4242, 4250], &["pid", "user", "args"], Some(root))?;
+//! println!("{}", report.header.join("\t"));
+//! for row in &report.rows {
+//!     println!("{}", row.join("\t"));
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fs::File;
 use std::io::Read as _;

@@ -18,7 +18,29 @@
 //! - [`read`] prints a log (every rotated file, oldest first), with `tail`, `since`, `until`
 //!   and `timestamps` ([`ReadOptions`]); [`follow`] then waits for new entries as `logs -f`
 //!   does, across rotations, until the writer is gone.
-//! - [`parse_time`] reads `--since`/`--until` values as docker accepts them.
+//! - [`parse_time`] reads `--since`/`--until` values as docker accepts them; [`remove`]
+//!   deletes a log with its rotated files.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use peapod_engine::logs::{LogLimits, LogWriter, ReadOptions, Stream, read};
+//!
+//! # fn main() -> Result<(), peapod_engine::logs::LogError> {
+//! let path = Path::new("/var/lib/peapod/containers/abc/ctr.log");
+//! let mut log = LogWriter::open(path, LogLimits::default())?;
+//! log.write(Stream::Stdout, b"hello\nwor")?; // "hello" is written, "wor" held
+//! log.write(Stream::Stdout, b"ld\n")?; // "world"
+//! log.flush_partial()?; // at EOF, or when the container is quiet
+//! let opts = ReadOptions {
+//!     tail: Some(10),
+//!     ..ReadOptions::default()
+//! };
+//! read(path, &opts, &mut |_stream, line: &[u8]| {
+//!     print!("{}", String::from_utf8_lossy(line))
+//! })?;
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! Dependencies: `humantime` (already in the workspace, for the CLI and peapod-image) parses
 //! and formats RFC 3339 timestamps and Go-style durations (`1h30m`) with no allocation and no
@@ -93,6 +115,28 @@ pub enum LogError {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+/// Removes a log: `path` and every rotated `path.N` (for `rm`); a log that does not exist
+/// is not an error.
+///
+/// # Errors
+///
+/// [`LogError::Io`] naming the file that could not be removed.
+pub fn remove(path: &std::path::Path) -> Result<(), LogError> {
+    for file in reader::chain(path) {
+        match std::fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(LogError::Io {
+                    op: "remove",
+                    path: file,
+                    source: e,
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The `i`th file of a log's rotation: `path` itself for 0, else `path.i`.

@@ -32,7 +32,7 @@ pub(super) fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     }
     let (base, offset) = if let Some(base) = text.strip_suffix(['Z', 'z']) {
         (base, 0i64)
-    } else if b.len() > 22 && matches!(b[b.len() - 6], b'+' | b'-') && b[b.len() - 3] == b':' {
+    } else if b.len() >= 22 && matches!(b[b.len() - 6], b'+' | b'-') && b[b.len() - 3] == b':' {
         let (base, zone) = text.split_at(text.len() - 6);
         let hours: i64 = zone.get(1..3)?.parse().ok()?;
         let minutes: i64 = zone.get(4..6)?.parse().ok()?;

@@ -282,6 +282,15 @@ fn rotation_caps_the_total_and_keeps_the_last_files_whole() {
     assert!(!rotated(&path, 3).exists());
     let nums = numbers(&read_all(&path, &ReadOptions::default()));
     assert_eq!(*nums.last().unwrap(), total - 1);
+    // `remove` deletes every file of the log, and only those.
+    std::fs::write(dir.path().join("ctr.log.json"), "{}").unwrap();
+    remove(&path).unwrap();
+    remove(&path).unwrap();
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["ctr.log.json"]);
     // The two rotated files are full: each holds more than 4096 - one entry bytes.
     let entry = 30 + 10 + numbered(0).len();
     assert!(
