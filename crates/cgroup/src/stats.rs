@@ -241,6 +241,77 @@ mod tests {
         assert_eq!(parse_io_stat("8:0 rbytes=x\n"), None);
     }
 
+    /// Writes `files` (name, contents) into `dir/ctr`.
+    fn fake(dir: &Path, files: &[(&str, &str)]) {
+        std::fs::create_dir_all(dir.join("ctr")).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join("ctr").join(name), text).unwrap();
+        }
+    }
+
+    #[test]
+    fn reads_v1_and_v2_files() {
+        use crate::Layout;
+        let tmp = tempfile::tempdir().unwrap();
+        let (v1, v2) = (tmp.path().join("v1"), tmp.path().join("v2"));
+        let mountinfo = format!(
+            "32 31 0:29 / {v1}/memory rw - cgroup cgroup rw,memory\n\
+             33 31 0:30 / {v1}/blkio rw - cgroup cgroup rw,blkio\n\
+             34 31 0:31 / {v1}/cpuacct rw - cgroup cgroup rw,cpuacct\n",
+            v1 = v1.display()
+        );
+        fake(
+            &v1.join("memory"),
+            &[
+                ("memory.usage_in_bytes", "1000\n"),
+                ("memory.limit_in_bytes", "9223372036854771712\n"),
+                ("memory.stat", "inactive_file 1\ntotal_inactive_file 300\n"),
+            ],
+        );
+        fake(
+            &v1.join("blkio"),
+            &[(
+                "blkio.throttle.io_service_bytes_recursive",
+                "8:0 Read 10\n8:0 Write 20\nTotal 30\n",
+            )],
+        );
+        fake(&v1.join("cpuacct"), &[("cpuacct.usage", "5000\n")]);
+        let layout = Layout::from_mountinfo(&mountinfo).unwrap();
+        let s = Cgroup::open_in(&layout, "/ctr").unwrap().stats().unwrap();
+        assert_eq!(
+            (s.memory_usage, s.memory_limit, s.memory_inactive_file),
+            (1000, None, 300)
+        );
+        assert_eq!((s.block_read_bytes, s.block_write_bytes), (10, 20));
+        assert_eq!(s.cpu_usage_ns, 5000);
+
+        fake(
+            &v2,
+            &[
+                ("memory.current", "2000\n"),
+                ("memory.max", "4096\n"),
+                ("memory.stat", "anon 100\ninactive_file 700\n"),
+                ("io.stat", "8:0 rbytes=1 wbytes=2 rios=3 wios=4\n"),
+                ("cpu.stat", "usage_usec 7\n"),
+                ("pids.current", "3\n"),
+            ],
+        );
+        let mountinfo = format!("26 24 0:23 / {} rw - cgroup2 cgroup2 rw\n", v2.display());
+        let layout = Layout::from_mountinfo(&mountinfo).unwrap();
+        let cg = Cgroup::open_in(&layout, "/ctr").unwrap();
+        let s = cg.stats().unwrap();
+        assert_eq!(
+            (s.memory_usage, s.memory_limit, s.memory_inactive_file),
+            (2000, Some(4096), 700)
+        );
+        assert_eq!((s.block_read_bytes, s.block_write_bytes), (1, 2));
+        assert_eq!((s.cpu_usage_ns, s.pids_current), (7000, 3));
+        // A malformed file is an error naming it.
+        std::fs::write(v2.join("ctr/io.stat"), "8:0 rbytes=lots\n").unwrap();
+        let e = cg.stats().unwrap_err().to_string();
+        assert!(e.contains("io.stat"), "{e}");
+    }
+
     #[test]
     fn stats_serialize_to_json() {
         let s = Stats {
