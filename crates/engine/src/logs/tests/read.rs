@@ -102,7 +102,8 @@ fn tail_of_a_large_log_reads_only_its_end() {
     );
     let tail_time = started.elapsed();
     let started = Instant::now();
-    let all = read_all(&path, &ReadOptions::default()).len();
+    let mut all = 0;
+    read(&path, &ReadOptions::default(), &mut |_, _: &[u8]| all += 1).unwrap();
     println!(
         "{} MiB, {all} lines: --tail 5 {tail_time:?}, everything {:?}",
         len >> 20,
@@ -189,7 +190,9 @@ fn wait_for_lines(printed: &Printed, n: usize) {
 fn follow_survives_rotations_without_losing_or_repeating_a_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ctr.log");
-    let limits = limits(16 << 10, 3);
+    // Eight files, so that a follower slowed down (a loaded machine, an emulated guest)
+    // still finds every file it has not read yet.
+    let limits = limits(16 << 10, 8);
     write_lines(&path, limits, 0..100);
     let running = Arc::new(AtomicBool::new(true));
     let (printed, done) = follow_in_thread(&path, ReadOptions::default(), running.clone());
@@ -207,7 +210,7 @@ fn follow_survives_rotations_without_losing_or_repeating_a_line() {
     done.recv_timeout(Duration::from_secs(30))
         .expect("follow did not return");
     let mut lines = printed.lock().unwrap().clone();
-    assert!(rotated(&path, 2).exists(), "the test did not rotate");
+    assert!(rotated(&path, 7).exists(), "the test did not rotate");
     let last = lines.pop().unwrap();
     assert_eq!(last, (Stream::Stdout, b"the end, unfinished".to_vec()));
     let nums = numbers(&lines);
@@ -287,7 +290,7 @@ fn parses_times_as_docker_does() {
 fn tail_is_the_end_of_a_full_read_for_any_log() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng(0x5eed);
-    for round in 0..40 {
+    for round in 0..20 {
         let path = dir.path().join(format!("round{round}.log"));
         let mut w = LogWriter::open(&path, limits(4096 + rng.below(8192) as u64, 3)).unwrap();
         for _ in 0..rng.below(300) {
