@@ -359,8 +359,9 @@ impl Waiter {
 
 /// [`read`], then follows the log as `logs -f` does: new lines as they are written, across
 /// rotations (the old file is read to its end, then the next one from its start: nothing
-/// lost or repeated), until `still_running()` says the writer is gone; the files are then
-/// read to their end once more and a held unfinished line is printed before returning.
+/// lost or repeated), until `still_running()` says the writer is gone (or `until` has
+/// come); the files are then read to their end once more and a held unfinished line is
+/// printed before returning.
 ///
 /// Waits by inotify on the log's directory, looking at most [`POLL`] (50 ms) apart; never
 /// spins.
@@ -405,7 +406,8 @@ pub fn follow<S: FnMut(Stream, &[u8])>(
         if stopping {
             break;
         }
-        if !still_running() {
+        // With `until`, docker stops following once that time has come.
+        if !still_running() || opts.until.is_some_and(|u| SystemTime::now() >= u) {
             stopping = true;
         } else if !progressed {
             waiter.wait();

@@ -233,6 +233,24 @@ fn follow_with_tail_prints_the_tail_then_new_lines_and_returns() {
         .expect("follow did not return");
     assert_eq!(numbers(&printed.lock().unwrap()), [48, 49, 50, 51, 52]);
 
+    // With `until`, following ends when that time comes, the writer still running.
+    let opts = ReadOptions {
+        until: Some(SystemTime::now() + Duration::from_millis(300)),
+        ..tail(1)
+    };
+    let started = Instant::now();
+    let mut lines = Vec::new();
+    follow(&path, &opts, || true, &mut |_, l: &[u8]| {
+        lines.push(l.to_vec())
+    })
+    .unwrap();
+    assert_eq!(lines, [numbered(52).into_bytes()]);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+
     // A log not created yet: follow waits for it; a writer already gone ends it at once.
     let later = dir.path().join("later.log");
     let started = Instant::now();
