@@ -60,7 +60,9 @@ pub mod logs;
 pub mod monitor;
 pub mod rootfs;
 pub mod spec;
+pub mod stats;
 pub mod time;
+pub mod top;
 pub mod volume;
 
 pub use engine::{Engine, EngineOptions};

@@ -1,194 +1,150 @@
-//! Placeholder until the log module lands (helper branch h-logs replaces this file): the
-//! CRI log format, without rotation.
+//! Container logs in the CRI ("k8s-file") format, as kubelet reads them and conmon writes
+//! them: one entry per line,
+//!
+//! ```text
+//! 2026-11-30T22:40:33.123456789Z stdout F hello
+//! 2026-11-30T22:40:33.123456789Z stderr P a long line's first 16 KiB…
+//! ```
+//!
+//! (timestamp in RFC 3339 with nanoseconds, the stream, a tag, the content without its
+//! newline). The tag is `F` for the end of a line and `P` for a piece of one: data that was
+//! flushed before its newline arrived, or a line longer than [`LINE_BUFFER`] cut into pieces.
+//! A reader joins a stream's `P` entries with the entry that follows on the same stream.
+//! Format: the CRI logging proposal (kubernetes `pkg/kubelet/kuberuntime/logs`).
+//!
+//! - [`LogWriter`] appends entries from chunks as read from a pipe or a pty (any split),
+//!   size-capped and rotated by default ([`LogLimits`]: 10 MiB × 3 files; the current file
+//!   `NAME`, then `NAME.1`, `NAME.2`, older first to go).
+//! - [`read`] prints a log (every rotated file, oldest first), with `tail`, `since`, `until`
+//!   and `timestamps` ([`ReadOptions`]); [`follow`] then waits for new entries as `logs -f`
+//!   does, across rotations, until the writer is gone.
+//! - [`parse_time`] reads `--since`/`--until` values as docker accepts them; [`remove`]
+//!   deletes a log with its rotated files.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use peapod_engine::logs::{LogLimits, LogWriter, ReadOptions, Stream, read};
+//!
+//! # fn main() -> Result<(), peapod_engine::logs::LogError> {
+//! let path = Path::new("/var/lib/peapod/containers/abc/ctr.log");
+//! let mut log = LogWriter::open(path, LogLimits::default())?;
+//! log.write(Stream::Stdout, b"hello\nwor")?; // "hello" is written, "wor" held
+//! log.write(Stream::Stdout, b"ld\n")?; // "world"
+//! log.flush_partial()?; // at EOF, or when the container is quiet
+//! let opts = ReadOptions {
+//!     tail: Some(10),
+//!     ..ReadOptions::default()
+//! };
+//! read(path, &opts, &mut |_stream, line: &[u8]| {
+//!     print!("{}", String::from_utf8_lossy(line))
+//! })?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Dependencies: `humantime` (already in the workspace, for the CLI and peapod-image) parses
+//! and formats RFC 3339 timestamps and Go-style durations (`1h30m`) with no allocation and no
+//! time-zone database; `jiff` or `chrono` would bring a time-zone database we do not need,
+//! since log timestamps are UTC. `nix`'s inotify wakes a follower when the log changes.
 
-use std::io::Write;
-use std::path::Path;
+mod reader;
+mod tail;
+#[cfg(test)]
+mod tests;
+mod time;
+mod writer;
 
-/// Which stream a chunk came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+use std::path::PathBuf;
+
+pub use reader::{ReadOptions, follow, read};
+pub use time::parse_time;
+pub use writer::{LINE_BUFFER, LogLimits, LogWriter};
+
+/// Which of the container's output streams an entry came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stream {
-    /// stdout.
+    /// Standard output (also everything from a pty, which merges both).
     Stdout,
-    /// stderr.
+    /// Standard error.
     Stderr,
 }
 
-/// Size limits.
-#[derive(Clone, Copy, Debug)]
-pub struct LogLimits {
-    /// Bytes per file.
-    pub max_size: Option<u64>,
-    /// Files kept.
-    pub max_files: u32,
-}
-
-impl Default for LogLimits {
-    fn default() -> Self {
-        Self {
-            max_size: Some(10 << 20),
-            max_files: 3,
-        }
-    }
-}
-
-/// Writes the log.
-#[derive(Debug)]
-pub struct LogWriter {
-    file: std::fs::File,
-}
-
-impl LogWriter {
-    /// Opens for appending.
-    ///
-    /// # Errors
-    /// I/O.
-    pub fn open(path: &Path, _limits: LogLimits) -> std::io::Result<Self> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
-        Ok(Self { file })
-    }
-
-    /// Writes a chunk.
-    ///
-    /// # Errors
-    /// I/O.
-    pub fn write(&mut self, stream: Stream, data: &[u8]) -> std::io::Result<()> {
-        let tag = match stream {
+impl Stream {
+    /// The word the CRI format uses: `stdout` or `stderr`.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Stream::Stdout => "stdout",
             Stream::Stderr => "stderr",
-        };
-        let now = crate::time::rfc3339(crate::container::now_ns());
-        let mut out = Vec::new();
-        for line in data.split_inclusive(|b| *b == b'\n') {
-            let (body, flag) = match line.strip_suffix(b"\n") {
-                Some(b) => (b, "F"),
-                None => (line, "P"),
-            };
-            out.extend_from_slice(format!("{now} {tag} {flag} ").as_bytes());
-            out.extend_from_slice(body);
-            out.push(b'\n');
         }
-        self.file.write_all(&out)
     }
 
-    /// Nothing buffered here.
-    ///
-    /// # Errors
-    /// Never.
-    pub fn flush_partial(&mut self) -> std::io::Result<()> {
-        Ok(())
+    fn index(self) -> usize {
+        match self {
+            Stream::Stdout => 0,
+            Stream::Stderr => 1,
+        }
     }
 }
 
-/// What to read.
-#[derive(Clone, Debug, Default)]
-pub struct ReadOptions {
-    /// The last N lines.
-    pub tail: Option<usize>,
-    /// Entries at or after.
-    pub since: Option<std::time::SystemTime>,
-    /// Entries at or before.
-    pub until: Option<std::time::SystemTime>,
-    /// Prefix each line with its time.
-    pub timestamps: bool,
+/// Why a log could not be written or read, or a time not understood.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// A file of the log could not be opened, read, written, renamed or removed.
+    #[error("cannot {op} log file {path}: {source}")]
+    Io {
+        /// What was being done (`open`, `write`, `rename`, …).
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The limits make no sense (`max_size` 0, `max_files` 0).
+    #[error("invalid log limits: {0}")]
+    Limits(&'static str),
+    /// A `--since`/`--until` value that is none of the accepted forms.
+    #[error(
+        "invalid time {text:?}: {reason} (expected RFC 3339 like 2006-01-02T15:04:05Z or \
+         2006-01-02T15:04:05.999+07:00, a date 2006-01-02, unix seconds like 1700000000.5, \
+         or a duration before now like 10m, 1h30m, 42s)"
+    )]
+    Time {
+        /// What was given.
+        text: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
-fn entries(path: &Path, opts: &ReadOptions) -> Vec<(Stream, Vec<u8>)> {
-    let text = std::fs::read(path).unwrap_or_default();
-    let mut out: Vec<(Stream, Vec<u8>)> = Vec::new();
-    let mut partial: Option<(Stream, Vec<u8>)> = None;
-    for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let mut parts = line.splitn(4, |b| *b == b' ');
-        let (Some(ts), Some(stream), Some(flag)) = (parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
-        let body = parts.next().unwrap_or_default();
-        let when = std::str::from_utf8(ts)
-            .ok()
-            .and_then(|t| humantime::parse_rfc3339(t).ok());
-        if opts.since.is_some_and(|s| when.is_some_and(|w| w < s))
-            || opts.until.is_some_and(|u| when.is_some_and(|w| w > u))
-        {
-            continue;
-        }
-        let stream = if stream == b"stderr" {
-            Stream::Stderr
-        } else {
-            Stream::Stdout
-        };
-        let mut data = partial.take().map(|(_, d)| d).unwrap_or_else(|| {
-            if opts.timestamps {
-                [ts, b" "].concat()
-            } else {
-                Vec::new()
-            }
-        });
-        data.extend_from_slice(body);
-        if flag == b"P" {
-            partial = Some((stream, data));
-        } else {
-            data.push(b'\n');
-            out.push((stream, data));
-        }
-    }
-    out.extend(partial);
-    if let Some(n) = opts.tail {
-        let skip = out.len().saturating_sub(n);
-        out.drain(..skip);
-    }
-    out
-}
-
-/// Reads the log (placeholder).
+/// Removes a log: `path` and every rotated `path.N` (for `rm`); a log that does not exist
+/// is not an error.
 ///
 /// # Errors
-/// Never.
-pub fn read(
-    path: &Path,
-    opts: &ReadOptions,
-    sink: &mut impl FnMut(Stream, &[u8]),
-) -> std::io::Result<()> {
-    for (s, d) in entries(path, opts) {
-        sink(s, &d);
+///
+/// [`LogError::Io`] naming the file that could not be removed.
+pub fn remove(path: &std::path::Path) -> Result<(), LogError> {
+    for file in reader::chain(path) {
+        match std::fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(LogError::Io {
+                    op: "remove",
+                    path: file,
+                    source: e,
+                });
+            }
+            _ => {}
+        }
     }
     Ok(())
 }
 
-/// Follows the log (placeholder).
-///
-/// # Errors
-/// Never.
-pub fn follow(
-    path: &Path,
-    opts: &ReadOptions,
-    mut still_running: impl FnMut() -> bool,
-    sink: &mut impl FnMut(Stream, &[u8]),
-) -> std::io::Result<()> {
-    let mut done = 0;
-    loop {
-        let running = still_running();
-        let all = entries(
-            path,
-            &ReadOptions {
-                tail: None,
-                ..opts.clone()
-            },
-        );
-        let start = if done == 0 {
-            opts.tail.map_or(0, |n| all.len().saturating_sub(n))
-        } else {
-            done
-        };
-        for (s, d) in all.iter().skip(start) {
-            sink(*s, d);
-        }
-        done = all.len().max(start);
-        if !running {
-            return Ok(());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+/// The `i`th file of a log's rotation: `path` itself for 0, else `path.i`.
+fn rotated(path: &std::path::Path, i: u32) -> PathBuf {
+    if i == 0 {
+        return path.to_path_buf();
     }
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{i}"));
+    PathBuf::from(name)
 }

@@ -314,6 +314,8 @@ impl Monitor {
         // container touched most of the binary): the idle footprint. Again after activity.
         let mut last_event = Instant::now();
         let mut trimmed = false;
+        // A line without its newline yet (a prompt) goes to the log once output pauses.
+        let mut unflushed = false;
         loop {
             let open_outputs = outputs.iter().any(|(fd, ..)| fd.is_some());
             if exit.is_some() {
@@ -349,6 +351,9 @@ impl Monitor {
             if !trimmed {
                 timeout = timeout.min(IDLE_TRIM.saturating_sub(last_event.elapsed()));
             }
+            if unflushed {
+                timeout = timeout.min(Duration::from_millis(100));
+            }
             timeout = timeout.min(Duration::from_secs(3600));
             match poll(
                 &mut fds,
@@ -364,6 +369,10 @@ impl Monitor {
                 .collect();
             drop(fds);
             if ready.is_empty() {
+                if unflushed {
+                    let _ = self.log.flush_partial();
+                    unflushed = false;
+                }
                 if !trimmed && last_event.elapsed() >= IDLE_TRIM {
                     super::stdio::trim(&self.code);
                     trimmed = true;
@@ -387,6 +396,7 @@ impl Monitor {
                             Ok(n) => {
                                 let data = buf[..n].to_vec();
                                 let _ = self.log.write(stream, &data);
+                                unflushed |= data.last() != Some(&b'\n');
                                 self.broadcast(tag, &data);
                             }
                             Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
