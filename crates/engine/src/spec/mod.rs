@@ -8,6 +8,7 @@
 //! none, `HOSTNAME`, `HOME` (from the user's passwd entry) and `TERM=xterm` with a terminal.
 
 mod image_config;
+pub mod seccomp;
 mod user;
 
 use serde_json::json;
