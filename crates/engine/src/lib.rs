@@ -16,5 +16,6 @@
 //! `peapod-rootfs` (overlay mounts, safe opens inside a root), `nix`, `serde_json`,
 //! `thiserror`.
 
+pub mod cp;
 pub mod rootfs;
 pub mod spec;
