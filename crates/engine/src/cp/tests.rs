@@ -363,6 +363,27 @@ fn hard_links_stay_hard_links() {
 }
 
 #[test]
+fn whiteout_names_cannot_delete_files_at_the_destination() {
+    let (_tmp, root, host) = setup();
+    fs::create_dir(root.join("wh")).unwrap();
+    fs::write(root.join("wh/.wh.keep"), "").unwrap();
+    fs::write(root.join("wh/.wh..wh..opq"), "").unwrap();
+    fs::create_dir(host.join("wh")).unwrap();
+    fs::write(host.join("wh/keep"), "host file\n").unwrap();
+    let err = copy_from_container(&root, "/wh/.", false, &host.join("wh")).unwrap_err();
+    assert!(matches!(err, CpError::InvalidEntry { .. }), "{err}");
+    assert_eq!(
+        fs::read_to_string(host.join("wh/keep")).unwrap(),
+        "host file\n"
+    );
+    // Nor can a copy in make a whiteout of its own.
+    fs::write(root.join("wh/x"), "x\n").unwrap();
+    let err = copy_in_from_host(&host.join("wh/keep"), &root, "/wh/.wh.x").unwrap_err();
+    assert!(matches!(err, CpError::InvalidEntry { .. }), "{err}");
+    assert!(root.join("wh/x").is_file());
+}
+
+#[test]
 fn long_names_and_link_targets_round_trip() {
     let (_tmp, root, host) = setup();
     let long = "n".repeat(150);

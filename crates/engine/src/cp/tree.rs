@@ -98,6 +98,16 @@ impl<'a, W: Write> TarOut<'a, W> {
         st: &FileStat,
         opened: Opened,
     ) -> Result<(), CpError> {
+        if name
+            .file_name()
+            .is_some_and(|n| n.as_bytes().starts_with(b".wh."))
+        {
+            // The unpacker would read it as a whiteout and delete its namesake.
+            return Err(CpError::InvalidEntry {
+                path: name.to_path_buf(),
+                why: ".wh. names are reserved for layer whiteouts",
+            });
+        }
         self.check.check(name, matches!(opened, Opened::Dir(_)))?;
         let mut header = self.header(st);
         let io = |source: io::Error| CpError::Archive {
