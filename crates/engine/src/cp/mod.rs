@@ -33,9 +33,10 @@
 //! through a final symlink. A tar stream in may not name `..` above its root, nor
 //! `.wh.`-prefixed names (the unpacker would read them as layer whiteouts).
 //!
-//! Known limits: extended attributes are not copied out (docker copies
-//! `security.capability`); sparse files are copied in full; a tar stream in keeps its entries'
-//! xattrs only as the `tar` crate reads them (PAX records are dropped on rebasing).
+//! Known limits: extended attributes are not copied (docker copies `security.capability`
+//! out; PAX xattr records of a tar stream in are dropped); sparse files are copied in full,
+//! and GNU sparse entries in a stream are refused; a copy that fails midway (an unreadable
+//! file, a refused entry) leaves what it had extracted, as docker's does.
 //!
 //! Dependencies: `tar` (the stream format; the workspace's choice), `peapod-image`'s
 //! unpacker (the project's safe extraction, reused rather than written again),
@@ -50,6 +51,7 @@ mod tree;
 use std::ffi::OsStr;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
@@ -152,17 +154,20 @@ struct Spec {
 
 impl Spec {
     fn container(raw: &str) -> Spec {
-        Self::parse(raw, Path::new("/"))
+        Self::parse(Path::new(raw), Path::new("/"))
     }
 
     fn host(raw: &Path) -> Spec {
-        Self::parse(&raw.to_string_lossy(), Path::new(""))
+        Self::parse(raw, Path::new(""))
     }
 
-    fn parse(raw: &str, base: &Path) -> Spec {
-        let contents = raw == "." || raw.ends_with("/.");
+    /// `raw` cleaned, from `base` when relative (bytes, not text: host paths need not be
+    /// UTF-8).
+    fn parse(raw: &Path, base: &Path) -> Spec {
+        let bytes = raw.as_os_str().as_bytes();
+        let contents = bytes == b"." || bytes.ends_with(b"/.");
         let mut path = base.to_path_buf();
-        for c in Path::new(raw).components() {
+        for c in raw.components() {
             match c {
                 Component::RootDir => path = PathBuf::from("/"),
                 Component::Normal(n) => path.push(n),
@@ -178,7 +183,7 @@ impl Spec {
         }
         Spec {
             path,
-            asserts_dir: contents || raw.ends_with('/'),
+            asserts_dir: contents || bytes.ends_with(b"/"),
             contents,
         }
     }
@@ -460,7 +465,7 @@ pub fn copy_to_container(
                 path: dest.shown(),
                 source,
             })?;
-        dest = Spec::parse(&target.to_string_lossy(), &parent);
+        dest = Spec::parse(Path::new(&target), &parent);
         existing = place.stat(&dest, &dest.path, true)?;
     }
     if existing.is_some_and(|st| !matches!(kind(&st), SFlag::S_IFDIR | SFlag::S_IFREG)) {

@@ -413,6 +413,9 @@ fn container_paths_are_cleaned_as_docker_cleans_them() {
     assert!(spec.asserts_dir && spec.contents);
     assert_eq!(Spec::container("/").split(), (PathBuf::from("/"), None));
     assert_eq!(Spec::host(Path::new("f")).split().0, Path::new("."));
+    let spec = Spec::host(Path::new("../a/b/../c/"));
+    assert_eq!(spec.path, Path::new("../a/c"));
+    assert!(spec.asserts_dir);
     assert_eq!(
         contained(Path::new("/a/./b/../c")).unwrap(),
         Path::new("a/c")
