@@ -204,6 +204,18 @@ fn docker_and_podman_profile_files_apply() {
     assert!(ok, "{out}");
     assert!(out.starts_with("seccomp\nmade\n"), "{out}");
     assert!(out.contains("unshare=1"), "{out}");
+    // With CAP_SYS_ADMIN podman's profile lets unshare through and still denies swapon
+    // with its own errno rule (the kernel alone would refuse the file, not the caller).
+    let (ok, out) = busybox.run(
+        "unshare -n true; echo unshare=$?; touch /s; swapon /s; echo swapon=$?",
+        &["SYS_ADMIN"],
+        podman,
+    );
+    assert!(ok, "{out}");
+    assert_eq!(
+        out,
+        "unshare=0\nswapon: /s: Operation not permitted\nswapon=1\n"
+    );
 }
 
 #[test]
