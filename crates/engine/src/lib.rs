@@ -52,6 +52,7 @@
 //! stay small and fork.
 
 pub mod container;
+pub mod cp;
 mod db;
 mod engine;
 mod error;
