@@ -251,7 +251,7 @@ mod tests {
         ));
         for bad in [
             "",
-            "rel:/x",
+            "rel/x:/y",
             "/a:rel",
             "/a:/b:bogus",
             "a:b:c:d",
