@@ -1,10 +1,11 @@
 //! # peapod-net: container networking
 //!
-//! **Owns:** bridges, veth pairs, addresses and routes (rtnetlink, one connection per network
-//! namespace), address management (IPAM leases), NAT and published ports (nftables), and the
-//! `/etc/hosts` and `/etc/resolv.conf` a container sees.
-//!
-//! **Does not own:** creating or pinning the network namespace itself (`peapod-ns`), or which
-//! networks a container is attached to (`peapod-engine`).
-//!
-//! Status: the API arrives with the networking issue; this crate holds no code yet.
+//! (crate doc: see below)
+
+mod error;
+mod link;
+mod netns;
+
+pub use error::{NetError, Result};
+pub use link::{Attachment, Bridge, check_link_name, detach, link_names};
+pub use netns::{create_netns, in_netns, open_netns, remove_netns, same_netns};

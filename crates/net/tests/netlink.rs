@@ -1,0 +1,174 @@
+//! Bridges, veth pairs, addresses and routes, and persisted namespaces, inside a fake host.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test setup should panic
+
+mod common;
+
+use std::os::fd::AsFd;
+
+use common::{assert_netns_gone, exchange, fake_host, listen_in, run_ip};
+use peapod_net::{Attachment, Bridge, NetError, create_netns, detach, link_names, remove_netns};
+
+fn bridge() -> Bridge {
+    Bridge {
+        name: "ppnl-br0".into(),
+        addresses: vec![
+            "10.77.0.1/24".parse().unwrap(),
+            "fd77::1/64".parse().unwrap(),
+        ],
+        mtu: Some(1400),
+    }
+}
+
+fn attachment(host: &str, last: u8) -> Attachment {
+    Attachment {
+        bridge: "ppnl-br0".into(),
+        host_ifname: host.into(),
+        container_ifname: "eth0".into(),
+        addresses: vec![
+            format!("10.77.0.{last}/24").parse().unwrap(),
+            format!("fd77::{last}/64").parse().unwrap(),
+        ],
+        gateways: vec!["10.77.0.1".parse().unwrap(), "fd77::1".parse().unwrap()],
+        mtu: Some(1400),
+    }
+}
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_namespace_is_wired_to_the_bridge_and_torn_down_without_trace() {
+    let dir = fake_host();
+    let ns_path = dir.path().join("netlink-net-a");
+    let ns = create_netns(&ns_path).unwrap();
+    assert!(
+        run_ip(Some(&ns), &["link", "show", "lo"]).contains("UP"),
+        "lo is up"
+    );
+
+    let index = bridge().ensure().unwrap();
+    assert_eq!(bridge().ensure().unwrap(), index, "ensure is idempotent");
+    attachment("ppnl-veth-a", 2).attach(ns.as_fd()).unwrap();
+
+    let eth0 = run_ip(Some(&ns), &["-d", "addr", "show", "eth0"]);
+    assert!(
+        eth0.contains("mtu 1400") && eth0.contains("10.77.0.2/24"),
+        "{eth0}"
+    );
+    assert!(
+        eth0.contains("fd77::2/64 scope global nodad"),
+        "usable at once: {eth0}"
+    );
+    let routes = run_ip(Some(&ns), &["route", "show", "default"]);
+    assert!(
+        routes.contains("default via 10.77.0.1 dev eth0"),
+        "{routes}"
+    );
+    let routes6 = run_ip(Some(&ns), &["-6", "route", "show", "default"]);
+    assert!(
+        routes6.contains("default via fd77::1 dev eth0"),
+        "{routes6}"
+    );
+    let host = run_ip(None, &["link", "show", "ppnl-veth-a"]);
+    assert!(
+        host.contains("master ppnl-br0") && host.contains("mtu 1400"),
+        "{host}"
+    );
+
+    // Traffic both ways, v4 and v6.
+    let in_ctr = listen_in(&ns, "10.77.0.2:8000");
+    assert_eq!(
+        exchange(None, "10.77.0.2:8000", &in_ctr, "hi").unwrap(),
+        "hi|10.77.0.1"
+    );
+    let in_ctr6 = listen_in(&ns, "[fd77::2]:8000");
+    assert_eq!(
+        exchange(None, "[fd77::2]:8000", &in_ctr6, "v6").unwrap(),
+        "v6|fd77::1"
+    );
+    let on_host = std::net::TcpListener::bind("10.77.0.1:9000").unwrap();
+    assert_eq!(
+        exchange(Some(&ns), "10.77.0.1:9000", &on_host, "up").unwrap(),
+        "up|10.77.0.2"
+    );
+
+    // Teardown: the pair goes, then the unused bridge, then the namespace file.
+    assert!(
+        !Bridge::remove_if_unused("ppnl-br0").unwrap(),
+        "a bridge in use stays"
+    );
+    assert!(detach("ppnl-veth-a").unwrap());
+    assert!(!detach("ppnl-veth-a").unwrap(), "detach is idempotent");
+    assert!(Bridge::remove_if_unused("ppnl-br0").unwrap());
+    assert_eq!(link_names().unwrap(), ["lo"]);
+    drop(ns);
+    remove_netns(&ns_path).unwrap();
+    assert_netns_gone(&ns_path);
+    remove_netns(&ns_path).unwrap();
+}
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn failures_leave_nothing_behind() {
+    let dir = fake_host();
+    let ns_path = dir.path().join("netlink-net-b");
+    let ns = create_netns(&ns_path).unwrap();
+    assert!(
+        matches!(create_netns(&ns_path), Err(NetError::Io { .. })),
+        "no second pin on one file"
+    );
+
+    // No bridge yet.
+    let err = attachment("ppnl-veth-b", 3).attach(ns.as_fd()).unwrap_err();
+    assert!(
+        matches!(err, NetError::NoSuchLink(ref n) if n == "ppnl-br0"),
+        "{err}"
+    );
+    bridge().ensure().unwrap();
+    // A bad name, and an address the container side refuses (a v6 address on a v4 gateway
+    // route is fine; a duplicate address is not: two identical entries).
+    let mut bad = attachment("ppnl-veth-b", 3);
+    bad.host_ifname = "a-name-longer-than-15".into();
+    assert!(matches!(
+        bad.attach(ns.as_fd()),
+        Err(NetError::InvalidLinkName(_))
+    ));
+    let mut twice = attachment("ppnl-veth-b", 3);
+    twice.addresses.push(twice.addresses[0]);
+    let err = twice.attach(ns.as_fd()).unwrap_err();
+    assert_eq!(err.errno(), Some(17), "{err}");
+    assert!(
+        err.to_string().contains("add address 10.77.0.3/24 to eth0"),
+        "{err}"
+    );
+    assert_eq!(
+        run_ip(Some(&ns), &["-o", "link"]).lines().count(),
+        1,
+        "only lo in the namespace"
+    );
+    let mut names = link_names().unwrap();
+    names.sort();
+    assert_eq!(names, ["lo", "ppnl-br0"], "the failed veth is gone");
+
+    // A host name already in use: the first container keeps its link.
+    attachment("ppnl-veth-b", 3).attach(ns.as_fd()).unwrap();
+    let ns2_path = dir.path().join("netlink-net-c");
+    let ns2 = create_netns(&ns2_path).unwrap();
+    let err = attachment("ppnl-veth-b", 4)
+        .attach(ns2.as_fd())
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("create veth ppnl-veth-b on bridge ppnl-br0"),
+        "{err}"
+    );
+    assert!(run_ip(Some(&ns), &["addr", "show", "eth0"]).contains("10.77.0.3/24"));
+
+    assert!(detach("ppnl-veth-b").unwrap());
+    assert!(Bridge::remove_if_unused("ppnl-br0").unwrap());
+    assert_eq!(link_names().unwrap(), ["lo"]);
+    drop((ns, ns2));
+    for p in [&ns_path, &ns2_path] {
+        remove_netns(p).unwrap();
+        assert_netns_gone(p);
+    }
+}
