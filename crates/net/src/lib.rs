@@ -3,9 +3,12 @@
 //! (crate doc: see below)
 
 mod error;
+mod ipam;
 mod link;
 mod netns;
 
 pub use error::{NetError, Result};
+pub use ipam::Subnet;
+pub use ipnet::IpNet;
 pub use link::{Attachment, Bridge, check_link_name, detach, link_names};
 pub use netns::{create_netns, in_netns, open_netns, remove_netns, same_netns};
