@@ -3,11 +3,15 @@
 //! (crate doc: see below)
 
 mod error;
+mod firewall;
 mod ipam;
 mod link;
 mod netns;
 
 pub use error::{NetError, Result};
+pub use firewall::{
+    ContainerPorts, Firewall, NetworkRules, Nftables, PortMapping, Proto, check_host_ports_free,
+};
 pub use ipam::Subnet;
 pub use ipnet::IpNet;
 pub use link::{Attachment, Bridge, check_link_name, detach, link_names};

@@ -15,7 +15,8 @@ use ipnet::IpNet;
 use rtnetlink::packet_route::address::AddressHeaderFlags;
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute};
 use rtnetlink::{
-    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+    Handle, LinkBridge, LinkBridgePort, LinkMessageBuilder, LinkUnspec, LinkVeth,
+    RouteMessageBuilder,
 };
 
 use crate::error::{NetError, Result};
@@ -273,6 +274,23 @@ impl Attachment {
                 )
             })
         })?;
+        // Hairpin mode on the port: with br_netfilter loaded, a container reaching its own
+        // published port is DNAT-ed at the bridge and sent back out of the port it came in.
+        let host = run(|handle| async move {
+            let port = require_index(&handle, &self.host_ifname).await?;
+            handle
+                .link()
+                .set_port(LinkBridgePort::new(port).hairpin(true).build())
+                .execute()
+                .await
+                .map_err(|e| {
+                    NetError::netlink(format!("set hairpin mode on {}", self.host_ifname), e)
+                })
+        });
+        if let Err(e) = host {
+            let _ = detach(&self.host_ifname);
+            return Err(e);
+        }
         let inside =
             in_netns(netns, || {
                 run(|handle| async move {

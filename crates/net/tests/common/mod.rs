@@ -14,11 +14,33 @@ use nix::sched::{CloneFlags, unshare};
 
 /// Moves the calling test thread into a new network namespace, the "fake host" that holds the
 /// bridge and the nft table; it dies with the thread. Loopback is brought up. Returns a
-/// temporary directory for the test's namespace files.
-pub fn fake_host() -> tempfile::TempDir {
+/// temporary directory for the test's namespace files, which unpins whatever is left in it
+/// when dropped (a failed test leaves no mount behind either).
+pub fn fake_host() -> NsDir {
     unshare(CloneFlags::CLONE_NEWNET).expect("unshare a fake host netns (are we root?)");
     run_ip(None, &["link", "set", "lo", "up"]);
-    tempfile::tempdir().expect("a temporary directory")
+    NsDir(tempfile::tempdir().expect("a temporary directory"))
+}
+
+/// A temporary directory of persisted namespaces.
+pub struct NsDir(tempfile::TempDir);
+
+impl NsDir {
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for NsDir {
+    fn drop(&mut self) {
+        for entry in std::fs::read_dir(self.0.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let _ = peapod_net::remove_netns(&entry.path());
+        }
+    }
 }
 
 /// Runs `ip ARGS` in the current thread's netns, or in `netns` if given; panics on failure.
