@@ -3,12 +3,14 @@
 //! (crate doc: see below)
 
 mod error;
+mod etc;
 mod firewall;
 mod ipam;
 mod link;
 mod netns;
 
 pub use error::{NetError, Result};
+pub use etc::{DnsOptions, HostEntry, check_hostname, host_upstreams, hosts_file, resolv_conf};
 pub use firewall::{
     ContainerPorts, Firewall, NetworkRules, Nftables, PortMapping, Proto, check_host_ports_free,
 };
