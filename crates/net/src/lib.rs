@@ -1,6 +1,128 @@
 //! # peapod-net: container networking
 //!
-//! (crate doc: see below)
+//! Wires a network namespace to a bridge, gives it addresses, NAT and published ports, and
+//! writes what its `/etc/hosts` and `/etc/resolv.conf` say. Another project can use it alone:
+//! it depends on no other peapod crate.
+//!
+//! **Owns:** persisted network namespaces ([`create_netns`], [`remove_netns`]); the bridge
+//! ([`Bridge`]), the veth pair and the container side of it ([`Attachment`]); address
+//! management as pure functions ([`Subnet`]); the firewall ([`Firewall`], [`Nftables`]); the
+//! text of `/etc/hosts` and `/etc/resolv.conf` ([`hosts_file`], [`resolv_conf`]).
+//!
+//! **Does not own:** where leases and networks are recorded (the caller's database: the
+//! allocator takes the set of addresses in use), which networks a container joins, and when.
+//!
+//! Everything acts in the network namespace of the **calling thread** (the host, or a test's
+//! fake host). Netlink runs on a `current_thread` tokio runtime made for each call; work inside
+//! a container's namespace runs on a short-lived thread that `setns(2)`s into it
+//! ([`in_netns`]), so no caller thread or tokio worker ever changes namespace.
+//!
+//! ## Example: one container on a bridge, with a published port
+//!
+//! ```no_run
+//! use std::collections::HashSet;
+//! use std::net::IpAddr;
+//! use std::os::fd::AsFd;
+//! use std::path::Path;
+//!
+//! use peapod_net::{
+//!     Attachment, Bridge, ContainerPorts, DnsOptions, Firewall, HostEntry, NetworkRules,
+//!     Nftables, Subnet,
+//! };
+//!
+//! # fn main() -> Result<(), peapod_net::NetError> {
+//! let subnet: Subnet = "10.88.0.0/16".parse()?;
+//! Bridge { name: "peapod0".into(), addresses: vec![subnet.gateway_net()], mtu: None }.ensure()?;
+//! let fw = Nftables::default();
+//! let network = NetworkRules { bridge: "peapod0".into(), subnets: vec![subnet.net()], internal: false };
+//! fw.setup_network(&network)?;
+//!
+//! // Validate before changing anything: the address, then the ports.
+//! let used: HashSet<IpAddr> = HashSet::new(); // the leases the caller keeps
+//! let IpAddr::V4(ip) = subnet.allocate(&used)? else { unreachable!() };
+//! let ports = ContainerPorts {
+//!     id: "web1".into(),
+//!     ipv4: Some(ip),
+//!     ipv6: None,
+//!     ports: vec!["8080:80".parse()?],
+//! };
+//! fw.check_ports(&ports.ports)?;
+//!
+//! // Set up: a pinned namespace, the veth pair, the published port.
+//! let ns_path = Path::new("/run/myengine/netns/web1");
+//! let ns = peapod_net::create_netns(ns_path)?;
+//! Attachment {
+//!     bridge: "peapod0".into(),
+//!     host_ifname: "veth-web1".into(),
+//!     container_ifname: "eth0".into(),
+//!     addresses: vec![subnet.with_prefix(ip.into())],
+//!     gateways: vec![subnet.gateway()],
+//!     mtu: None,
+//! }
+//! .attach(ns.as_fd())?;
+//! fw.publish(&ports)?;
+//! let resolv = peapod_net::resolv_conf(
+//!     &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+//!     &DnsOptions::default(),
+//! );
+//! let hosts = peapod_net::hosts_file(
+//!     &[],
+//!     &[HostEntry { ip: ip.into(), names: vec!["web1".into()] }],
+//!     &[],
+//! );
+//! # let _ = (resolv, hosts);
+//!
+//! // ... the container runs with `ns_path` as its network namespace ...
+//!
+//! // Teardown: the ports, then the namespace; the kernel deletes the veth pair with it.
+//! fw.unpublish(&ports)?;
+//! drop(ns);
+//! peapod_net::remove_netns(ns_path)?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Choices, and the figures behind them
+//!
+//! Measured on the project's machine (2 cores, kernel 6.18, nft 1.0.6) by
+//! `cargo run --release -p peapod-net --example setup_time`, medians of 50 runs:
+//! namespace created, pinned and lo up 0.8 ms; veth pair, addresses, route and links up
+//! 1.0 ms; publishing one port 2.9 ms; unpublishing it 14.7 ms; deleting the veth pair
+//! explicitly ([`detach`]) 20–27 ms; unpinning the namespace 0.1 ms.
+//!
+//! - **Teardown by unpinning.** Deleting a veth makes the kernel wait for RCU grace periods
+//!   (20–27 ms here). When the container is gone, unpinning its namespace is enough: the
+//!   kernel deletes the pair with the namespace, in the background (the host end was gone
+//!   29 ms later). That makes a container without published ports cost about 2 ms of set-up
+//!   and 0.1 ms of teardown. [`detach`] stays for a namespace that lives on (disconnect).
+//! - **nftables by `nft -f -`, not netlink from Rust.** Every batch is one run of the `nft`
+//!   program, fed text in nft's documented syntax (nft(8)) on stdin and applied atomically by
+//!   the kernel. The cost of running the program is 2.2 ms (an empty batch); the same
+//!   publish/unpublish pair fed to one long-lived `nft -i` takes 0.9 ms a batch, which bounds
+//!   what an in-process netlink client (`rustables`) could save: about 2 ms per batch. The
+//!   rest is the kernel's: any batch that deletes something (an element, a chain) waits for a
+//!   grace period (about 15 ms here), and re-declaring an existing hook chain costs as much,
+//!   so only `setup_network` declares the base chains. The layout needs verdict maps with
+//!   concatenated keys, `fib`, `ct status`, `masquerade` and `reject`, which nft's syntax
+//!   covers and which a netlink crate would have us assemble expression by expression. A
+//!   container without published ports never runs `nft`. The text is chosen over `nft -j`
+//!   (the `nftables` crate) because the two cost the same run of the same program, and the
+//!   text is what nft's documentation and error messages speak.
+//! - **rtnetlink** (`rtnetlink`/`netlink-packet-route`): the design card's crates; the veth
+//!   pair is created with its peer already in the container's namespace and named there, in
+//!   one request.
+//! - **ipnet** parses and does arithmetic on CIDRs (a small, widely used crate, no default
+//!   features).
+//!
+//! ## Firewall layout
+//!
+//! One table of our own, `inet peapod`, never anyone else's (see [`Nftables`]): masquerade for
+//! a network's outbound traffic and for DNAT-ed traffic from loopback or the network itself
+//! (publishing on 127.0.0.1 and hairpin; `route_localnet` is set on the bridge), published
+//! ports as map elements that jump to one chain per container, internal networks rejected at
+//! forwarding. Bridge ports are in hairpin mode so that a container reaches its own published
+//! port when `br_netfilter` is loaded. Not covered: a host whose own firewall drops forwarded
+//! traffic (a `filter forward` policy of drop elsewhere wins over our accept).
 
 mod error;
 mod etc;

@@ -172,3 +172,27 @@ fn failures_leave_nothing_behind() {
         assert_netns_gone(p);
     }
 }
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn unpinning_the_namespace_deletes_the_pair_with_it() {
+    let dir = fake_host();
+    let ns_path = dir.path().join("netlink-net-d");
+    let ns = create_netns(&ns_path).unwrap();
+    bridge().ensure().unwrap();
+    attachment("ppnl-veth-d", 5).attach(ns.as_fd()).unwrap();
+    drop(ns);
+    remove_netns(&ns_path).unwrap();
+    assert_netns_gone(&ns_path);
+    // The kernel deletes the namespace's links in the background: wait, bounded.
+    let start = std::time::Instant::now();
+    while link_names().unwrap().iter().any(|l| l == "ppnl-veth-d") {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "the veth outlived its netns"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert!(Bridge::remove_if_unused("ppnl-br0").unwrap());
+    assert_eq!(link_names().unwrap(), ["lo"]);
+}

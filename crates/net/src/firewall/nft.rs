@@ -35,14 +35,21 @@ use crate::link::check_link_name;
 
 const TABLE: &str = "inet peapod";
 
-/// The table, its maps and base chains, declared (idempotent: `add` of what exists is a no-op).
-fn declare_base(script: &mut String) {
+/// The table and its maps, declared (idempotent: `add` of what exists is a no-op).
+fn declare_maps(script: &mut String) {
     script.push_str(&format!(
         "add table {TABLE}\n\
          add map {TABLE} nets {{ type ifname : verdict ; }}\n\
          add map {TABLE} internal {{ type ifname : verdict ; }}\n\
-         add map {TABLE} ports {{ type inet_proto . inet_service : verdict ; }}\n\
-         add chain {TABLE} prerouting {{ type nat hook prerouting priority dstnat ; policy accept ; }}\n\
+         add map {TABLE} ports {{ type inet_proto . inet_service : verdict ; }}\n"
+    ));
+}
+
+/// The table, its maps and base chains, declared.
+fn declare_base(script: &mut String) {
+    declare_maps(script);
+    script.push_str(&format!(
+        "add chain {TABLE} prerouting {{ type nat hook prerouting priority dstnat ; policy accept ; }}\n\
          add chain {TABLE} output {{ type nat hook output priority -100 ; policy accept ; }}\n\
          add chain {TABLE} postrouting {{ type nat hook postrouting priority srcnat ; policy accept ; }}\n\
          add chain {TABLE} forward {{ type filter hook forward priority filter ; policy accept ; }}\n"
@@ -295,7 +302,7 @@ impl Firewall for Nftables {
         check_link_name(&net.bridge)?;
         let br = &net.bridge;
         let mut s = String::new();
-        declare_base(&mut s);
+        declare_maps(&mut s);
         // Declared first so that the deletions cannot fail on something already gone.
         for (map, chain) in [("nets", format!("n-{br}")), ("internal", format!("f-{br}"))] {
             s.push_str(&format!(
@@ -322,11 +329,9 @@ impl Firewall for Nftables {
         }
         check_host_ports_free(&ctr.ports)?;
         let chain = format!("c-{}", ctr.id);
-        let mut s = String::new();
-        declare_base(&mut s);
-        s.push_str(&format!(
-            "add chain {TABLE} {chain}\nflush chain {TABLE} {chain}\n"
-        ));
+        // The table and its base chains come from setup_network: declaring a hook chain
+        // again, even unchanged, costs the kernel a grace period (about 12 ms here).
+        let mut s = format!("add chain {TABLE} {chain}\nflush chain {TABLE} {chain}\n");
         Self::dnat_rules(ctr, &chain, &mut s)?;
         let jump = format!("jump {chain}");
         s.push_str(&format!(
@@ -342,24 +347,26 @@ impl Firewall for Nftables {
 
     fn unpublish(&self, ctr: &ContainerPorts) -> Result<()> {
         check_id(&ctr.id)?;
-        let chain = format!("c-{}", ctr.id);
-        let mut s = String::new();
-        declare_base(&mut s);
-        s.push_str(&format!("add chain {TABLE} {chain}\n"));
-        if !ctr.ports.is_empty() {
-            // `add` of an element that jumps elsewhere fails: another container's port is
-            // never removed.
-            let jump = format!("jump {chain}");
-            s.push_str(&format!(
-                "add element {TABLE} ports {{ {} }}\ndelete element {TABLE} ports {{ {} }}\n",
-                elements(&ctr.ports, Some(&jump)),
-                elements(&ctr.ports, None)
-            ));
+        if ctr.ports.is_empty() {
+            return Ok(());
         }
-        s.push_str(&format!(
-            "flush chain {TABLE} {chain}\ndelete chain {TABLE} {chain}\n"
-        ));
-        self.apply(&format!("remove the ports of container {}", ctr.id), &s)?;
-        self.remove_table_if_unused()
+        let chain = format!("c-{}", ctr.id);
+        // `add` of an element that jumps elsewhere fails: another container's port is never
+        // removed. Declared first so that the deletions cannot fail on something already gone.
+        let jump = format!("jump {chain}");
+        let s = format!(
+            "add chain {TABLE} {chain}\n\
+             add element {TABLE} ports {{ {} }}\n\
+             delete element {TABLE} ports {{ {} }}\n\
+             flush chain {TABLE} {chain}\n\
+             delete chain {TABLE} {chain}\n",
+            elements(&ctr.ports, Some(&jump)),
+            elements(&ctr.ports, None)
+        );
+        match self.apply(&format!("remove the ports of container {}", ctr.id), &s) {
+            // No table at all (a reboot, or the network's teardown): nothing to remove.
+            Err(_) if self.list_table()?.is_none() => Ok(()),
+            other => other,
+        }
     }
 }
