@@ -196,3 +196,51 @@ fn unpinning_the_namespace_deletes_the_pair_with_it() {
     assert!(Bridge::remove_if_unused("ppnl-br0").unwrap());
     assert_eq!(link_names().unwrap(), ["lo"]);
 }
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn twenty_namespaces_attached_in_parallel_reach_each_other() {
+    let dir = fake_host();
+    bridge().ensure().unwrap();
+    let host_ns = peapod_net::open_netns(std::path::Path::new("/proc/thread-self/ns/net")).unwrap();
+    let namespaces: Vec<_> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..20u8)
+            .map(|i| {
+                let (dir, host_ns) = (&dir, &host_ns);
+                scope.spawn(move || {
+                    // Each worker acts from the fake host, as an engine's threads would.
+                    peapod_net::in_netns(host_ns.as_fd(), || {
+                        let ns = create_netns(&dir.path().join(format!("par-{i}"))).unwrap();
+                        attachment(&format!("ppnl-par{i}"), 10 + i).attach(ns.as_fd())?;
+                        Ok(ns)
+                    })
+                    .unwrap()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    // The first and the last talk over v4 and v6, through the bridge.
+    let server = listen_in(&namespaces[19], "[fd77::29]:7000");
+    assert_eq!(
+        exchange(Some(&namespaces[0]), "[fd77::29]:7000", &server, "v6").unwrap(),
+        "v6|fd77::10"
+    );
+    let server = listen_in(&namespaces[19], "10.77.0.29:7000");
+    assert_eq!(
+        exchange(Some(&namespaces[0]), "10.77.0.29:7000", &server, "v4").unwrap(),
+        "v4|10.77.0.10"
+    );
+    let mut names = link_names().unwrap();
+    names.retain(|n| n.starts_with("ppnl-par"));
+    assert_eq!(names.len(), 20);
+    for (i, ns) in namespaces.into_iter().enumerate() {
+        assert!(detach(&format!("ppnl-par{i}")).unwrap());
+        drop(ns);
+        let path = dir.path().join(format!("par-{i}"));
+        remove_netns(&path).unwrap();
+        assert_netns_gone(&path);
+    }
+    assert!(Bridge::remove_if_unused("ppnl-br0").unwrap());
+    assert_eq!(link_names().unwrap(), ["lo"]);
+}

@@ -110,9 +110,8 @@ pub fn exchange(
 pub fn assert_netns_gone(path: &Path) {
     assert!(!path.exists(), "{} still exists", path.display());
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(
-        !mountinfo.contains(path.to_str().unwrap()),
-        "{} is still mounted",
-        path.display()
-    );
+    let mounted = mountinfo
+        .lines()
+        .any(|line| line.split(' ').nth(4) == path.to_str());
+    assert!(!mounted, "{} is still mounted", path.display());
 }
