@@ -25,6 +25,9 @@ pub enum NetError {
     /// A link we looked for does not exist.
     #[error("no network interface named {0:?}")]
     NoSuchLink(String),
+    /// A link that should be a bridge is something else (it is left alone).
+    #[error("interface {0:?} exists and is not a bridge")]
+    NotABridge(String),
     /// An interface name the kernel would refuse (empty, over 15 bytes, `/`, `:` or space).
     #[error("invalid interface name {0:?}: 1 to 15 characters, no '/', ':' or whitespace")]
     InvalidLinkName(String),

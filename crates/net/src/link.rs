@@ -13,7 +13,9 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use futures_util::TryStreamExt as _;
 use ipnet::IpNet;
 use rtnetlink::packet_route::address::AddressHeaderFlags;
-use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute};
+use rtnetlink::packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo, LinkMessage,
+};
 use rtnetlink::{
     Handle, LinkBridge, LinkBridgePort, LinkMessageBuilder, LinkUnspec, LinkVeth,
     RouteMessageBuilder,
@@ -65,14 +67,32 @@ pub fn check_link_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-async fn index_of(handle: &Handle, name: &str) -> Result<Option<u32>> {
+async fn find(handle: &Handle, name: &str) -> Result<Option<LinkMessage>> {
     let mut links = handle.link().get().match_name(name.to_owned()).execute();
     match links.try_next().await {
-        Ok(Some(msg)) => Ok(Some(msg.header.index)),
-        Ok(None) => Ok(None),
+        Ok(found) => Ok(found),
         Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -ENODEV => Ok(None),
         Err(e) => Err(NetError::netlink(format!("look up interface {name}"), e)),
     }
+}
+
+async fn index_of(handle: &Handle, name: &str) -> Result<Option<u32>> {
+    Ok(find(handle, name).await?.map(|msg| msg.header.index))
+}
+
+/// The index of the bridge `name`, if a link of that name exists; an error if it is no bridge.
+async fn bridge_index(handle: &Handle, name: &str) -> Result<Option<u32>> {
+    let Some(msg) = find(handle, name).await? else {
+        return Ok(None);
+    };
+    let is_bridge = msg.attributes.iter().any(|a| {
+        matches!(a, LinkAttribute::LinkInfo(infos)
+            if infos.contains(&LinkInfo::Kind(InfoKind::Bridge)))
+    });
+    if !is_bridge {
+        return Err(NetError::NotABridge(name.to_owned()));
+    }
+    Ok(Some(msg.header.index))
 }
 
 async fn require_index(handle: &Handle, name: &str) -> Result<u32> {
@@ -141,12 +161,13 @@ impl Bridge {
     /// ports on 127.0.0.1). Idempotent. Returns the bridge's interface index.
     ///
     /// # Errors
-    /// [`NetError::InvalidLinkName`], or a [`NetError::Netlink`]/[`NetError::Io`] naming the
-    /// step that failed (a link of that name that is not a bridge fails at enslaving time).
+    /// [`NetError::InvalidLinkName`], [`NetError::NotABridge`] if a link of that name exists
+    /// and is something else, or a [`NetError::Netlink`]/[`NetError::Io`] naming the step that
+    /// failed.
     pub fn ensure(&self) -> Result<u32> {
         check_link_name(&self.name)?;
         let index = run(|handle| async move {
-            let index = match index_of(&handle, &self.name).await? {
+            let index = match bridge_index(&handle, &self.name).await? {
                 Some(index) => index,
                 None => {
                     let mut msg = LinkBridge::new(&self.name).up();
@@ -194,10 +215,11 @@ impl Bridge {
     /// deleted (`false` if in use or already gone).
     ///
     /// # Errors
-    /// [`NetError::Netlink`] if the links cannot be listed or the bridge cannot be deleted.
+    /// [`NetError::NotABridge`] (such a link is never deleted), or [`NetError::Netlink`] if
+    /// the links cannot be listed or the bridge cannot be deleted.
     pub fn remove_if_unused(name: &str) -> Result<bool> {
         run(|handle| async move {
-            let Some(index) = index_of(&handle, name).await? else {
+            let Some(index) = bridge_index(&handle, name).await? else {
                 return Ok(false);
             };
             let mut links = handle.link().get().execute();

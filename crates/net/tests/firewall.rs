@@ -312,3 +312,31 @@ fn ports_in_use_are_refused_before_anything_changes() {
     );
     assert!(!after.contains("peapod"), "{after}");
 }
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn without_a_network_publishing_fails_clearly_and_teardown_is_idempotent() {
+    let _dir = fake_host();
+    let fw = Nftables::default();
+    let ports = Host::ports("fwtest-n", 8, &["8080:80"]);
+    let err = fw.publish(&ports).unwrap_err();
+    assert!(
+        matches!(err, NetError::Nft { .. })
+            && err
+                .to_string()
+                .starts_with("nftables: cannot publish the ports of container fwtest-n: "),
+        "{err}"
+    );
+    assert_eq!(fw.list_table().unwrap(), None, "nothing made");
+    fw.unpublish(&ports).unwrap();
+    let net = NetworkRules {
+        bridge: "ppfw-none".into(),
+        subnets: vec![],
+        internal: true,
+    };
+    fw.teardown_network(&net).unwrap();
+    assert_eq!(fw.list_table().unwrap(), None, "nothing left");
+    let missing = Nftables::with_program("/nonexistent/nft");
+    let err = missing.publish(&ports).unwrap_err().to_string();
+    assert!(err.contains("cannot run /nonexistent/nft"), "{err}");
+}

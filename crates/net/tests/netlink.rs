@@ -124,6 +124,32 @@ fn failures_leave_nothing_behind() {
         "{err}"
     );
     bridge().ensure().unwrap();
+    // A link of the bridge's name that is no bridge is refused, and never deleted.
+    let mut not_a_bridge = bridge();
+    not_a_bridge.name = "ppnl-dummy".into();
+    run_ip(
+        None,
+        &[
+            "link",
+            "add",
+            "ppnl-dummy",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "ppnl-dummy-p",
+        ],
+    );
+    let err = not_a_bridge.ensure().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "interface \"ppnl-dummy\" exists and is not a bridge"
+    );
+    assert!(matches!(
+        Bridge::remove_if_unused("ppnl-dummy"),
+        Err(NetError::NotABridge(_))
+    ));
+    run_ip(None, &["link", "del", "ppnl-dummy"]);
     // A bad name, and an address the container side refuses (a v6 address on a v4 gateway
     // route is fine; a duplicate address is not: two identical entries).
     let mut bad = attachment("ppnl-veth-b", 3);
