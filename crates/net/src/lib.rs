@@ -15,7 +15,9 @@
 //! Everything acts in the network namespace of the **calling thread** (the host, or a test's
 //! fake host). Netlink runs on a `current_thread` tokio runtime made for each call; work inside
 //! a container's namespace runs on a short-lived thread that `setns(2)`s into it
-//! ([`in_netns`]), so no caller thread or tokio worker ever changes namespace.
+//! ([`in_netns`]), so no caller thread or tokio worker ever changes namespace. No call leaves a
+//! thread behind, so a single-threaded caller may fork afterwards. `nft` is run through
+//! `std::process::Command` (spawn and exec, no Rust code in the child).
 //!
 //! ## Example: one container on a bridge, with a published port
 //!
