@@ -5,15 +5,16 @@
 //!
 //! ```text
 //! table inet peapod {
-//!   map nets  { type ifname : verdict }                        # bridge -> jump n-BRIDGE
-//!   map internal { type ifname : verdict }                        # internal bridge -> jump f-BRIDGE
-//!   map ports { type inet_proto . inet_service : verdict }     # tcp . 8080 -> jump c-ID
+//!   map nets     { type ifname : verdict }                     # bridge -> jump n-BRIDGE
+//!   map internal { type ifname : verdict }                     # bridge -> jump f-BRIDGE
+//!   map ports    { type inet_proto . inet_service : verdict }  # tcp . 8080 -> jump c-ID
 //!   chain prerouting  { nat/prerouting dstnat:  fib daddr type local l4proto . dport vmap @ports }
 //!   chain output      { nat/output -100:        the same, for the host itself (127.0.0.1 too) }
 //!   chain postrouting { nat/postrouting srcnat: iifname vmap @nets; oifname vmap @nets }
 //!   chain forward     { filter/forward:         iifname vmap @internal; oifname vmap @internal }
 //!   chain n-BRIDGE    { outbound masquerade; masquerade DNAT-ed traffic from 127/8 or the
 //!                       subnet itself (loopback publishing and hairpin) }
+//!   chain f-BRIDGE    { reject what an internal network forwards to or from elsewhere }
 //!   chain c-ID        { [ip daddr HOST] tcp dport 8080 dnat ip to 10.88.0.2:80 ... }
 //! }
 //! ```
@@ -134,6 +135,8 @@ impl Nftables {
         };
         let mut child = Command::new(&self.program)
             .args(args)
+            // Its messages are parsed ("No such file or directory"): no translation.
+            .env("LC_ALL", "C")
             .stdin(if script.is_some() {
                 Stdio::piped()
             } else {
