@@ -4,7 +4,8 @@
 //! writes what its `/etc/hosts` and `/etc/resolv.conf` say. Another project can use it alone:
 //! it depends on no other peapod crate.
 //!
-//! **Owns:** persisted network namespaces ([`create_netns`], [`remove_netns`]); the bridge
+//! **Owns:** one container's network as a transaction ([`ContainerNetwork`]); persisted
+//! network namespaces ([`create_netns`], [`remove_netns`]); the bridge
 //! ([`Bridge`]), the veth pair and the container side of it ([`Attachment`]); address
 //! management as pure functions ([`Subnet`]); the firewall ([`Firewall`], [`Nftables`]); the
 //! text of `/etc/hosts` and `/etc/resolv.conf` ([`hosts_file`], [`resolv_conf`]).
@@ -24,62 +25,52 @@
 //! ```no_run
 //! use std::collections::HashSet;
 //! use std::net::IpAddr;
-//! use std::os::fd::AsFd;
-//! use std::path::Path;
 //!
 //! use peapod_net::{
-//!     Attachment, Bridge, ContainerPorts, DnsOptions, Firewall, HostEntry, NetworkRules,
-//!     Nftables, Subnet,
+//!     Attachment, Bridge, ContainerNetwork, ContainerPorts, DnsOptions, Firewall, HostEntry,
+//!     NetworkRules, Nftables, Subnet,
 //! };
 //!
 //! # fn main() -> Result<(), peapod_net::NetError> {
+//! // The network, once: a bridge holding the gateway address, and its NAT rules.
 //! let subnet: Subnet = "10.88.0.0/16".parse()?;
 //! Bridge { name: "peapod0".into(), addresses: vec![subnet.gateway_net()], mtu: None }.ensure()?;
 //! let fw = Nftables::default();
-//! let network = NetworkRules { bridge: "peapod0".into(), subnets: vec![subnet.net()], internal: false };
-//! fw.setup_network(&network)?;
+//! let rules = NetworkRules { bridge: "peapod0".into(), subnets: vec![subnet.net()], internal: false };
+//! fw.setup_network(&rules)?;
 //!
-//! // Validate before changing anything: the address, then the ports.
-//! let used: HashSet<IpAddr> = HashSet::new(); // the leases the caller keeps
-//! let IpAddr::V4(ip) = subnet.allocate(&used)? else { unreachable!() };
-//! let ports = ContainerPorts {
-//!     id: "web1".into(),
-//!     ipv4: Some(ip),
-//!     ipv6: None,
-//!     ports: vec!["8080:80".parse()?],
+//! // A container: an address from the caller's leases, then one transaction.
+//! let used: HashSet<IpAddr> = HashSet::new();
+//! let IpAddr::V4(ip) = subnet.allocate(&used)? else { unreachable!("a v4 subnet") };
+//! let web = ContainerNetwork {
+//!     netns_path: "/run/myengine/netns/web1".into(),
+//!     attachments: vec![Attachment {
+//!         bridge: "peapod0".into(),
+//!         host_ifname: "veth-web1".into(),
+//!         container_ifname: "eth0".into(),
+//!         addresses: vec![subnet.with_prefix(ip.into())],
+//!         gateways: vec![subnet.gateway()],
+//!         mtu: None,
+//!     }],
+//!     ports: ContainerPorts {
+//!         id: "web1".into(),
+//!         ipv4: Some(ip),
+//!         ipv6: None,
+//!         ports: vec!["8080:80".parse()?],
+//!     },
 //! };
-//! fw.check_ports(&ports.ports)?;
-//!
-//! // Set up: a pinned namespace, the veth pair, the published port.
-//! let ns_path = Path::new("/run/myengine/netns/web1");
-//! let ns = peapod_net::create_netns(ns_path)?;
-//! Attachment {
-//!     bridge: "peapod0".into(),
-//!     host_ifname: "veth-web1".into(),
-//!     container_ifname: "eth0".into(),
-//!     addresses: vec![subnet.with_prefix(ip.into())],
-//!     gateways: vec![subnet.gateway()],
-//!     mtu: None,
-//! }
-//! .attach(ns.as_fd())?;
-//! fw.publish(&ports)?;
+//! let _netns = web.setup(&fw)?; // checked first; nothing is left if any step fails
 //! let resolv = peapod_net::resolv_conf(
 //!     &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
 //!     &DnsOptions::default(),
 //! );
-//! let hosts = peapod_net::hosts_file(
-//!     &[],
-//!     &[HostEntry { ip: ip.into(), names: vec!["web1".into()] }],
-//!     &[],
-//! );
+//! let own = HostEntry { ip: ip.into(), names: vec!["web1".into()] };
+//! let hosts = peapod_net::hosts_file(&[], &[own], &[]);
 //! # let _ = (resolv, hosts);
 //!
-//! // ... the container runs with `ns_path` as its network namespace ...
+//! // ... the container runs with /run/myengine/netns/web1 as its network namespace ...
 //!
-//! // Teardown: the ports, then the namespace; the kernel deletes the veth pair with it.
-//! fw.unpublish(&ports)?;
-//! drop(ns);
-//! peapod_net::remove_netns(ns_path)?;
+//! web.teardown(&fw)?; // its rules, its namespace, and with it the veth pair
 //! # Ok(())
 //! # }
 //! ```
@@ -131,6 +122,7 @@
 //! port when `br_netfilter` is loaded. Not covered: a host whose own firewall drops forwarded
 //! traffic (a `filter forward` policy of drop elsewhere wins over our accept).
 
+mod container;
 mod error;
 mod etc;
 mod firewall;
@@ -138,6 +130,7 @@ mod ipam;
 mod link;
 mod netns;
 
+pub use container::ContainerNetwork;
 pub use error::{NetError, Result};
 pub use etc::{DnsOptions, HostEntry, check_hostname, host_upstreams, hosts_file, resolv_conf};
 pub use firewall::{

@@ -175,7 +175,10 @@ impl Nftables {
             None,
         ) {
             Ok(text) => Ok(Some(text)),
-            Err(NetError::Nft { stderr, .. }) if stderr.contains("No such file or directory") => {
+            // nft's own answer, not a failure to run it.
+            Err(NetError::Nft { stderr, .. })
+                if stderr.starts_with("Error: No such file or directory") =>
+            {
                 Ok(None)
             }
             Err(e) => Err(e),
