@@ -18,7 +18,8 @@ use peapod_net::{
 };
 
 /// The fake host: a bridge `ppfw-br0` (10.78.0.0/24, fd78::/64), an extra host address
-/// 192.0.2.10 on lo, and an "outside" namespace behind bridge `ppfw-wan` (198.51.100.0/24)
+/// 192.0.2.10 on lo, and an "outside" namespace behind bridge `ppfw-wan` (198.51.100.0/24,
+/// 2001:db8:ff::/64)
 /// that has no route back to the containers.
 struct Host {
     dir: NsDir,
@@ -46,7 +47,10 @@ impl Host {
         .unwrap();
         Bridge {
             name: WAN.into(),
-            addresses: vec!["198.51.100.1/24".parse().unwrap()],
+            addresses: vec![
+                "198.51.100.1/24".parse().unwrap(),
+                "2001:db8:ff::1/64".parse().unwrap(),
+            ],
             mtu: None,
         }
         .ensure()
@@ -56,7 +60,10 @@ impl Host {
             bridge: WAN.into(),
             host_ifname: "ppfw-out".into(),
             container_ifname: "eth0".into(),
-            addresses: vec!["198.51.100.2/24".parse().unwrap()],
+            addresses: vec![
+                "198.51.100.2/24".parse().unwrap(),
+                "2001:db8:ff::2/64".parse().unwrap(),
+            ],
             gateways: vec![],
             mtu: None,
         }
@@ -229,18 +236,25 @@ fn outbound_traffic_is_masqueraded_and_an_internal_network_has_no_way_out() {
         std::thread::spawn(move || {
             let host = Host::new(internal);
             let a = host.container("ctr-m", 5);
-            let server = listen_in(&host.outside, "198.51.100.2:7777");
-            let got = exchange(Some(&a), "198.51.100.2:7777", &server, "out");
-            if internal {
-                assert!(got.is_err(), "an internal network reached out: {got:?}");
-            } else {
-                assert_eq!(
-                    got.unwrap(),
-                    "out|198.51.100.1",
-                    "seen as the host's address"
-                );
+            for (server, seen) in [
+                ("198.51.100.2:7777", "198.51.100.1"),
+                ("[2001:db8:ff::2]:7777", "2001:db8:ff::1"),
+            ] {
+                let listener = listen_in(&host.outside, server);
+                let got = exchange(Some(&a), server, &listener, "out");
+                if internal {
+                    assert!(
+                        got.is_err(),
+                        "an internal network reached {server}: {got:?}"
+                    );
+                } else {
+                    assert_eq!(
+                        got.unwrap(),
+                        format!("out|{seen}"),
+                        "seen as the host's address"
+                    );
+                }
             }
-            drop(server);
             host.finish(vec![("ctr-m", a)]);
         })
         .join()

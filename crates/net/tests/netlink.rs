@@ -277,3 +277,49 @@ fn twenty_namespaces_attached_in_parallel_reach_each_other() {
     assert!(Bridge::remove_if_unused("ppnl-br0").unwrap());
     assert_eq!(link_names().unwrap(), ["lo"]);
 }
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_live_namespace_connects_to_a_second_network_and_disconnects() {
+    let dir = fake_host();
+    let ns_path = dir.path().join("netlink-net-e");
+    let ns = create_netns(&ns_path).unwrap();
+    bridge().ensure().unwrap();
+    let second = Bridge {
+        name: "ppnl-br1".into(),
+        addresses: vec!["10.75.0.1/24".parse().unwrap()],
+        mtu: None,
+    };
+    second.ensure().unwrap();
+    attachment("ppnl-veth-e", 6).attach(ns.as_fd()).unwrap();
+    let eth1 = Attachment {
+        bridge: "ppnl-br1".into(),
+        host_ifname: "ppnl-veth-e1".into(),
+        container_ifname: "eth1".into(),
+        addresses: vec!["10.75.0.6/24".parse().unwrap()],
+        gateways: vec![],
+        mtu: None,
+    };
+    eth1.attach(ns.as_fd()).unwrap();
+    let server = std::net::TcpListener::bind("10.75.0.1:7100").unwrap();
+    assert_eq!(
+        exchange(Some(&ns), "10.75.0.1:7100", &server, "two").unwrap(),
+        "two|10.75.0.6"
+    );
+    let routes = run_ip(Some(&ns), &["route", "show", "default"]);
+    assert!(
+        routes.contains("via 10.77.0.1 dev eth0") && !routes.contains("eth1"),
+        "{routes}"
+    );
+
+    assert!(detach("ppnl-veth-e1").unwrap());
+    let links = run_ip(Some(&ns), &["-o", "link"]);
+    assert!(!links.contains("eth1") && links.contains("eth0"), "{links}");
+    assert!(Bridge::remove_if_unused("ppnl-br1").unwrap());
+    assert!(detach("ppnl-veth-e").unwrap());
+    assert!(Bridge::remove_if_unused("ppnl-br0").unwrap());
+    assert_eq!(link_names().unwrap(), ["lo"]);
+    drop(ns);
+    remove_netns(&ns_path).unwrap();
+    assert_netns_gone(&ns_path);
+}
