@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::{assert_netns_gone, exchange, fake_host, listen_in};
 use peapod_net::{
-    Attachment, Bridge, ContainerNetwork, ContainerPorts, Firewall, NetError, NetworkRules,
-    Nftables, Subnet, link_names,
+    Attachment, Bridge, ContainerNetwork, ContainerPorts, Firewall, NetError, Nftables, Subnet,
+    link_names,
 };
 
 fn network(dir: &std::path::Path, name: &str, last: u8, ports: &[&str]) -> ContainerNetwork {
@@ -39,21 +39,7 @@ fn network(dir: &std::path::Path, name: &str, last: u8, ports: &[&str]) -> Conta
 #[ignore = "root: cargo xtask test"]
 fn a_container_network_is_a_transaction() {
     let dir = fake_host();
-    let subnet: Subnet = "10.76.0.0/24".parse().unwrap();
-    Bridge {
-        name: "ppct-br0".into(),
-        addresses: vec![subnet.gateway_net()],
-        mtu: None,
-    }
-    .ensure()
-    .unwrap();
-    let fw = Nftables::default();
-    let rules = NetworkRules {
-        bridge: "ppct-br0".into(),
-        subnets: vec![subnet.net()],
-        internal: false,
-    };
-    fw.setup_network(&rules).unwrap();
+    let (fw, rules) = common::bridge_network("ppct-br0", "10.76.0.0/24");
 
     let a = network(dir.path(), "a", 2, &["8080:80"]);
     let ns = a.setup(&fw).unwrap();

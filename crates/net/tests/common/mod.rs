@@ -115,3 +115,27 @@ pub fn assert_netns_gone(path: &Path) {
         .any(|line| line.split(' ').nth(4) == path.to_str());
     assert!(!mounted, "{} is still mounted", path.display());
 }
+
+/// A bridge `name` holding the gateway of `subnet`, and its NAT rules set up.
+pub fn bridge_network(
+    name: &str,
+    subnet: &str,
+) -> (peapod_net::Nftables, peapod_net::NetworkRules) {
+    use peapod_net::Firewall as _;
+    let subnet: peapod_net::Subnet = subnet.parse().unwrap();
+    peapod_net::Bridge {
+        name: name.into(),
+        addresses: vec![subnet.gateway_net()],
+        mtu: None,
+    }
+    .ensure()
+    .unwrap();
+    let fw = peapod_net::Nftables::default();
+    let rules = peapod_net::NetworkRules {
+        bridge: name.into(),
+        subnets: vec![subnet.net()],
+        internal: false,
+    };
+    fw.setup_network(&rules).unwrap();
+    (fw, rules)
+}
