@@ -78,16 +78,19 @@
 //! ## Choices, and the figures behind them
 //!
 //! Measured on the project's machine (2 cores, kernel 6.18, nft 1.0.6) by
-//! `cargo run --release -p peapod-net --example setup_time`, medians of 50 runs:
-//! namespace created, pinned and lo up 0.8 ms; veth pair, addresses, route and links up
-//! 1.0 ms; publishing one port 2.9 ms; unpublishing it 14.7 ms; deleting the veth pair
-//! explicitly ([`detach`]) 20–27 ms; unpinning the namespace 0.1 ms.
+//! `cargo run --release -p peapod-net --example setup_time`, medians of 50 runs, over four
+//! runs: namespace created, pinned and lo up 0.8–3.5 ms (the high end while the kernel
+//! cleans up earlier namespaces in the background); veth pair, addresses, route and links up
+//! 1.0–2.2 ms; publishing one port 2.9–3.9 ms; unpublishing it 13.5–14.7 ms; deleting the
+//! veth pair explicitly ([`detach`]) 20–27 ms; unpinning the namespace 0.1 ms. So one
+//! container's set-up and teardown costs 3.6–7.2 ms without published ports, and about
+//! 20 ms with one (of which the kernel's grace period on removal is 12).
 //!
 //! - **Teardown by unpinning.** Deleting a veth makes the kernel wait for RCU grace periods
 //!   (20–27 ms here). When the container is gone, unpinning its namespace is enough: the
 //!   kernel deletes the pair with the namespace, in the background (the host end was gone
-//!   29 ms later). That makes a container without published ports cost about 2 ms of set-up
-//!   and 0.1 ms of teardown. [`detach`] stays for a namespace that lives on (disconnect).
+//!   29–39 ms later); [`ContainerNetwork::teardown`] does that. [`detach`] stays for a
+//!   namespace that lives on (disconnecting a running container).
 //! - **nftables by `nft -f -`, not netlink from Rust.** Every batch is one run of the `nft`
 //!   program, fed text in nft's documented syntax (nft(8)) on stdin and applied atomically by
 //!   the kernel. Measured against `rustables` 0.9 (nfnetlink from the process) with the same
