@@ -123,7 +123,10 @@
 //! ports as map elements that jump to one chain per container, internal networks rejected at
 //! forwarding. Bridge ports are in hairpin mode so that a container reaches its own published
 //! port when `br_netfilter` is loaded. Not covered: a host whose own firewall drops forwarded
-//! traffic (a `filter forward` policy of drop elsewhere wins over our accept).
+//! traffic (a `filter forward` policy of drop elsewhere wins over our accept); publishing on
+//! `::1` (IPv6 has no `route_localnet`: published ports are reached on the host's IPv6
+//! addresses, not its loopback); a listener bound to `[::]` with `IPV6_V6ONLY` is not seen by
+//! the port check, which binds `0.0.0.0` (a dual-stack listener is).
 
 mod container;
 mod error;
