@@ -354,3 +354,58 @@ fn without_a_network_publishing_fails_clearly_and_teardown_is_idempotent() {
     let err = missing.publish(&ports).unwrap_err().to_string();
     assert!(err.contains("cannot run /nonexistent/nft"), "{err}");
 }
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn containers_cannot_reach_the_hosts_loopback_services() {
+    // route_localnet on the bridge (for publishing on 127.0.0.1) would let a container that
+    // routes 127.0.0.0/8 to its gateway reach the host's loopback-only services.
+    let host = Host::new(false);
+    let a = host.container("ctr-l", 9);
+    peapod_net::in_netns(a.as_fd(), || {
+        std::fs::write("/proc/sys/net/ipv4/conf/eth0/route_localnet", "1").unwrap();
+        Ok(())
+    })
+    .unwrap();
+    for args in [
+        &["rule", "del", "pref", "0", "lookup", "local"][..],
+        &["rule", "add", "pref", "100", "lookup", "local"],
+        &[
+            "rule",
+            "add",
+            "pref",
+            "50",
+            "to",
+            "127.0.0.99",
+            "lookup",
+            "main",
+        ],
+        &[
+            "route",
+            "add",
+            "127.0.0.99/32",
+            "via",
+            "10.78.0.1",
+            "dev",
+            "eth0",
+        ],
+    ] {
+        run_ip(Some(&a), args);
+    }
+    let secret = std::net::TcpListener::bind("127.0.0.99:7300").unwrap();
+    // Without our rules the hole is there (so this test can fail) ...
+    host.fw.teardown_network(&host.net).unwrap();
+    assert_eq!(
+        exchange(Some(&a), "127.0.0.99:7300", &secret, "in").unwrap(),
+        "in|10.78.0.9"
+    );
+    // ... and with them it is closed.
+    host.fw.setup_network(&host.net).unwrap();
+    let got = exchange(Some(&a), "127.0.0.99:7300", &secret, "in");
+    assert!(
+        got.is_err(),
+        "a container reached the host's loopback: {got:?}"
+    );
+    drop(secret);
+    host.finish(vec![("ctr-l", a)]);
+}

@@ -8,10 +8,13 @@
 //!   map nets     { type ifname : verdict }                     # bridge -> jump n-BRIDGE
 //!   map internal { type ifname : verdict }                     # bridge -> jump f-BRIDGE
 //!   map ports    { type inet_proto . inet_service : verdict }  # tcp . 8080 -> jump c-ID
+//!   set bridges  { type ifname }                               # every network's bridge
 //!   chain prerouting  { nat/prerouting dstnat:  fib daddr type local l4proto . dport vmap @ports }
 //!   chain output      { nat/output -100:        the same, for the host itself (127.0.0.1 too) }
 //!   chain postrouting { nat/postrouting srcnat: iifname vmap @nets; oifname vmap @nets }
 //!   chain forward     { filter/forward:         iifname vmap @internal; oifname vmap @internal }
+//!   chain input       { filter/input:           iifname @bridges ip daddr 127.0.0.0/8
+//!                                               ct state != { established, related } drop }
 //!   chain n-BRIDGE    { outbound masquerade; masquerade DNAT-ed traffic from 127/8 or the
 //!                       subnet itself (loopback publishing and hairpin) }
 //!   chain f-BRIDGE    { reject what an internal network forwards to or from elsewhere }
@@ -42,7 +45,8 @@ fn declare_maps(script: &mut String) {
         "add table {TABLE}\n\
          add map {TABLE} nets {{ type ifname : verdict ; }}\n\
          add map {TABLE} internal {{ type ifname : verdict ; }}\n\
-         add map {TABLE} ports {{ type inet_proto . inet_service : verdict ; }}\n"
+         add map {TABLE} ports {{ type inet_proto . inet_service : verdict ; }}\n\
+         add set {TABLE} bridges {{ type ifname ; }}\n"
     ));
 }
 
@@ -53,7 +57,8 @@ fn declare_base(script: &mut String) {
         "add chain {TABLE} prerouting {{ type nat hook prerouting priority dstnat ; policy accept ; }}\n\
          add chain {TABLE} output {{ type nat hook output priority -100 ; policy accept ; }}\n\
          add chain {TABLE} postrouting {{ type nat hook postrouting priority srcnat ; policy accept ; }}\n\
-         add chain {TABLE} forward {{ type filter hook forward priority filter ; policy accept ; }}\n"
+         add chain {TABLE} forward {{ type filter hook forward priority filter ; policy accept ; }}\n\
+         add chain {TABLE} input {{ type filter hook input priority filter ; policy accept ; }}\n"
     ));
 }
 
@@ -61,7 +66,7 @@ fn declare_base(script: &mut String) {
 /// duplicates a rule.
 fn base_rules(script: &mut String) {
     declare_base(script);
-    for chain in ["prerouting", "output", "postrouting", "forward"] {
+    for chain in ["prerouting", "output", "postrouting", "forward", "input"] {
         script.push_str(&format!("flush chain {TABLE} {chain}\n"));
     }
     script.push_str(&format!(
@@ -70,7 +75,8 @@ fn base_rules(script: &mut String) {
          add rule {TABLE} postrouting iifname vmap @nets\n\
          add rule {TABLE} postrouting oifname vmap @nets\n\
          add rule {TABLE} forward iifname vmap @internal\n\
-         add rule {TABLE} forward oifname vmap @internal\n"
+         add rule {TABLE} forward oifname vmap @internal\n\
+         add rule {TABLE} input iifname @bridges ip daddr 127.0.0.0/8 ct state != {{ established, related }} drop\n"
     ));
 }
 
@@ -290,8 +296,12 @@ impl Firewall for Nftables {
                 "add rule {TABLE} {chain} oifname \"{br}\" ct status dnat {family} saddr {{ {loopback}{subnet} }} masquerade\n"
             ));
         }
+        // The bridge's traffic to 127.0.0.0/8 is dropped unless it answers a connection:
+        // route_localnet, which loopback publishing needs, would otherwise let a container
+        // reach the host's loopback-only services (CVE-2020-8558, kube-proxy's).
         s.push_str(&format!(
-            "add element {TABLE} nets {{ \"{br}\" : jump {chain} }}\n"
+            "add element {TABLE} nets {{ \"{br}\" : jump {chain} }}\n\
+             add element {TABLE} bridges {{ \"{br}\" }}\n"
         ));
         if net.internal {
             s.push_str(&format!(
@@ -319,6 +329,10 @@ impl Firewall for Nftables {
                  delete chain {TABLE} {chain}\n"
             ));
         }
+        s.push_str(&format!(
+            "add element {TABLE} bridges {{ \"{br}\" }}\n\
+             delete element {TABLE} bridges {{ \"{br}\" }}\n"
+        ));
         self.apply(&format!("remove the rules of network bridge {br}"), &s)?;
         self.remove_table_if_unused()
     }
