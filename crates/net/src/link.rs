@@ -158,7 +158,9 @@ impl Bridge {
     /// Creates the bridge if it does not exist, then makes sure it has its addresses and MTU
     /// and is up; also turns on forwarding for the families it serves (`net.ipv4.ip_forward`,
     /// `net.ipv6.conf.all.forwarding`) and `route_localnet` on the bridge (needed to publish
-    /// ports on 127.0.0.1). Idempotent. Returns the bridge's interface index.
+    /// ports on 127.0.0.1). Idempotent. Returns the bridge's interface index. (As with docker
+    /// and netavark, IPv6 forwarding makes the host ignore router advertisements on interfaces
+    /// whose `accept_ra` is 1 rather than 2.)
     ///
     /// # Errors
     /// [`NetError::InvalidLinkName`], [`NetError::NotABridge`] if a link of that name exists
