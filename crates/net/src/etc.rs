@@ -181,3 +181,23 @@ pub fn resolv_conf(host_resolv_conf: &str, opts: &DnsOptions) -> String {
     }
     out
 }
+
+/// Replaces the content of `path` in place, keeping its inode: a container sees its
+/// `/etc/hosts` through a bind mount of that file, and a rename would leave it the old one.
+/// Used to keep every container's hosts file current when a container joins or leaves its
+/// network. The new text is written over the old, then the file is cut to its length, so a
+/// reader never sees an empty file (it may see a mix for an instant, as with docker's).
+///
+/// # Errors
+/// [`NetError::Io`] naming the file.
+pub fn rewrite_in_place(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let fail = |e| NetError::io(format!("rewrite {}", path.display()), e);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(fail)?;
+    file.write_all(text.as_bytes()).map_err(fail)?;
+    file.set_len(text.len() as u64).map_err(fail)?;
+    Ok(())
+}

@@ -112,6 +112,12 @@
 //! - **rtnetlink** (`rtnetlink`/`netlink-packet-route`): the design card's crates; the veth
 //!   pair is created with its peer already in the container's namespace and named there, in
 //!   one request.
+//! - **Name resolution by hosts files**, not a resolver per network: a resolver is a process
+//!   that must outlive the command that made the network, which a daemonless engine does
+//!   not have. Each container's `/etc/hosts` ([`hosts_file`]) lists its peers by name and
+//!   alias; when a container joins or leaves a network, the caller rewrites the hosts file of
+//!   every container on it with [`rewrite_in_place`] (same inode: the containers see it
+//!   through bind mounts). Upstream names go to the host's resolvers ([`resolv_conf`]).
 //! - **ipnet** parses and does arithmetic on CIDRs (a small, widely used crate, no default
 //!   features).
 //!
@@ -138,7 +144,10 @@ mod netns;
 
 pub use container::ContainerNetwork;
 pub use error::{NetError, Result};
-pub use etc::{DnsOptions, HostEntry, check_hostname, host_upstreams, hosts_file, resolv_conf};
+pub use etc::{
+    DnsOptions, HostEntry, check_hostname, host_upstreams, hosts_file, resolv_conf,
+    rewrite_in_place,
+};
 pub use firewall::{
     ContainerPorts, Firewall, NetworkRules, Nftables, PortMapping, Proto, check_host_ports_free,
 };

@@ -95,3 +95,21 @@ fn resolv_conf_takes_the_hosts_reachable_upstreams_unless_told_otherwise() {
             .starts_with("invalid --dns-search \"bad domain\"")
     );
 }
+
+#[test]
+fn hosts_files_are_rewritten_in_place() {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hosts");
+    std::fs::write(&path, "a long first version of the file\nwith two lines\n").unwrap();
+    let inode = std::fs::metadata(&path).unwrap().ino();
+    peapod_net::rewrite_in_place(&path, "short\n").unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "short\n");
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().ino(),
+        inode,
+        "same inode: bind mounts see it"
+    );
+    let err = peapod_net::rewrite_in_place(&dir.path().join("missing"), "x").unwrap_err();
+    assert!(err.to_string().starts_with("cannot rewrite "), "{err}");
+}
