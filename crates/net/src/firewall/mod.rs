@@ -51,9 +51,15 @@ pub struct PortMapping {
 }
 
 impl PortMapping {
-    /// Every (host port, container port) pair of the mapping.
+    /// Every (host port, container port) pair of the mapping (a range that would run past
+    /// 65535, possible only in a hand-made mapping, stops there).
     pub fn pairs(&self) -> impl Iterator<Item = (u16, u16)> + '_ {
-        (0..self.count).map(|i| (self.host_port + i, self.container_port + i))
+        (0..self.count).map_while(|i| {
+            Some((
+                self.host_port.checked_add(i)?,
+                self.container_port.checked_add(i)?,
+            ))
+        })
     }
 }
 
@@ -139,7 +145,7 @@ impl fmt::Display for PortMapping {
         }
         let range = |first: u16| match self.count {
             1 => first.to_string(),
-            n => format!("{first}-{}", first + (n - 1)),
+            n => format!("{first}-{}", first.saturating_add(n - 1)),
         };
         write!(
             f,
