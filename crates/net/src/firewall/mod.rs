@@ -144,7 +144,7 @@ impl fmt::Display for PortMapping {
             None => {}
         }
         let range = |first: u16| match self.count {
-            1 => first.to_string(),
+            0 | 1 => first.to_string(),
             n => format!("{first}-{}", first.saturating_add(n - 1)),
         };
         write!(
