@@ -296,25 +296,24 @@ impl Attachment {
                     format!("create veth {} on bridge {}", self.host_ifname, self.bridge),
                     e,
                 )
-            })
-        })?;
-        // Hairpin mode on the port: with br_netfilter loaded, a container reaching its own
-        // published port is DNAT-ed at the bridge and sent back out of the port it came in.
-        let host = run(|handle| async move {
+            })?;
+            // Hairpin mode on the port: with br_netfilter loaded, a container reaching its
+            // own published port is DNAT-ed at the bridge and sent back out of its port.
             let port = require_index(&handle, &self.host_ifname).await?;
-            handle
+            let hairpin = handle
                 .link()
                 .set_port(LinkBridgePort::new(port).hairpin(true).build())
                 .execute()
-                .await
-                .map_err(|e| {
-                    NetError::netlink(format!("set hairpin mode on {}", self.host_ifname), e)
-                })
-        });
-        if let Err(e) = host {
-            let _ = detach(&self.host_ifname);
-            return Err(e);
-        }
+                .await;
+            if let Err(e) = hairpin {
+                let _ = handle.link().del(port).execute().await;
+                return Err(NetError::netlink(
+                    format!("set hairpin mode on {}", self.host_ifname),
+                    e,
+                ));
+            }
+            Ok(())
+        })?;
         let inside =
             in_netns(netns, || {
                 run(|handle| async move {
