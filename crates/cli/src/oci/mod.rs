@@ -128,13 +128,14 @@ pub fn main() -> ExitCode {
     // CVE-2019-5736: a container must never run, nor rewrite, this binary through
     // /proc/<pid>/exe. Containers' programs are exec'd through a sealed trampoline; where
     // there is none, the whole binary runs from a sealed in-memory copy of itself.
-    if creates_processes && !peapod_runtime::exec_trampoline_available() {
-        if let Err(e) = pentacle::ensure_sealed() {
-            return report(
-                &cli,
-                &anyhow::anyhow!("cannot run from a sealed copy of peapod-oci: {e}"),
-            );
-        }
+    if creates_processes
+        && !peapod_runtime::exec_trampoline_available()
+        && let Err(e) = pentacle::ensure_sealed()
+    {
+        return report(
+            &cli,
+            &anyhow::anyhow!("cannot run from a sealed copy of peapod-oci: {e}"),
+        );
     }
     let globals = Globals {
         root: cli.root.clone(),

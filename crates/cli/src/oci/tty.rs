@@ -63,11 +63,11 @@ impl OwnConsole {
         )
         .context("cannot receive the pty master")?;
         for cmsg in msg.cmsgs().context("cannot read the console message")? {
-            if let ControlMessageOwned::ScmRights(fds) = cmsg {
-                if let Some(fd) = fds.first() {
-                    // SAFETY: the fd was just received over SCM_RIGHTS; nothing else owns it.
-                    return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
-                }
+            if let ControlMessageOwned::ScmRights(fds) = cmsg
+                && let Some(fd) = fds.first()
+            {
+                // SAFETY: the fd was just received over SCM_RIGHTS; nothing else owns it.
+                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
             }
         }
         bail!("the container sent no pty master")
