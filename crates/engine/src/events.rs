@@ -38,28 +38,30 @@ fn path(engine: &Engine) -> PathBuf {
 
 /// Appends a container event; failures are ignored (events are informative).
 pub(crate) fn record(engine: &Engine, action: &str, c: &ContainerRecord) {
+    append(&engine.runroot, action, &c.id, &c.name, &c.image_name);
+}
+
+/// Appends a container event to `RUNROOT/events.log` (for the monitor, which has no
+/// [`Engine`]).
+pub(crate) fn append(runroot: &std::path::Path, action: &str, id: &str, name: &str, image: &str) {
     let event = Event {
         time: now_ns(),
         kind: "container".into(),
         action: action.into(),
-        id: c.id.clone(),
-        name: c.name.clone(),
-        image: c.image_name.clone(),
+        id: id.into(),
+        name: name.into(),
+        image: image.into(),
     };
     let Ok(mut line) = serde_json::to_vec(&event) else {
         return;
     };
     line.push(b'\n');
-    let path = path(engine);
+    let path = runroot.join("events.log");
     if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_SIZE) {
         let _ = std::fs::rename(&path, path.with_extension("log.1"));
     }
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-    {
-        // One write(2) of a line under PIPE_BUF-ish sizes: O_APPEND keeps lines whole.
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+        // One write(2) of a whole line with O_APPEND: concurrent writers never interleave.
         let _ = f.write_all(&line);
     }
 }

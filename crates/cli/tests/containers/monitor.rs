@@ -118,3 +118,22 @@ fn healthchecks_run_without_a_daemon_and_report_their_state() {
     e.ok(&["rm", "-f", "checked"]);
     e.assert_clean();
 }
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn an_oom_kill_is_reported_as_such() {
+    let e = Engine::new();
+    let out = e.run(&[
+        "run", "--name", "hog", "-m", "16m", "--memory-swap", "16m", IMAGE, "dd", "if=/dev/zero", "of=/dev/null",
+        "bs=64M", "count=1",
+    ]);
+    assert_eq!(out.status.code(), Some(137), "{}", crate::support::text(&out));
+    assert_eq!(e.inspect("hog", "{{.State.OOMKilled}} {{.State.ExitCode}}"), "true 137");
+    e.ok(&["run", "--name", "fine", "-m", "16m", IMAGE, "true"]);
+    assert_eq!(e.inspect("fine", "{{.State.OOMKilled}}"), "false");
+    // The monitor wrote what happened to the event log.
+    let events = std::fs::read_to_string(e.runroot().join("events.log")).unwrap();
+    assert!(events.contains("\"action\":\"die\""), "{events}");
+    e.ok(&["rm", "hog", "fine"]);
+    e.assert_clean();
+}

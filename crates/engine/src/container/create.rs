@@ -178,11 +178,7 @@ impl Containers<'_> {
             }
         }
         engine.db.link_volumes(&record.id, &links)?;
-        let parent = opts
-            .cgroup_parent
-            .clone()
-            .unwrap_or_else(|| DEFAULT_CGROUP_PARENT.to_owned());
-        let cgroups_path = format!("{}/{}", parent.trim_end_matches('/'), record.id);
+        let cgroups_path = super::cgroup_path_of(&opts, &record.id);
         let built = spec::build_spec(
             image_config,
             &opts.config,

@@ -124,6 +124,8 @@ impl Containers<'_> {
                 .filter(|h| crate::monitor::health_command(&h.test).is_some()),
             autoremove: opts.autoremove,
             restart_count: record.restart_count,
+            cgroup_path: super::cgroup_path(&record),
+            image: record.image_name.clone(),
         };
         let cfg_path = paths.run.join("monitor.json");
         let bytes = serde_json::to_vec(&cfg).map_err(Error::json("the monitor config"))?;

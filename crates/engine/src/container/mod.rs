@@ -29,6 +29,7 @@ pub use options::{
     HealthConfig, NetworkMode, PullPolicy, Resources, RestartPolicy, SeccompChoice, Ulimit,
     parse_cpus, parse_size, parse_ulimit,
 };
+pub(crate) use reconcile::{cgroup_path, cgroup_path_of};
 pub(crate) use remove::remove_after_exit;
 
 use crate::Engine;

@@ -4,7 +4,19 @@
 //! processes, runtime state and mounts are cleared, so that it can be started again or
 //! removed cleanly.
 
-use super::{ContainerRecord, Containers, State};
+use super::{ContainerRecord, Containers, CreateOptions, State};
+
+/// The container's `linux.cgroupsPath`: `PARENT/<id>` (parent: `--cgroup-parent`, else
+/// [`super::DEFAULT_CGROUP_PARENT`]).
+pub(crate) fn cgroup_path_of(opts: &CreateOptions, id: &str) -> String {
+    let parent = opts.cgroup_parent.as_deref().unwrap_or(super::DEFAULT_CGROUP_PARENT);
+    format!("{}/{id}", parent.trim_end_matches('/'))
+}
+
+/// [`cgroup_path_of`] for a record.
+pub(crate) fn cgroup_path(record: &ContainerRecord) -> String {
+    cgroup_path_of(&record.config, &record.id)
+}
 use crate::error::Result;
 use crate::monitor::{self, MonitorState};
 

@@ -57,6 +57,10 @@ pub(crate) struct MonitorConfig {
     pub(crate) autoremove: bool,
     /// Restarts so far (kept across `start`s, as docker's RestartCount).
     pub(crate) restart_count: u32,
+    /// The container's `linux.cgroupsPath` (for its OOM kills).
+    pub(crate) cgroup_path: String,
+    /// The image as typed (for events).
+    pub(crate) image: String,
 }
 
 /// What a monitor reports (`state.json`).

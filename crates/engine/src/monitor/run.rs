@@ -233,8 +233,11 @@ impl Monitor {
                 *ready = None;
                 first = false;
             }
+            let oom_before = oom_kills(&self.cfg.cgroup_path);
             let code = self.serve(started);
+            self.state.oom_killed = oom_kills(&self.cfg.cgroup_path) > oom_before;
             delete_runtime_state(&self.cfg);
+            crate::events::append(&self.cfg.runroot, "die", &self.cfg.id, &self.cfg.name, &self.cfg.image);
             self.state.pid = 0;
             self.state.exit_code = Some(code);
             self.state.finished = Some(now_ns());
@@ -510,6 +513,13 @@ fn reap(init: i32, mut health: Option<&mut Health>) -> Option<i32> {
             Ok(_) => {}
         }
     }
+}
+
+/// The OOM killer's kills in the container's cgroup so far (0 if unknown).
+fn oom_kills(cgroup_path: &str) -> u64 {
+    peapod_cgroup::Cgroup::open(cgroup_path)
+        .and_then(|c| c.stats())
+        .map_or(0, |s| s.oom_kills)
 }
 
 fn should_restart(policy: RestartPolicy, code: i32, restarts: u32) -> bool {
