@@ -60,7 +60,11 @@ pub(crate) fn append(runroot: &std::path::Path, action: &str, id: &str, name: &s
     if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_SIZE) {
         let _ = std::fs::rename(&path, path.with_extension("log.1"));
     }
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    {
         // One write(2) of a whole line with O_APPEND: concurrent writers never interleave.
         let _ = f.write_all(&line);
     }

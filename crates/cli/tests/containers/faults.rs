@@ -1,6 +1,7 @@
 //! Faults: a monitor or a container process killed, a reboot (an empty runroot), many
 //! containers at once. After each, the state reconciles and removal leaves nothing.
 
+use std::process::Command;
 use std::time::Duration;
 
 use crate::support::{Engine, IMAGE, text};
@@ -156,5 +157,125 @@ fn thirty_two_at_once_run_and_are_removed_without_a_leak() {
             .map(String::from)
             .to_vec()
     });
+    e.assert_clean();
+}
+
+/// Runs `args` with a pause at `point`, waits (bounded) until it says it got there, and
+/// kills it with SIGKILL.
+fn kill_at(e: &Engine, point: &str, args: &[&str]) {
+    use std::io::BufRead;
+    let mut child = e
+        .cmd(args)
+        .env("_PEAPOD_TEST_PAUSE_AT", point)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.starts_with("paused at") {
+                let _ = tx.send(line);
+                return;
+            }
+        }
+    });
+    let got = rx.recv_timeout(Duration::from_secs(30));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        got.ok().as_deref(),
+        Some(format!("paused at {point}").as_str()),
+        "{args:?} never reached {point}"
+    );
+}
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn peapod_killed_in_the_middle_of_run_or_rm_leaves_a_state_rm_clears() {
+    let e = Engine::new();
+    for point in [
+        "create:row",
+        "create:mounted",
+        "create:config",
+        "start:mounted",
+        "start:monitor",
+    ] {
+        kill_at(
+            &e,
+            point,
+            &["run", "-d", "--name", "victim", IMAGE, "sleep", "1000"],
+        );
+        // Whatever is left shows in ps and goes with rm -f.
+        let listed = e.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+        assert!(listed.starts_with("victim "), "{point}: {listed}");
+        e.ok(&["rm", "-f", "victim"]);
+        e.assert_clean();
+    }
+    for point in ["remove:claimed", "remove:files"] {
+        e.ok(&["run", "-d", "--name", "victim", IMAGE, "sleep", "1000"]);
+        kill_at(&e, point, &["rm", "-f", "victim"]);
+        e.ok(&["rm", "-f", "victim"]);
+        e.assert_clean();
+    }
+}
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_full_disk_under_the_upper_dir_fails_cleanly() {
+    let e = Engine::new();
+    // Containers' directories (upper dirs) on a small tmpfs; the database and images stay
+    // where they are.
+    let containers = e.root().join("containers");
+    std::fs::create_dir_all(&containers).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &containers,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=16m,mode=0700"),
+    )
+    .unwrap();
+    let out = e.run(&[
+        "run",
+        "--name",
+        "filler",
+        IMAGE,
+        "dd",
+        "if=/dev/zero",
+        "of=/big",
+        "bs=1M",
+        "count=64",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No space left"),
+        "{}",
+        text(&out)
+    );
+    // The disk is full: a new container fails clearly (or runs, if it fits) and either way
+    // leaves nothing once removed.
+    let out = e.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "/scratch",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo x > /y",
+    ]);
+    if !out.status.success() {
+        assert!(matches!(out.status.code(), Some(1 | 125)), "{}", text(&out));
+    }
+    e.ok(&["rm", "-f", "filler"]);
+    let left: Vec<_> = std::fs::read_dir(&containers).unwrap().flatten().collect();
+    assert!(left.is_empty(), "{left:?}");
+    nix::mount::umount2(&containers, nix::mount::MntFlags::MNT_DETACH).unwrap();
+    e.ok(&["volume", "prune"]);
     e.assert_clean();
 }

@@ -124,11 +124,30 @@ fn healthchecks_run_without_a_daemon_and_report_their_state() {
 fn an_oom_kill_is_reported_as_such() {
     let e = Engine::new();
     let out = e.run(&[
-        "run", "--name", "hog", "-m", "16m", "--memory-swap", "16m", IMAGE, "dd", "if=/dev/zero", "of=/dev/null",
-        "bs=64M", "count=1",
+        "run",
+        "--name",
+        "hog",
+        "-m",
+        "16m",
+        "--memory-swap",
+        "16m",
+        IMAGE,
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=64M",
+        "count=1",
     ]);
-    assert_eq!(out.status.code(), Some(137), "{}", crate::support::text(&out));
-    assert_eq!(e.inspect("hog", "{{.State.OOMKilled}} {{.State.ExitCode}}"), "true 137");
+    assert_eq!(
+        out.status.code(),
+        Some(137),
+        "{}",
+        crate::support::text(&out)
+    );
+    assert_eq!(
+        e.inspect("hog", "{{.State.OOMKilled}} {{.State.ExitCode}}"),
+        "true 137"
+    );
     e.ok(&["run", "--name", "fine", "-m", "16m", IMAGE, "true"]);
     assert_eq!(e.inspect("fine", "{{.State.OOMKilled}}"), "false");
     // The monitor wrote what happened to the event log.

@@ -50,6 +50,7 @@ impl Containers<'_> {
             oom_killed: false,
         };
         self.insert_named(&mut record)?;
+        super::pause_point("create:row");
         let mut new_volumes = Vec::new();
         let built = self.build(
             &record,
@@ -122,6 +123,7 @@ impl Containers<'_> {
             .map(|l| engine.images.store().layer_path(&l.chain_id))
             .collect();
         let merged = rootfs.mount(&layers)?;
+        super::pause_point("create:mounted");
         let passwd = rootfs
             .read_file("/etc/passwd", 1 << 20)?
             .unwrap_or_default();
@@ -194,6 +196,7 @@ impl Containers<'_> {
             "io.peapod.name": record.name,
             "io.peapod.image": record.image_name,
         });
+        super::pause_point("create:config");
         let text = serde_json::to_vec_pretty(&config).map_err(Error::json("config.json"))?;
         let path = paths.dir.join("config.json");
         let tmp = paths.dir.join(".config.json.tmp");

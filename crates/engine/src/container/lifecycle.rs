@@ -130,7 +130,9 @@ impl Containers<'_> {
         let cfg_path = paths.run.join("monitor.json");
         let bytes = serde_json::to_vec(&cfg).map_err(Error::json("the monitor config"))?;
         std::fs::write(&cfg_path, bytes).map_err(Error::io("write", &cfg_path))?;
+        super::pause_point("start:mounted");
         let result = self.spawn_monitor(&record, &paths.run, attach);
+        super::pause_point("start:monitor");
         match result {
             Ok((pid, sock)) => {
                 let mut record = record;
@@ -179,13 +181,17 @@ impl Containers<'_> {
             nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
         )
         .map_err(Error::sys("pass a pipe to the monitor"))?;
+        // What the monitor itself says (a panic, a failure to clean up) goes to a file of
+        // its run directory.
+        let log = std::fs::File::create(run.join("monitor.log"))
+            .map_err(Error::io("create", &run.join("monitor.log")))?;
         let mut child = Command::new(&self.engine.monitor_program)
             .arg(MONITOR_ARG)
             .arg(run)
             .arg(ready_w.as_raw_fd().to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .map_err(Error::io("run the monitor", &self.engine.monitor_program))?;
         drop(ready_w);

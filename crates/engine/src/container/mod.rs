@@ -207,6 +207,15 @@ impl ContainerPaths {
     }
 }
 
+/// For the fault tests: when `_PEAPOD_TEST_PAUSE_AT` names this point, say so on stderr
+/// and wait a minute there (the test kills the process meanwhile). A no-op otherwise.
+pub(crate) fn pause_point(name: &str) {
+    if std::env::var_os("_PEAPOD_TEST_PAUSE_AT").is_some_and(|v| v == name) {
+        eprintln!("paused at {name}");
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
+}
+
 /// Unix nanoseconds now.
 pub(crate) fn now_ns() -> i64 {
     std::time::SystemTime::now()

@@ -9,7 +9,10 @@ use super::{ContainerRecord, Containers, CreateOptions, State};
 /// The container's `linux.cgroupsPath`: `PARENT/<id>` (parent: `--cgroup-parent`, else
 /// [`super::DEFAULT_CGROUP_PARENT`]).
 pub(crate) fn cgroup_path_of(opts: &CreateOptions, id: &str) -> String {
-    let parent = opts.cgroup_parent.as_deref().unwrap_or(super::DEFAULT_CGROUP_PARENT);
+    let parent = opts
+        .cgroup_parent
+        .as_deref()
+        .unwrap_or(super::DEFAULT_CGROUP_PARENT);
     format!("{}/{id}", parent.trim_end_matches('/'))
 }
 
@@ -32,10 +35,15 @@ impl Containers<'_> {
 
     /// `record` brought in line with its monitor (and the database updated if it changed).
     pub(crate) fn reconcile(&self, mut record: ContainerRecord) -> Result<ContainerRecord> {
+        let paths = self.engine.paths(&record.id);
+        // A `start` killed between starting the monitor and recording it leaves a created
+        // container with a live monitor: it runs.
+        if record.state == State::Created && monitor::is_alive(&paths.run) {
+            record.state = State::Running;
+        }
         if !record.state.is_live() {
             return Ok(record);
         }
-        let paths = self.engine.paths(&record.id);
         let state = MonitorState::load(&paths.run);
         let alive = monitor::is_alive(&paths.run);
         let before = (

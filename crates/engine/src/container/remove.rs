@@ -45,6 +45,7 @@ impl Containers<'_> {
         {
             return Err(Error::NoSuchContainer(key.to_owned()));
         }
+        super::pause_point("remove:claimed");
         self.purge(&record, volumes)?;
         crate::events::record(self.engine, "remove", &record);
         Ok(record)
@@ -55,6 +56,7 @@ impl Containers<'_> {
         let paths = self.engine.paths(&record.id);
         self.clear_run(record);
         ContainerRootfs::at(&paths.dir).remove()?;
+        super::pause_point("remove:files");
         match std::fs::remove_dir_all(&paths.run) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -237,7 +237,13 @@ impl Monitor {
             let code = self.serve(started);
             self.state.oom_killed = oom_kills(&self.cfg.cgroup_path) > oom_before;
             delete_runtime_state(&self.cfg);
-            crate::events::append(&self.cfg.runroot, "die", &self.cfg.id, &self.cfg.name, &self.cfg.image);
+            crate::events::append(
+                &self.cfg.runroot,
+                "die",
+                &self.cfg.id,
+                &self.cfg.name,
+                &self.cfg.image,
+            );
             self.state.pid = 0;
             self.state.exit_code = Some(code);
             self.state.finished = Some(now_ns());

@@ -197,13 +197,19 @@ pub(crate) fn resize(master: &OwnedFd, rows: u16, cols: u16) {
     unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
 }
 
-/// The file-backed, read-only mappings of this process with no privately written page
-/// (`Private_Dirty: 0 kB` in smaps): its code and constants, the libraries'. Read once, so
-/// that [`trim`] touches as little code as it can.
+/// The read-only mappings of this program's image and its shared libraries with no
+/// written page (`Anonymous: 0 kB` in smaps): code and constants. Read once,
+/// at the monitor's start (before anything else is mapped), so that [`trim`] touches as
+/// little code as it can.
 pub(crate) fn code_ranges() -> Vec<(usize, usize)> {
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return Vec::new();
     };
+    // Only the program's own image and its shared libraries: they stay mapped for the
+    // process's whole life. A file the runtime mapped for a while (and unmapped since)
+    // could have its addresses reused by heap memory, which MADV_DONTNEED would zero.
+    let exe = std::fs::read_link("/proc/self/exe").unwrap_or_default();
+    let exe = exe.to_string_lossy();
     let mut ranges = Vec::new();
     let mut current: Option<(usize, usize)> = None;
     for line in smaps.lines() {
@@ -217,13 +223,18 @@ pub(crate) fn code_ranges() -> Vec<(usize, usize)> {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let perms = fields.get(1).copied().unwrap_or_default();
             let path = fields.get(5).copied().unwrap_or_default();
-            let eligible = perms.starts_with('r') && !perms.contains('w') && path.starts_with('/');
+            let image = path == exe || path.contains(".so");
+            let eligible =
+                perms.starts_with('r') && !perms.contains('w') && path.starts_with('/') && image;
             current = eligible.then_some((start, end - start));
             continue;
         }
-        if let Some(dirty) = line.strip_prefix("Private_Dirty:")
+        // `Anonymous` counts every page of the mapping that was ever written (copied on
+        // write), whoever wrote it: `Private_Dirty` alone would miss relocated pages still
+        // shared with the parent this process was forked from.
+        if let Some(anonymous) = line.strip_prefix("Anonymous:")
             && let Some(range) = current.take()
-            && dirty.trim() == "0 kB"
+            && anonymous.trim() == "0 kB"
         {
             ranges.push(range);
         }
