@@ -1,7 +1,6 @@
 //! Faults: a monitor or a container process killed, a reboot (an empty runroot), many
 //! containers at once. After each, the state reconciles and removal leaves nothing.
 
-use std::process::Command;
 use std::time::Duration;
 
 use crate::support::{Engine, IMAGE, text};

@@ -23,11 +23,6 @@ pub(crate) struct Engine {
     pub(crate) cgroup: String,
 }
 
-/// `target/fixtures`.
-pub(crate) fn fixture_dir() -> PathBuf {
-    fixtures()
-}
-
 fn fixtures() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     exe.ancestors().nth(3).unwrap().join("fixtures")
