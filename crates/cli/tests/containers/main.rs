@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod faults;
+mod flags;
 mod lifecycle;
 mod monitor;
 mod support;

@@ -49,6 +49,18 @@ impl Containers<'_> {
     /// # Errors
     /// [`Error::InvalidFlag`] for an unknown filter; database errors.
     pub fn list(&self, opts: &ListOptions) -> Result<Vec<ContainerRecord>> {
+        const KEYS: &[&str] = &["id", "name", "label", "status", "exited", "ancestor"];
+        if let Some((k, v)) = opts
+            .filters
+            .iter()
+            .find(|(k, _)| !KEYS.contains(&k.as_str()))
+        {
+            return Err(Error::InvalidFlag {
+                flag: "--filter",
+                value: format!("{k}={v}"),
+                why: format!("unknown filter (known: {})", KEYS.join(", ")),
+            });
+        }
         let mut out = Vec::new();
         let mut records = self.engine.db.containers()?;
         records.reverse();

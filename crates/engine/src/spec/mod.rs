@@ -177,8 +177,12 @@ fn cap_name(name: &str) -> Result<String, SpecError> {
 }
 
 /// Every capability the runtime knows (for `--privileged` and `--cap-add ALL`).
+/// Every capability this process may grant: its own bounding set (docker's `--privileged`
+/// gives what the daemon has; a capability outside ours cannot be given, and asking for it
+/// fails the container's start).
 fn all_capabilities() -> Vec<String> {
-    let mut all: Vec<String> = caps::all().iter().map(ToString::to_string).collect();
+    let ours = caps::read(None, caps::CapSet::Bounding).unwrap_or_else(|_| caps::all());
+    let mut all: Vec<String> = ours.iter().map(ToString::to_string).collect();
     all.sort();
     all
 }

@@ -17,7 +17,7 @@ pub(crate) struct Args {
 pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
     let engine = globals.engine()?;
     let opts = args.flags.options()?;
-    super::ensure_image(&engine, &args.flags.image, args.flags.pull_policy()?)?;
+    super::ensure_image(&engine, args.flags.image(), args.flags.pull_policy()?)?;
     let record = engine.containers().create(&opts)?;
     println!("{}", record.id);
     Ok(())

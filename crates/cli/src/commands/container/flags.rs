@@ -135,11 +135,10 @@ pub(crate) struct CreateFlags {
     /// Print help (`-h` is `--hostname`, as docker's).
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
-    /// The image.
-    pub(crate) image: String,
-    /// The command and its arguments.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    command: Vec<String>,
+    /// The image, then the command and its arguments (everything after the image is the
+    /// command's, flags included, as docker parses it).
+    #[arg(value_name = "IMAGE [COMMAND] [ARG...]", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    image_and_command: Vec<String>,
 }
 
 fn duration(flag: &str, text: &str) -> Result<u64> {
@@ -172,6 +171,19 @@ fn pass_env(entry: &str) -> String {
 }
 
 impl CreateFlags {
+    /// The image.
+    pub(crate) fn image(&self) -> &str {
+        self.image_and_command.first().map_or("", String::as_str)
+    }
+
+    /// The command after the image.
+    fn command(&self) -> Vec<String> {
+        self.image_and_command
+            .get(1..)
+            .map(<[String]>::to_vec)
+            .unwrap_or_default()
+    }
+
     /// The pull policy.
     pub(crate) fn pull_policy(&self) -> Result<PullPolicy> {
         Ok(self.pull.parse()?)
@@ -180,7 +192,7 @@ impl CreateFlags {
     /// The engine's options; every value checked.
     pub(crate) fn options(&self) -> Result<CreateOptions> {
         let mut o = CreateOptions {
-            image: self.image.clone(),
+            image: self.image().to_owned(),
             name: self.name.clone(),
             stdin: self.interactive,
             autoremove: self.rm,
@@ -194,7 +206,7 @@ impl CreateFlags {
             network: self.network.parse::<NetworkMode>()?,
             ..CreateOptions::default()
         };
-        o.config.cmd = self.command.clone();
+        o.config.cmd = self.command();
         o.config.entrypoint = self.entrypoint.as_ref().map(|e| {
             if e.is_empty() {
                 Vec::new()

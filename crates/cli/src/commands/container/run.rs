@@ -46,7 +46,7 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
     let keys = detach_keys(&args.detach_keys)?;
     let engine = globals.engine()?;
     let opts = args.flags.options()?;
-    super::ensure_image(&engine, &args.flags.image, args.flags.pull_policy()?)?;
+    super::ensure_image(&engine, args.flags.image(), args.flags.pull_policy()?)?;
     let containers = engine.containers();
     let record = containers.create(&opts)?;
     let started = match containers.start(&record.id, !args.detach) {
