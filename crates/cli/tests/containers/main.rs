@@ -4,8 +4,13 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a failed test setup should panic
 
 mod bad_input;
+mod debian;
 mod faults;
 mod flags;
 mod lifecycle;
 mod monitor;
 mod support;
+
+/// The image tests' registry harness (Debian's docker-registry with TLS and auth).
+#[path = "../../../image/tests/support/mod.rs"]
+mod registry_support;
