@@ -252,13 +252,25 @@ fn limits_and_identity_flags_reach_the_container() {
         "ulimit -n; hostname; pwd; id -un; echo $A",
     ]);
     assert_eq!(out, "1000\npeapod-host\n/tmp\nnobody\n1\n");
-    // Memory limit: the container's own cgroup says it (v2 memory.max or v1 limit_in_bytes).
-    let out = e.ok(&[
-        "run", "--rm", "-m", "64m", "--pids-limit", "50", IMAGE, "sh", "-c",
-        "for f in memory.max memory/memory.limit_in_bytes pids.max pids/pids.max; do [ -f /sys/fs/cgroup/$f ] && cat /sys/fs/cgroup/$f; done; true",
+    // Memory and pids limits, read from the container's cgroup on the host (v2 or v1).
+    let id = e.ok(&["run", "-d", "-m", "64m", "--pids-limit", "50", IMAGE, "sleep", "1000"]);
+    let cgroup = format!("{}/{}", e.cgroup.trim_start_matches('/'), id.trim());
+    let read = |candidates: &[String]| -> String {
+        candidates
+            .iter()
+            .find_map(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_else(|| panic!("none of {candidates:?}"))
+            .trim()
+            .to_owned()
+    };
+    let memory = read(&[
+        format!("/sys/fs/cgroup/{cgroup}/memory.max"),
+        format!("/sys/fs/cgroup/memory/{cgroup}/memory.limit_in_bytes"),
     ]);
-    assert!(out.contains("67108864"), "{out}");
-    assert!(out.contains("50"), "{out}");
+    assert_eq!(memory, "67108864");
+    let pids = read(&[format!("/sys/fs/cgroup/{cgroup}/pids.max"), format!("/sys/fs/cgroup/pids/{cgroup}/pids.max")]);
+    assert_eq!(pids, "50");
+    e.ok(&["rm", "-f", id.trim()]);
     // Read-only root, and docker's default capabilities (no NET_ADMIN).
     let out = e.run(&["run", "--rm", "--read-only", IMAGE, "touch", "/x"]);
     assert_ne!(out.status.code(), Some(0));

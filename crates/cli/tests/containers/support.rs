@@ -176,6 +176,10 @@ impl Drop for Engine {
         for dir in cgroup_dirs(&self.cgroup) {
             let _ = std::fs::remove_dir(dir);
         }
+        // The shared parent goes when empty (the runtime tests expect none left).
+        for dir in cgroup_dirs("/peapod-test") {
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 }
 
