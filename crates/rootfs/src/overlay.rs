@@ -34,6 +34,32 @@ pub fn mount_overlay(lower: &[&Path], upper: &Path, work: &Path, target: &Path) 
             "at least one lower layer is needed".into(),
         ));
     }
+    // fsconfig(2) takes string values of at most 256 bytes (strndup_user), so before 6.8 a
+    // long joined `lowerdir` (a few layers of long paths) cannot go that way: mount(2) takes
+    // a page of options.
+    if !kernel_at_least(6, 8) {
+        let joined = lower
+            .iter()
+            .map(|l| path_str(l).map(escape))
+            .collect::<nix::Result<Vec<_>>>()
+            .map_err(|e| fail(e, String::new()))?
+            .join(":");
+        if joined.len() > 255 {
+            let data = format!(
+                "lowerdir={joined},upperdir={},workdir={}",
+                path_str(upper).map_err(|e| fail(e, String::new()))?,
+                path_str(work).map_err(|e| fail(e, String::new()))?
+            );
+            return nix::mount::mount(
+                Some("overlay"),
+                target,
+                Some("overlay"),
+                nix::mount::MsFlags::empty(),
+                Some(data.as_str()),
+            )
+            .map_err(|e| fail(e, String::new()));
+        }
+    }
     let fs = sys::fsopen(
         &cstr("overlay").map_err(|e| fail(e, String::new()))?,
         libc::FSOPEN_CLOEXEC,
