@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use crate::oci_support::{assert_root, fixtures, text};
 use crate::support::{
-    PEAPOD_OCI, RUNC, Tmux, assert_failed_with, assert_no_cgroup, assert_no_mounts_under,
-    assert_no_processes_mentioning, output, remove_cgroup_tree, short_tempdir, wait_for,
+    Client, PEAPOD_OCI, RUNC, assert_failed_with, assert_interactive_shell, assert_no_cgroup,
+    assert_no_mounts_under, assert_no_processes_mentioning, remove_cgroup_tree, short_tempdir,
+    wait_for,
 };
 
 /// The containers.conf the tests use, and the README documents. `runtime_supports_json`
@@ -67,30 +68,6 @@ impl Podman {
         self.tmp.path().join(name)
     }
 
-    /// `podman` with this world's globals.
-    fn command(&self) -> Command {
-        let mut cmd = Command::new("podman");
-        cmd.env("CONTAINERS_CONF", self.path("containers.conf"))
-            .arg("--root")
-            .arg(self.path("root"))
-            .arg("--runroot")
-            .arg(self.path("run"))
-            .args(["--storage-driver", "vfs"]);
-        cmd
-    }
-
-    /// `podman ARGS`.
-    pub(crate) fn run(&self, args: &[&str]) -> Output {
-        output(self.command().args(args))
-    }
-
-    /// `podman ARGS`, which must succeed; its stdout.
-    pub(crate) fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "podman {args:?}: {}", text(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
     /// `podman --runtime RUNTIME run --cgroup-parent OURS ARGS…`.
     pub(crate) fn run_container(&self, runtime: &str, args: &[&str]) -> Output {
         self.run(&self.run_args(runtime, args))
@@ -130,6 +107,21 @@ impl Podman {
     fn clean(&self) {
         let _ = self.run(&["pod", "rm", "--all", "--force", "--time", "0"]);
         let _ = self.run(&["rm", "--all", "--force", "--time", "0"]);
+    }
+}
+
+impl Client for Podman {
+    const NAME: &'static str = "podman";
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new("podman");
+        cmd.env("CONTAINERS_CONF", self.path("containers.conf"))
+            .arg("--root")
+            .arg(self.path("root"))
+            .arg("--runroot")
+            .arg(self.path("run"))
+            .args(["--storage-driver", "vfs"]);
+        cmd
     }
 }
 
@@ -177,16 +169,7 @@ fn podman_detached_container_is_exec_d_listed_measured_stopped_and_removed() {
     assert_eq!(stats[0]["pids"], "1", "{stats}");
     let memory = stats[0]["mem_usage"].as_str().unwrap_or_default();
     assert!(!memory.starts_with("0B"), "no memory measured: {stats}");
-    // sleep as pid 1 ignores SIGTERM: podman sends SIGKILL after the timeout.
-    podman.ok(&["stop", "--time", "1", "d"]);
-    let state = podman.ok(&[
-        "inspect",
-        "d",
-        "--format",
-        "{{.State.Status}} {{.State.ExitCode}}",
-    ]);
-    assert_eq!(state.trim(), "exited 137");
-    podman.ok(&["rm", "d"]);
+    podman.stop_by_kill_and_remove("d");
     podman.finish();
 }
 
@@ -226,14 +209,7 @@ fn podman_exec_of_a_missing_or_non_executable_program_fails_as_with_runc() {
 fn podman_run_it_gives_a_terminal_under_tmux() {
     let podman = Podman::new("podman-tty");
     let line = podman.shell_line(PEAPOD_OCI, &["-it", "--rm", "busybox", "sh"]);
-    let tmux = Tmux::start("podman-tty", &line);
-    tmux.wait_for_text("/ #", Duration::from_secs(30));
-    tmux.type_line("tty; echo $((6*7)) $COLUMNS");
-    let screen = tmux.wait_for_text("42", Duration::from_secs(10));
-    assert!(screen.contains("/dev/pts/0"), "{screen}");
-    tmux.type_line("exit 3");
-    tmux.wait_for_text("EXITED=3", Duration::from_secs(30));
-    drop(tmux);
+    assert_interactive_shell("podman-tty", &line);
     podman.finish();
 }
 

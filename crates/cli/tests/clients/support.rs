@@ -36,6 +36,42 @@ pub(crate) fn assert_failed_with(out: &Output, code: i32, words: &[&str], runtim
     }
 }
 
+/// A client's command line with its private globals (root, socket, config).
+pub(crate) trait Client {
+    /// The program's name, for messages.
+    const NAME: &'static str;
+
+    /// The program with this test's globals.
+    fn command(&self) -> Command;
+
+    /// `CLIENT ARGS`.
+    fn run(&self, args: &[&str]) -> Output {
+        output(self.command().args(args))
+    }
+
+    /// `CLIENT ARGS`, which must succeed; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{} {args:?}: {}",
+            Self::NAME,
+            text(&out)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `stop --time 1` of a container whose pid 1 ignores SIGTERM (sleep): the client
+    /// kills it after the timeout, records exit 137; then `rm`.
+    fn stop_by_kill_and_remove(&self, name: &str) {
+        self.ok(&["stop", "--time", "1", name]);
+        let format = "{{.State.Status}} {{.State.ExitCode}}";
+        let state = self.ok(&["inspect", name, "--format", format]);
+        assert_eq!(state.trim(), "exited 137", "{}", Self::NAME);
+        self.ok(&["rm", name]);
+    }
+}
+
 /// Runs `cmd` to completion, stdin closed.
 pub(crate) fn output(cmd: &mut Command) -> Output {
     cmd.stdin(std::process::Stdio::null())
@@ -147,6 +183,19 @@ pub(crate) fn assert_no_processes_mentioning(needle: &str) {
             }
         },
     );
+}
+
+/// Runs `shell_command` (a client's `run -it … sh`) on a terminal under tmux, asserts that
+/// the shell has a terminal (/dev/pts/0) and answers, and that `exit 3` ends the client
+/// with 3.
+pub(crate) fn assert_interactive_shell(name: &str, shell_command: &str) {
+    let tmux = Tmux::start(name, shell_command);
+    tmux.wait_for_text("/ #", Duration::from_secs(30));
+    tmux.type_line("tty; echo $((6*7))");
+    let screen = tmux.wait_for_text("42", Duration::from_secs(10));
+    assert!(screen.contains("/dev/pts/0"), "{screen}");
+    tmux.type_line("exit 3");
+    tmux.wait_for_text("EXITED=3", Duration::from_secs(30));
 }
 
 /// A private tmux server (its own socket) running one session: a terminal for `-it`.
