@@ -11,7 +11,7 @@ use crate::oci_support::{assert_root, fixtures, text};
 use crate::support::{
     Client, PEAPOD_OCI, assert_failed_with, assert_interactive_shell, assert_no_cgroup,
     assert_no_mounts_under, assert_no_processes_mentioning, remove_cgroup_tree, short_tempdir,
-    wait_for,
+    terminate, wait_for,
 };
 
 /// Debian's CLI, of the daemon's version (`/usr/local/bin/docker` may be a newer one).
@@ -102,40 +102,21 @@ impl Docker {
     /// Removes the containers, then stops dockerd (SIGTERM; SIGKILL after 30 s) and cleans
     /// what it leaves. Never panics: it also runs from `drop` after a failed assertion.
     fn stop(&mut self) -> Result<(), String> {
-        let Some(mut daemon) = self.daemon.take() else {
+        let Some(daemon) = self.daemon.take() else {
             return Ok(());
         };
         let ids = self.run(&["ps", "--all", "--quiet"]);
         for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
             let _ = self.run(&["rm", "--force", id]);
         }
-        let pid = nix::unistd::Pid::from_raw(daemon.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            match daemon.try_wait() {
-                Ok(Some(status)) => break Ok(status),
-                Ok(None) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Ok(None) => {
-                    let _ = daemon.kill();
-                    let _ = daemon.wait();
-                    break Err("dockerd did not exit in 30 s of SIGTERM".to_owned());
-                }
-                Err(e) => break Err(format!("cannot wait for dockerd: {e}")),
-            }
-        };
+        let status = terminate(daemon, "dockerd");
         // Left by dockerd on shutdown: the default netns's bind mount, its cgroup parents.
         let netns = self.path("exec/netns/default");
         if netns.exists() {
             let _ = nix::mount::umount2(&netns, nix::mount::MntFlags::MNT_DETACH);
         }
         remove_cgroup_tree(&self.cgroup_parent);
-        match status? {
-            status if status.success() => Ok(()),
-            status => Err(format!("dockerd exited with {status}")),
-        }
+        status
     }
 }
 

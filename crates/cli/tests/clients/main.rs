@@ -3,6 +3,7 @@
 //! on the host. Every test is privileged and leaves nothing behind.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test setup should panic
 
+mod containerd;
 mod docker;
 /// The runtime tests' helpers (root check, fixtures, cgroup paths, output text).
 #[path = "../oci/support.rs"]

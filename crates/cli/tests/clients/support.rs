@@ -72,6 +72,27 @@ pub(crate) trait Client {
     }
 }
 
+/// Stops a daemon the test started: SIGTERM by its pid, then (30 s later) SIGKILL. Never
+/// panics: it also runs from `drop` after a failed assertion. Ok if it exited successfully.
+pub(crate) fn terminate(mut daemon: std::process::Child, name: &str) -> Result<(), String> {
+    let pid = nix::unistd::Pid::from_raw(daemon.id() as i32);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match daemon.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => return Err(format!("{name} exited with {status}")),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = daemon.kill();
+                let _ = daemon.wait();
+                return Err(format!("{name} did not exit in 30 s of SIGTERM"));
+            }
+            Err(e) => return Err(format!("cannot wait for {name}: {e}")),
+        }
+    }
+}
+
 /// Runs `cmd` to completion, stdin closed.
 pub(crate) fn output(cmd: &mut Command) -> Output {
     cmd.stdin(std::process::Stdio::null())
