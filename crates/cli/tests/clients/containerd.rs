@@ -19,14 +19,19 @@ use crate::support::{
 /// The name `ctr images import` gives the fixture (its docker-archive's tag, normalised).
 const IMAGE: &str = "docker.io/library/busybox:latest";
 
-/// containerd's config: everything under `dir`, the CRI plugin off (the CRI tests enable
-/// it).
-fn config(dir: &str) -> String {
+/// containerd's config: everything under `dir`, then `plugins` (TOML), and the CRI plugin
+/// off unless `plugins` configures it.
+pub(crate) fn config(dir: &str, plugins: &str) -> String {
+    let disabled = if plugins.contains("io.containerd.grpc.v1.cri") {
+        ""
+    } else {
+        "\"io.containerd.grpc.v1.cri\""
+    };
     format!(
         r#"version = 2
 root = "{dir}/root"
 state = "{dir}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+disabled_plugins = [{disabled}]
 
 [grpc]
   address = "{dir}/c.sock"
@@ -39,7 +44,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 
 [plugins."io.containerd.internal.v1.opt"]
   path = "{dir}/opt"
-"#
+{plugins}"#
     )
 }
 
@@ -47,15 +52,29 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 pub(crate) struct Containerd {
     tmp: tempfile::TempDir,
     daemon: Option<Child>,
-    cgroup_parent: String,
+    pub(crate) cgroup_parent: String,
+    /// The containerd namespace `ctr` works in.
+    namespace: &'static str,
 }
 
 impl Containerd {
     pub(crate) fn new(name: &str) -> Self {
+        Self::with_plugins(name, "peapod", |_| String::new(), &["busybox"])
+    }
+
+    /// A containerd whose config ends with `plugins(dir)`, `ctr` in `namespace`, the
+    /// fixture `images` imported.
+    pub(crate) fn with_plugins(
+        name: &str,
+        namespace: &'static str,
+        plugins: impl FnOnce(&str) -> String,
+        images: &[&str],
+    ) -> Self {
         assert_root();
         let tmp = short_tempdir("ccl-");
         let dir = tmp.path().to_str().unwrap().to_owned();
-        std::fs::write(tmp.path().join("config.toml"), config(&dir)).unwrap();
+        let config = config(&dir, &plugins(&dir));
+        std::fs::write(tmp.path().join("config.toml"), config).unwrap();
         let log = std::fs::File::create(tmp.path().join("containerd.log")).unwrap();
         let daemon = Command::new("containerd")
             .arg("--config")
@@ -69,6 +88,7 @@ impl Containerd {
             tmp,
             daemon: Some(daemon),
             cgroup_parent: format!("/peapod-test/clients-{name}-{}", std::process::id()),
+            namespace,
         };
         wait_for("containerd to answer", Duration::from_secs(60), || {
             let out = containerd.run(&["version"]);
@@ -78,18 +98,15 @@ impl Containerd {
                 Err(containerd.log())
             }
         });
-        let archive = fixtures().join("busybox/docker-archive.tar");
-        containerd.ok(&[
-            "images",
-            "import",
-            "--snapshotter",
-            "native",
-            archive.to_str().unwrap(),
-        ]);
+        for image in images {
+            let archive = fixtures().join(format!("{image}/docker-archive.tar"));
+            let archive = archive.to_str().unwrap();
+            containerd.ok(&["images", "import", "--snapshotter", "native", archive]);
+        }
         containerd
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.tmp.path().join(name)
     }
 
@@ -138,7 +155,8 @@ impl Containerd {
         status
     }
 
-    /// Stops everything and asserts that nothing of ours is left.
+    /// Stops everything and asserts that nothing of ours is left (the runtimes' state
+    /// directories under ours are empty).
     pub(crate) fn finish(mut self) {
         let stopped = self.stop();
         assert!(stopped.is_ok(), "{stopped:?}\n{}", self.log());
@@ -155,7 +173,7 @@ impl Client for Containerd {
         let mut cmd = Command::new("ctr");
         cmd.arg("--address")
             .arg(self.path("c.sock"))
-            .args(["--namespace", "peapod"]);
+            .args(["--namespace", self.namespace]);
         cmd
     }
 }

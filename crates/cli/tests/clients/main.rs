@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test setup should panic
 
 mod containerd;
+mod cri;
 mod docker;
 /// The runtime tests' helpers (root check, fixtures, cgroup paths, output text).
 #[path = "../oci/support.rs"]

@@ -1,0 +1,342 @@
+//! The Kubernetes node path without a kubelet: containerd's CRI plugin with a runtime
+//! handler `peapod` (`io.containerd.runc.v2`, `BinaryName` = peapod-oci), driven by a small
+//! CRI client speaking the CRI gRPC API (`k8s-cri`'s protos over tonic) to containerd's
+//! socket, as a kubelet does: a pod sandbox (the `pause` fixture), two busybox containers in
+//! it talking over localhost, ExecSync, ContainerStatus, ContainerStats, a container that
+//! exits and is stopped, StopPodSandbox and RemovePodSandbox. The handler `runc` is the
+//! control: the same steps must give the same answers.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
+use k8s_cri::v1::{
+    ContainerConfig, ContainerMetadata, ContainerState, ContainerStatsRequest,
+    ContainerStatusRequest, CreateContainerRequest, ExecSyncRequest, ImageSpec,
+    LinuxPodSandboxConfig, LinuxSandboxSecurityContext, ListContainersRequest,
+    ListPodSandboxRequest, NamespaceMode, NamespaceOption, PodSandboxConfig, PodSandboxMetadata,
+    RemovePodSandboxRequest, RunPodSandboxRequest, StartContainerRequest, StopContainerRequest,
+    StopPodSandboxRequest,
+};
+use tonic::transport::Channel;
+
+use crate::containerd::Containerd;
+use crate::support::{PEAPOD_OCI, RUNC};
+
+/// The CRI plugin's config: the `pause` fixture as sandbox image, handlers `runc` and
+/// `peapod` (each with its own state root under ours), the native snapshotter, no streaming
+/// server port, and `restrict_oom_score_adj` (the sandbox's default -998 needs
+/// CAP_SYS_RESOURCE, which these machines lack for every runtime).
+fn cri_plugin(dir: &str) -> String {
+    let mut toml = format!(
+        r#"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "docker.io/library/pause:latest"
+  stream_server_port = "0"
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    conf_dir = "{dir}/cni"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "native"
+    default_runtime_name = "runc"
+"#
+    );
+    for (handler, binary) in [("runc", RUNC), ("peapod", PEAPOD_OCI)] {
+        let table = format!(r#"plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{handler}"#);
+        toml.push_str(&format!(
+            "    [{table}]\n      runtime_type = \"io.containerd.runc.v2\"\n      \
+             [{table}.options]\n        BinaryName = \"{binary}\"\n        \
+             Root = \"{dir}/{handler}\"\n"
+        ));
+    }
+    toml
+}
+
+/// A CRI runtime client over containerd's unix socket, on a current-thread tokio runtime.
+struct Cri {
+    rt: tokio::runtime::Runtime,
+    client: RuntimeServiceClient<Channel>,
+}
+
+impl Cri {
+    fn connect(socket: std::path::PathBuf) -> Self {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let channel = rt
+            .block_on(
+                tonic::transport::Endpoint::from_static("http://[::]:50051")
+                    .connect_with_connector(tower::service_fn(move |_| {
+                        let socket = socket.clone();
+                        async move {
+                            let stream = tokio::net::UnixStream::connect(socket).await?;
+                            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
+                        }
+                    })),
+            )
+            .unwrap();
+        Self {
+            rt,
+            client: RuntimeServiceClient::new(channel),
+        }
+    }
+}
+
+/// Calls a CRI method and unwraps its answer, naming the call if it fails.
+macro_rules! cri {
+    ($cri:expr, $method:ident, $request:expr) => {{
+        let cri: &mut Cri = &mut *$cri;
+        let request = $request;
+        match cri.rt.block_on(cri.client.$method(request)) {
+            Ok(answer) => answer.into_inner(),
+            Err(status) => panic!("CRI {}: {status}", stringify!($method)),
+        }
+    }};
+}
+
+/// A container of the pod: its name and command.
+fn container(
+    cri: &mut Cri,
+    pod_id: &str,
+    pod_config: &PodSandboxConfig,
+    name: &str,
+    command: &[&str],
+) -> String {
+    let config = ContainerConfig {
+        metadata: Some(ContainerMetadata {
+            name: name.to_owned(),
+            attempt: 0,
+        }),
+        image: Some(ImageSpec {
+            image: "docker.io/library/busybox:latest".to_owned(),
+            ..Default::default()
+        }),
+        command: command.iter().map(|c| (*c).to_owned()).collect(),
+        log_path: format!("{name}.log"),
+        ..Default::default()
+    };
+    let created = cri!(
+        cri,
+        create_container,
+        CreateContainerRequest {
+            pod_sandbox_id: pod_id.to_owned(),
+            config: Some(config),
+            sandbox_config: Some(pod_config.clone()),
+        }
+    );
+    let id = created.container_id;
+    cri!(
+        cri,
+        start_container,
+        StartContainerRequest {
+            container_id: id.clone(),
+        }
+    );
+    id
+}
+
+/// The container's state and exit code, as ContainerStatus reports them.
+fn status(cri: &mut Cri, id: &str) -> (i32, i32) {
+    let answer = cri!(
+        cri,
+        container_status,
+        ContainerStatusRequest {
+            container_id: id.to_owned(),
+            verbose: false,
+        }
+    );
+    let status = answer.status.unwrap_or_default();
+    (status.state, status.exit_code)
+}
+
+/// What a kubelet does with one pod, under `handler`; returns what the pod showed, for
+/// comparing handlers.
+fn pod_lifecycle(cri: &mut Cri, containerd: &Containerd, handler: &str, port: u16) -> Vec<String> {
+    let mut seen = Vec::new();
+    let pod_config = PodSandboxConfig {
+        metadata: Some(PodSandboxMetadata {
+            name: format!("pod-{handler}"),
+            uid: format!("uid-{handler}-{}", std::process::id()),
+            namespace: "peapod".to_owned(),
+            attempt: 0,
+        }),
+        log_directory: containerd
+            .path(&format!("logs-{handler}"))
+            .display()
+            .to_string(),
+        linux: Some(LinuxPodSandboxConfig {
+            cgroup_parent: format!("{}/pod-{handler}", containerd.cgroup_parent),
+            security_context: Some(LinuxSandboxSecurityContext {
+                namespace_options: Some(NamespaceOption {
+                    network: NamespaceMode::Node as i32,
+                    pid: NamespaceMode::Container as i32,
+                    ipc: NamespaceMode::Pod as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        labels: HashMap::new(),
+        ..Default::default()
+    };
+    let pod = cri!(
+        cri,
+        run_pod_sandbox,
+        RunPodSandboxRequest {
+            config: Some(pod_config.clone()),
+            runtime_handler: handler.to_owned(),
+        }
+    );
+    let pod_id = pod.pod_sandbox_id;
+    let server_command = format!("while true; do nc -l -p {port} -e echo hello-pod; done");
+    let server = container(
+        cri,
+        &pod_id,
+        &pod_config,
+        "server",
+        &["sh", "-c", &server_command],
+    );
+    let client = container(cri, &pod_id, &pod_config, "client", &["sleep", "3600"]);
+    // The handler's runtime made them: they are in its state root (the shim's Root option,
+    // then the containerd namespace).
+    let state = containerd.path(handler).join("k8s.io");
+    for id in [&pod_id, &server, &client] {
+        assert!(
+            state.join(id).join("state.json").exists(),
+            "{handler}: {id} not in {state:?}"
+        );
+    }
+    // The client asks the server over localhost (the server may not listen yet).
+    let port = port.to_string();
+    let answer =
+        crate::support::wait_for("an answer over localhost", Duration::from_secs(20), || {
+            let exec = cri!(
+                cri,
+                exec_sync,
+                ExecSyncRequest {
+                    container_id: client.clone(),
+                    cmd: ["nc", "127.0.0.1", &port].map(str::to_owned).to_vec(),
+                    timeout: 10,
+                }
+            );
+            let stdout = String::from_utf8_lossy(&exec.stdout).into_owned();
+            if stdout.contains("hello-pod") {
+                Ok(stdout)
+            } else {
+                Err(format!("{exec:?}"))
+            }
+        });
+    seen.push(answer);
+    // Both are in the sandbox's IPC namespace; ExecSync returns output and exit code.
+    let mut ipc = |id: &str| {
+        let exec = cri!(
+            cri,
+            exec_sync,
+            ExecSyncRequest {
+                container_id: id.to_owned(),
+                cmd: ["sh", "-c", "readlink /proc/self/ns/ipc; exit 5"]
+                    .map(str::to_owned)
+                    .to_vec(),
+                timeout: 10,
+            }
+        );
+        assert_eq!(exec.exit_code, 5, "{handler}: {exec:?}");
+        String::from_utf8_lossy(&exec.stdout).into_owned()
+    };
+    let (server_ipc, client_ipc) = (ipc(&server), ipc(&client));
+    assert!(server_ipc.starts_with("ipc:["), "{handler}: {server_ipc}");
+    assert_eq!(server_ipc, client_ipc, "{handler}");
+    let running = ContainerState::ContainerRunning as i32;
+    seen.push(format!(
+        "{:?}",
+        (status(cri, &server), status(cri, &client))
+    ));
+    assert_eq!(status(cri, &client).0, running, "{handler}");
+    let stats = cri!(
+        cri,
+        container_stats,
+        ContainerStatsRequest {
+            container_id: client.clone(),
+        }
+    );
+    let stats = stats.stats.unwrap_or_default();
+    let memory = stats
+        .memory
+        .and_then(|m| m.working_set_bytes)
+        .map(|v| v.value);
+    assert!(memory.is_some_and(|m| m > 0), "{handler}: no memory stats");
+    assert!(stats.cpu.is_some(), "{handler}: no cpu stats");
+    // A container that exits on its own is EXITED with its code, and stopping it (the
+    // shim's `kill --all` of a stopped container) succeeds at once.
+    let short = container(cri, &pod_id, &pod_config, "short", &["sh", "-c", "exit 3"]);
+    let exited = ContainerState::ContainerExited as i32;
+    let state = crate::support::wait_for(
+        "the short container to exit",
+        Duration::from_secs(20),
+        || {
+            let state = status(cri, &short);
+            if state.0 == exited {
+                Ok(state)
+            } else {
+                Err(format!("{state:?}"))
+            }
+        },
+    );
+    seen.push(format!("{state:?}"));
+    cri!(
+        cri,
+        stop_container,
+        StopContainerRequest {
+            container_id: short.clone(),
+            timeout: 5,
+        }
+    );
+    cri!(
+        cri,
+        stop_pod_sandbox,
+        StopPodSandboxRequest {
+            pod_sandbox_id: pod_id.clone(),
+        }
+    );
+    seen.push(format!(
+        "{:?}",
+        (status(cri, &server).0, status(cri, &client).0)
+    ));
+    cri!(
+        cri,
+        remove_pod_sandbox,
+        RemovePodSandboxRequest {
+            pod_sandbox_id: pod_id,
+        }
+    );
+    let left = cri!(cri, list_containers, ListContainersRequest { filter: None });
+    assert!(left.containers.is_empty(), "{handler}: {left:?}");
+    let left = cri!(
+        cri,
+        list_pod_sandbox,
+        ListPodSandboxRequest { filter: None }
+    );
+    assert!(left.items.is_empty(), "{handler}: {left:?}");
+    seen
+}
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn cri_pod_lifecycle_with_handler_peapod_answers_as_with_runc() {
+    let containerd = Containerd::with_plugins("cri", "k8s.io", cri_plugin, &["busybox", "pause"]);
+    let mut cri = Cri::connect(containerd.path("c.sock"));
+    // Host network (NamespaceMode NODE): a port of our own.
+    let port = 20000 + (std::process::id() % 20000) as u16;
+    let with_runc = pod_lifecycle(&mut cri, &containerd, "runc", port);
+    let with_peapod = pod_lifecycle(&mut cri, &containerd, "peapod", port + 1);
+    assert_eq!(with_runc[0], "hello-pod\n");
+    let with_peapod_named: Vec<String> = with_peapod
+        .iter()
+        .map(|s| s.replace("pod-peapod", "pod-runc"))
+        .collect();
+    assert_eq!(with_peapod_named, with_runc, "peapod-oci, then runc");
+    drop(cri);
+    containerd.finish();
+}
