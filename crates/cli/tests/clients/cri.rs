@@ -13,10 +13,10 @@ use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use k8s_cri::v1::{
     ContainerConfig, ContainerMetadata, ContainerState, ContainerStatsRequest,
     ContainerStatusRequest, CreateContainerRequest, ExecSyncRequest, ImageSpec,
-    LinuxPodSandboxConfig, LinuxSandboxSecurityContext, ListContainersRequest,
-    ListPodSandboxRequest, NamespaceMode, NamespaceOption, PodSandboxConfig, PodSandboxMetadata,
-    RemovePodSandboxRequest, RunPodSandboxRequest, StartContainerRequest, StopContainerRequest,
-    StopPodSandboxRequest,
+    LinuxContainerResources, LinuxPodSandboxConfig, LinuxSandboxSecurityContext,
+    ListContainersRequest, ListPodSandboxRequest, NamespaceMode, NamespaceOption, PodSandboxConfig,
+    PodSandboxMetadata, RemovePodSandboxRequest, RunPodSandboxRequest, StartContainerRequest,
+    StopContainerRequest, StopPodSandboxRequest, UpdateContainerResourcesRequest,
 };
 use tonic::transport::Channel;
 
@@ -254,6 +254,39 @@ fn pod_lifecycle(cri: &mut Cri, containerd: &Containerd, handler: &str, port: u1
         (status(cri, &server), status(cri, &client))
     ));
     assert_eq!(status(cri, &client).0, running, "{handler}");
+    // UpdateContainerResources: the shim's `update --resources -`, applied live; the
+    // handler's runtime reads the new limit back (`events --stats`, as runc prints it).
+    let resources = LinuxContainerResources {
+        memory_limit_in_bytes: 64 << 20,
+        ..Default::default()
+    };
+    cri!(
+        cri,
+        update_container_resources,
+        UpdateContainerResourcesRequest {
+            container_id: client.clone(),
+            linux: Some(resources),
+            ..Default::default()
+        }
+    );
+    let binary = if handler == "runc" { RUNC } else { PEAPOD_OCI };
+    let mut events = std::process::Command::new(binary);
+    events
+        .arg("--root")
+        .arg(&state)
+        .args(["events", "--stats", &client]);
+    let out = crate::support::output(&mut events);
+    assert!(
+        out.status.success(),
+        "{handler}: {}",
+        crate::support::text(&out)
+    );
+    let event: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        event["data"]["memory"]["usage"]["limit"],
+        64 << 20,
+        "{handler}: {event}"
+    );
     let stats = cri!(
         cri,
         container_stats,
