@@ -8,7 +8,6 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
 
 use crate::oci_support::{assert_root, fixtures, text};
 use crate::support::{
@@ -90,7 +89,7 @@ impl Containerd {
             cgroup_parent: format!("/peapod-test/clients-{name}-{}", std::process::id()),
             namespace,
         };
-        wait_for("containerd to answer", Duration::from_secs(60), || {
+        wait_for("containerd to answer", crate::support::CLIENT_WAIT, || {
             let out = containerd.run(&["version"]);
             if out.status.success() {
                 Ok(())
@@ -235,7 +234,7 @@ fn ctr_detached_task_is_exec_d_listed_paused_measured_killed_and_deleted() {
     let status = |want: &str| {
         wait_for(
             &format!("task status {want}"),
-            Duration::from_secs(10),
+            crate::support::CLIENT_WAIT,
             || {
                 let tasks = containerd.ok(&["tasks", "list"]);
                 let line = tasks.lines().find(|l| l.starts_with("bg ")).unwrap_or("");
@@ -296,7 +295,7 @@ fn ctr_memory_limit_oom_is_an_oom_event_as_with_runc() {
     // `ctr events` subscribes asynchronously: a first task's events show it is listening.
     let out = containerd.run_task(PEAPOD_OCI, &["--rm"], "ready", &["true"]);
     assert!(out.status.success(), "{}", text(&out));
-    wait_for("ctr events to listen", Duration::from_secs(10), || {
+    wait_for("ctr events to listen", crate::support::CLIENT_WAIT, || {
         let seen = std::fs::read_to_string(&events_path).unwrap_or_default();
         if seen.contains("\"ready\"") {
             Ok(())
@@ -312,7 +311,7 @@ fn ctr_memory_limit_oom_is_an_oom_event_as_with_runc() {
     }
     wait_for(
         "an oom event for each task",
-        Duration::from_secs(10),
+        crate::support::CLIENT_WAIT,
         || {
             let seen = std::fs::read_to_string(&events_path).unwrap_or_default();
             let oom =

@@ -7,7 +7,6 @@
 //! control: the same steps must give the same answers.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use k8s_cri::v1::{
@@ -292,8 +291,10 @@ fn pod_lifecycle(
     }
     // The client asks the server over localhost (the server may not listen yet).
     let port = port.to_string();
-    let answer =
-        crate::support::wait_for("an answer over localhost", Duration::from_secs(20), || {
+    let answer = crate::support::wait_for(
+        "an answer over localhost",
+        crate::support::CLIENT_WAIT,
+        || {
             let exec = cri!(
                 cri,
                 exec_sync,
@@ -309,7 +310,8 @@ fn pod_lifecycle(
             } else {
                 Err(format!("{exec:?}"))
             }
-        });
+        },
+    );
     seen.push(answer);
     // Both are in the sandbox's IPC namespace; ExecSync returns output and exit code.
     let mut ipc = |id: &str| {
@@ -389,7 +391,7 @@ fn pod_lifecycle(
     let exited = ContainerState::ContainerExited as i32;
     let state = crate::support::wait_for(
         "the short container to exit",
-        Duration::from_secs(20),
+        crate::support::CLIENT_WAIT,
         || {
             let state = status(cri, &short);
             if state.0 == exited {

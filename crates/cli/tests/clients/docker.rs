@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
 
 use crate::oci_support::{assert_root, fixtures, text};
 use crate::support::{
@@ -60,7 +59,7 @@ impl Docker {
             daemon: Some(daemon),
             cgroup_parent,
         };
-        wait_for("dockerd to answer", Duration::from_secs(60), || {
+        wait_for("dockerd to answer", crate::support::CLIENT_WAIT, || {
             let out = docker.run(&["version"]);
             if out.status.success() {
                 Ok(())
@@ -195,7 +194,7 @@ fn docker_detached_container_is_exec_d_logged_stopped_and_removed() {
     );
     wait_for(
         "the container's output in docker logs",
-        Duration::from_secs(10),
+        crate::support::CLIENT_WAIT,
         || {
             let out = docker.run(&["logs", "detached"]);
             let (stdout, stderr) = (

@@ -6,7 +6,6 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::time::Duration;
 
 use crate::oci_support::{assert_root, fixtures, text};
 use crate::support::{
@@ -242,18 +241,22 @@ fn podman_pod_containers_talk_over_localhost() {
         .collect();
     let out = podman.run_container(PEAPOD_OCI, &server);
     assert!(out.status.success(), "{}", text(&out));
-    let answer = wait_for("an answer over localhost", Duration::from_secs(20), || {
-        let out = podman.run_container(
-            PEAPOD_OCI,
-            &["--rm", "--pod", "p", "busybox", "nc", "127.0.0.1", "8080"],
-        );
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        if stdout.contains("hello-pod") {
-            Ok(stdout)
-        } else {
-            Err(text(&out))
-        }
-    });
+    let answer = wait_for(
+        "an answer over localhost",
+        crate::support::CLIENT_WAIT,
+        || {
+            let out = podman.run_container(
+                PEAPOD_OCI,
+                &["--rm", "--pod", "p", "busybox", "nc", "127.0.0.1", "8080"],
+            );
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            if stdout.contains("hello-pod") {
+                Ok(stdout)
+            } else {
+                Err(text(&out))
+            }
+        },
+    );
     assert_eq!(answer, "hello-pod\n");
     let pods = podman.ok(&[
         "pod",

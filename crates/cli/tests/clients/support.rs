@@ -13,6 +13,10 @@ pub(crate) const PEAPOD_OCI: &str = env!("CARGO_BIN_EXE_peapod-oci");
 /// The control: Debian's runc, which every client here is known to work with.
 pub(crate) const RUNC: &str = "/usr/bin/runc";
 
+/// How long a client may take for one step: generous, as the VM guest emulates its CPU
+/// (2-25x slower than the host), and a bound all the same.
+pub(crate) const CLIENT_WAIT: Duration = Duration::from_secs(60);
+
 /// A private directory under /tmp with a short path (podman refuses a run root of 50
 /// characters or more; unix socket paths are limited to 108).
 pub(crate) fn short_tempdir(prefix: &str) -> tempfile::TempDir {
@@ -77,7 +81,7 @@ pub(crate) trait Client {
 pub(crate) fn terminate(mut daemon: std::process::Child, name: &str) -> Result<(), String> {
     let pid = nix::unistd::Pid::from_raw(daemon.id() as i32);
     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + CLIENT_WAIT;
     loop {
         match daemon.try_wait() {
             Ok(Some(status)) if status.success() => return Ok(()),
@@ -190,11 +194,11 @@ pub(crate) fn processes_mentioning(needle: &str) -> Vec<(i32, String)> {
     found
 }
 
-/// Waits (10 s at most) until no process mentions `needle` in its command line.
+/// Waits (`CLIENT_WAIT` at most) until no process mentions `needle` in its command line.
 pub(crate) fn assert_no_processes_mentioning(needle: &str) {
     wait_for(
         &format!("the exit of every process mentioning {needle}"),
-        Duration::from_secs(10),
+        CLIENT_WAIT,
         || {
             let left = processes_mentioning(needle);
             if left.is_empty() {
@@ -211,12 +215,12 @@ pub(crate) fn assert_no_processes_mentioning(needle: &str) {
 /// with 3.
 pub(crate) fn assert_interactive_shell(name: &str, shell_command: &str) {
     let tmux = Tmux::start(name, shell_command);
-    tmux.wait_for_text("/ #", Duration::from_secs(30));
+    tmux.wait_for_text("/ #", CLIENT_WAIT);
     tmux.type_line("tty; echo $((6*7))");
-    let screen = tmux.wait_for_text("42", Duration::from_secs(10));
+    let screen = tmux.wait_for_text("42", CLIENT_WAIT);
     assert!(screen.contains("/dev/pts/0"), "{screen}");
     tmux.type_line("exit 3");
-    tmux.wait_for_text("EXITED=3", Duration::from_secs(30));
+    tmux.wait_for_text("EXITED=3", CLIENT_WAIT);
 }
 
 /// A private tmux server (its own socket) running one session: a terminal for `-it`.
