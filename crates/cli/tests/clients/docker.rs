@@ -184,6 +184,8 @@ fn docker_detached_container_is_exec_d_logged_stopped_and_removed() {
         "-c",
         script,
     ]);
+    let runtime = docker.ok(&["inspect", "detached", "--format", "{{.HostConfig.Runtime}}"]);
+    assert_eq!(runtime.trim(), "peapod");
     assert_eq!(
         docker.ok(&["exec", "detached", "echo", "in", "it"]),
         "in it\n"

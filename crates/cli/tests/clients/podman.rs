@@ -157,6 +157,8 @@ fn podman_detached_container_is_exec_d_listed_measured_stopped_and_removed() {
         &["-d", "--name", "d", "busybox", "sleep", "600"],
     );
     assert!(out.status.success(), "{}", text(&out));
+    let runtime = podman.ok(&["inspect", "d", "--format", "{{.OCIRuntime}}"]);
+    assert_eq!(runtime.trim(), PEAPOD_OCI);
     assert_eq!(podman.ok(&["exec", "d", "echo", "in", "it"]), "in it\n");
     assert_eq!(podman.ok(&["exec", "d", "cat", "/proc/1/comm"]), "sleep\n");
     let top = podman.ok(&["top", "d", "pid", "args"]);
