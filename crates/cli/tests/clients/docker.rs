@@ -95,6 +95,8 @@ impl Docker {
         assert!(stopped.is_ok(), "{stopped:?}\n{}", self.log());
         assert_no_processes_mentioning(self.tmp.path().to_str().unwrap());
         assert_no_mounts_under(self.tmp.path());
+        // Once the last shim is gone: what it may have held when `stop` tried.
+        remove_cgroup_tree(&self.cgroup_parent);
         assert_no_cgroup(&self.cgroup_parent);
     }
 
