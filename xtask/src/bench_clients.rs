@@ -3,11 +3,11 @@
 //! shim (`--runc-binary`), and `docker run --rm --runtime R busybox true` through a private
 //! dockerd (`--add-runtime`). Iterations go round-robin over the runtimes.
 //!
-//! Each client's own floor is what it does without running anything: `ctr containers
-//! create` + `delete` (snapshot, metadata, no task), and `docker create` + `docker rm`, both
-//! through `sh -c` (about a millisecond, and one more client start-up than a `run`: the floor
-//! is, if anything, high). A runtime's share is its median minus that floor; the target is a
-//! share at most 0.6x crun's.
+//! The floor is the same client, shim and calls with a *null runtime*: a shell script that
+//! answers the shim's `create` with a process that waits on a fifo, `start` by writing to
+//! it, and everything else with success, so the floor holds everything but a runtime's own
+//! work (and a little more: four shell start-ups). A runtime's share is its median minus
+//! that floor; the target is a share at most 0.6x crun's.
 //!
 //! Runs in the private mount namespace `bench runtime` uses (crun 1.8 needs the hybrid
 //! host's cgroup2 mount hidden); the daemons' roots are on a tmpfs there, and the daemons
@@ -24,6 +24,25 @@ use crate::dist;
 use crate::util::{run_command, target_dir};
 
 const IMAGE: &str = "docker.io/library/busybox:latest";
+
+/// The null runtime (see the module doc); `FIFOS` is replaced by a directory of its own.
+const NULL_RUNTIME: &str = r#"#!/bin/sh
+pidfile= verb= id=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --root|--log|--log-format|--criu|--bundle|-b|--console-socket) shift ;;
+    --pid-file) shift; pidfile="$1" ;;
+    -*) ;;
+    *) if [ -z "$verb" ]; then verb="$1"; else id="$1"; fi ;;
+  esac
+  shift
+done
+case "$verb" in
+  create) mkfifo "FIFOS/$id"; (read x < "FIFOS/$id") & printf %s $! > "$pidfile" ;;
+  start) echo go > "FIFOS/$id" ;;
+  delete) rm -f "FIFOS/$id" ;;
+esac
+"#;
 
 /// A daemon started for the benchmark, stopped (SIGTERM, by pid) on drop.
 struct Daemon {
@@ -86,7 +105,13 @@ pub(crate) fn run(runs: usize) -> Result<()> {
             .arg(&dir),
     )?;
     let peapod = dist::release_dir()?.join("peapod-oci");
-    let runtimes: [(&'static str, PathBuf); 3] = [
+    let null = dir.join("null-runtime");
+    std::fs::create_dir_all(dir.join("fifos"))?;
+    let script = NULL_RUNTIME.replace("FIFOS", &dir.join("fifos").display().to_string());
+    std::fs::write(&null, script)?;
+    run_command(Command::new("chmod").arg("755").arg(&null))?;
+    let runtimes: [(&'static str, PathBuf); 4] = [
+        ("floor (null runtime)", null),
         ("runc", PathBuf::from("/usr/sbin/runc")),
         ("crun", PathBuf::from("/usr/bin/crun")),
         ("peapod-oci", peapod),
@@ -100,14 +125,7 @@ pub(crate) fn run(runs: usize) -> Result<()> {
             .args(["images", "import", "--snapshotter", "native"])
             .arg(&archive),
     )?;
-    let mut ctr_contenders = vec![shell_contender("floor (create+delete)", {
-        let base = ctr_line(&dir);
-        move |i| {
-            format!(
-                "{base} containers create --snapshotter native {IMAGE} f{i} && {base} containers delete f{i}"
-            )
-        }
-    })];
+    let mut ctr_contenders = Vec::new();
     for (name, binary) in &runtimes {
         let (dir, binary, name) = (dir.clone(), binary.clone(), *name);
         ctr_contenders.push(Contender {
@@ -117,7 +135,7 @@ pub(crate) fn run(runs: usize) -> Result<()> {
                 cmd.args(["run", "--rm", "--snapshotter", "native", "--runc-binary"])
                     .arg(&binary)
                     .arg("--runc-root")
-                    .arg(dir.join(format!("state-{name}")))
+                    .arg(dir.join(format!("state-{}", name.split(' ').next().unwrap_or(name))))
                     .args(["--cgroup", &format!("/peapod-bench/c{i}"), IMAGE])
                     .arg(format!("c{i}"))
                     .arg("true");
@@ -130,17 +148,15 @@ pub(crate) fn run(runs: usize) -> Result<()> {
 
     let dockerd = start_dockerd(&dir, &runtimes)?;
     run_command(docker(&dir).args(["load", "-q", "-i"]).arg(&archive))?;
-    let mut docker_contenders = vec![shell_contender("floor (create+rm)", {
-        let base = docker_line(&dir);
-        move |_| format!("{base} rm $({base} create busybox true)")
-    })];
+    let mut docker_contenders = Vec::new();
     for (name, _) in &runtimes {
         let (dir, name) = (dir.clone(), *name);
         docker_contenders.push(Contender {
             name,
             command: Box::new(move |_| {
                 let mut cmd = docker(&dir);
-                cmd.args(["run", "--rm", "--runtime", name, "busybox", "true"]);
+                let runtime = name.split(' ').next().unwrap_or(name);
+                cmd.args(["run", "--rm", "--runtime", runtime, "busybox", "true"]);
                 cmd
             }),
         });
@@ -201,38 +217,12 @@ fn report(title: &str, contenders: &[Contender], samples: &[Vec<Duration>], runs
     }
 }
 
-/// A contender that runs `line(i)` with `sh -c`.
-fn shell_contender(name: &'static str, line: impl Fn(usize) -> String + 'static) -> Contender {
-    Contender {
-        name,
-        command: Box::new(move |i| {
-            let mut cmd = Command::new("sh");
-            cmd.arg("-c").arg(line(i));
-            cmd
-        }),
-    }
-}
-
-fn ctr_line(dir: &Path) -> String {
-    format!(
-        "ctr --address {}/containerd/c.sock --namespace bench",
-        dir.display()
-    )
-}
-
 fn ctr(dir: &Path) -> Command {
     let mut cmd = Command::new("ctr");
     cmd.arg("--address")
         .arg(dir.join("containerd/c.sock"))
         .args(["--namespace", "bench"]);
     cmd
-}
-
-fn docker_line(dir: &Path) -> String {
-    format!(
-        "/usr/bin/docker --host unix://{}/docker/docker.sock",
-        dir.display()
-    )
 }
 
 fn docker(dir: &Path) -> Command {
@@ -291,6 +281,7 @@ fn start_dockerd(dir: &Path, runtimes: &[(&str, PathBuf)]) -> Result<Daemon> {
             "vfs",
         ]);
     for (name, binary) in runtimes.iter().filter(|(name, _)| *name != "runc") {
+        let name = name.split(' ').next().unwrap_or(name);
         cmd.arg(format!("--add-runtime={name}={}", binary.display()));
     }
     Daemon::start(
