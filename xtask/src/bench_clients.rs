@@ -59,6 +59,9 @@ impl Daemon {
         ready: &mut Command,
     ) -> Result<Self> {
         let file = std::fs::File::create(log)?;
+        if let Some(dir) = log.parent() {
+            cmd.current_dir(dir);
+        }
         let child = cmd
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)

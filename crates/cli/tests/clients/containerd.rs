@@ -76,6 +76,7 @@ impl Containerd {
         std::fs::write(tmp.path().join("config.toml"), config).unwrap();
         let log = std::fs::File::create(tmp.path().join("containerd.log")).unwrap();
         let daemon = Command::new("containerd")
+            .current_dir(tmp.path())
             .arg("--config")
             .arg(tmp.path().join("config.toml"))
             .stdin(Stdio::null())
@@ -172,7 +173,8 @@ impl Client for Containerd {
 
     fn command(&self) -> Command {
         let mut cmd = Command::new("ctr");
-        cmd.arg("--address")
+        cmd.current_dir(self.tmp.path())
+            .arg("--address")
             .arg(self.path("c.sock"))
             .args(["--namespace", self.namespace]);
         cmd
@@ -276,6 +278,7 @@ fn ctr_run_t_gives_a_terminal_under_tmux() {
         .map(|a| a.to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join(" ");
+    let line = format!("cd {} && {line}", containerd.tmp.path().display());
     assert_interactive_shell("ctr-tty", &line);
     containerd.finish();
 }

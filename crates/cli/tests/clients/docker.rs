@@ -35,6 +35,7 @@ impl Docker {
         let cgroup_parent = format!("/peapod-test/clients-{name}-{}", std::process::id());
         let log = std::fs::File::create(path("dockerd.log")).unwrap();
         let daemon = Command::new("dockerd")
+            .current_dir(tmp.path())
             .arg("--data-root")
             .arg(path("data"))
             .arg("--exec-root")
@@ -126,7 +127,7 @@ impl Client for Docker {
 
     fn command(&self) -> Command {
         let mut cmd = Command::new(DOCKER);
-        cmd.arg(format!(
+        cmd.current_dir(self.tmp.path()).arg(format!(
             "--host=unix://{}",
             self.path("docker.sock").display()
         ));
@@ -221,7 +222,8 @@ fn docker_detached_container_is_exec_d_logged_stopped_and_removed() {
 fn docker_run_it_gives_a_terminal_under_tmux() {
     let docker = Docker::new("docker-tty");
     let line = format!(
-        "{DOCKER} --host=unix://{} run -it --rm --runtime peapod busybox sh",
+        "cd {} && {DOCKER} --host=unix://{} run -it --rm --runtime peapod busybox sh",
+        docker.tmp.path().display(),
         docker.path("docker.sock").display()
     );
     assert_interactive_shell("docker-tty", &line);

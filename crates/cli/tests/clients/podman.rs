@@ -84,8 +84,9 @@ impl Podman {
         let mut cmd = self.command();
         cmd.args(self.run_args(runtime, args));
         let env = format!("CONTAINERS_CONF={}", self.path("containers.conf").display());
-        std::iter::once(env)
-            .chain(std::iter::once("podman".to_owned()))
+        let cd = format!("cd {} &&", self.tmp.path().display());
+        [cd, env, "podman".to_owned()]
+            .into_iter()
             .chain(cmd.get_args().map(|a| a.to_string_lossy().into_owned()))
             .collect::<Vec<_>>()
             .join(" ")
@@ -114,7 +115,9 @@ impl Client for Podman {
 
     fn command(&self) -> Command {
         let mut cmd = Command::new("podman");
-        cmd.env("CONTAINERS_CONF", self.path("containers.conf"))
+        // conmon writes files (an `oom` marker) into its working directory: ours.
+        cmd.current_dir(self.tmp.path())
+            .env("CONTAINERS_CONF", self.path("containers.conf"))
             .arg("--root")
             .arg(self.path("root"))
             .arg("--runroot")
