@@ -1,13 +1,17 @@
 //! `cargo xtask bench clients`: the OCI runtimes (runc, crun, peapod-oci) under real
 //! clients, side by side in one run: `ctr run --rm busybox true` through containerd's runc
 //! shim (`--runc-binary`), and `docker run --rm --runtime R busybox true` through a private
-//! dockerd (`--add-runtime`). Iterations go round-robin over the runtimes.
+//! dockerd (`--add-runtime`), and through containerd's CRI plugin a kubelet's pod of one
+//! container (RunPodSandbox, busybox `true` created and started, the pod stopped and
+//! removed) per runtime handler, by `examples/cri_bench.rs` (a CRI client that needs the
+//! workspace's dev-dependencies, hence an example and not xtask code). Iterations go
+//! round-robin over the runtimes.
 //!
 //! The floor is the same client, shim and calls with a *null runtime*: a shell script that
 //! answers the shim's `create` with a process that waits on a fifo, `start` by writing to
 //! it, and everything else with success, so the floor holds everything but a runtime's own
 //! work (and a little more: four shell start-ups). A runtime's share is its median minus
-//! that floor; the target is a share at most 0.6x crun's.
+//! that floor; the target is a share at most 0.6x crun's. The CRI pods have no floor yet.
 //!
 //! Runs in the private mount namespace `bench runtime` uses (crun 1.8 needs the hybrid
 //! host's cgroup2 mount hidden); the daemons' roots are on a tmpfs there, and the daemons
@@ -21,7 +25,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::bench::{Contender, percentiles, time_one};
 use crate::dist;
-use crate::util::{run_command, target_dir};
+use crate::util::{cargo, output, run_command, target_dir};
 
 const IMAGE: &str = "docker.io/library/busybox:latest";
 
@@ -122,9 +126,9 @@ pub(crate) fn run(runs: usize) -> Result<()> {
     let fixtures = target_dir().join("fixtures");
     let archive = fixtures.join("busybox/docker-archive.tar");
 
-    let containerd = start_containerd(&dir)?;
+    let containerd = start_containerd(&dir.join("containerd"), "")?;
     run_command(
-        ctr(&dir)
+        ctr(&dir.join("containerd"), "bench")
             .args(["images", "import", "--snapshotter", "native"])
             .arg(&archive),
     )?;
@@ -134,7 +138,7 @@ pub(crate) fn run(runs: usize) -> Result<()> {
         ctr_contenders.push(Contender {
             name,
             command: Box::new(move |i| {
-                let mut cmd = ctr(&dir);
+                let mut cmd = ctr(&dir.join("containerd"), "bench");
                 cmd.args(["run", "--rm", "--snapshotter", "native", "--runc-binary"])
                     .arg(&binary)
                     .arg("--runc-root")
@@ -167,19 +171,23 @@ pub(crate) fn run(runs: usize) -> Result<()> {
     let docker_samples = measure(&docker_contenders, runs)?;
     drop(dockerd);
 
+    let cri_samples = cri_pods(&dir, &runtimes[1..], runs)?;
+
     remove_cgroup_trees(&["peapod-bench", "peapod-bench-docker"]);
+    let names = |c: &[Contender]| c.iter().map(|c| c.name).collect::<Vec<_>>();
+    let title = "ctr run --rm busybox true";
+    report(title, &names(&ctr_contenders), &ctr_samples, runs, true);
+    let title = "docker run --rm busybox true";
     report(
-        "ctr run --rm busybox true",
-        &ctr_contenders,
-        &ctr_samples,
-        runs,
-    );
-    report(
-        "docker run --rm busybox true",
-        &docker_contenders,
+        title,
+        &names(&docker_contenders),
         &docker_samples,
         runs,
+        true,
     );
+    let title = "CRI: RunPodSandbox, busybox true created and started, pod stopped and removed";
+    let cri_names: Vec<&str> = runtimes[1..].iter().map(|(n, _)| *n).collect();
+    report(title, &cri_names, &cri_samples, runs, false);
     Ok(())
 }
 
@@ -197,34 +205,40 @@ fn measure(contenders: &[Contender], runs: usize) -> Result<Vec<Vec<Duration>>> 
     Ok(samples)
 }
 
-fn report(title: &str, contenders: &[Contender], samples: &[Vec<Duration>], runs: usize) {
+/// Medians, p10, p90 and ratios to crun; with a floor (the first row), each runtime's
+/// share (median minus floor) against crun's.
+fn report(title: &str, names: &[&str], samples: &[Vec<Duration>], runs: usize, floor: bool) {
     let medians: Vec<f64> = samples.iter().map(|s| percentiles(s).0).collect();
-    let floor = medians[0];
-    let crun = contenders
+    let base = if floor { medians[0] } else { 0.0 };
+    let crun = names
         .iter()
-        .position(|c| c.name == "crun")
+        .position(|n| *n == "crun")
         .map_or(f64::NAN, |i| medians[i]);
     println!("\n{title} ({runs} runs each, round-robin)");
     println!(
         "{:<22} {:>10} {:>8} {:>8} {:>9} {:>13}",
         "", "median ms", "p10", "p90", "x crun", "share x crun"
     );
-    for (c, s) in contenders.iter().zip(samples) {
+    for (name, s) in names.iter().zip(samples) {
         let (med, p10, p90) = percentiles(s);
+        let share = if floor {
+            format!("{:.2}", (med - base) / (crun - base))
+        } else {
+            "-".to_owned()
+        };
         println!(
-            "{:<22} {med:>10.1} {p10:>8.1} {p90:>8.1} {:>9.2} {:>13.2}",
-            c.name,
-            med / crun,
-            (med - floor) / (crun - floor)
+            "{name:<22} {med:>10.1} {p10:>8.1} {p90:>8.1} {:>9.2} {share:>13}",
+            med / crun
         );
     }
 }
 
-fn ctr(dir: &Path) -> Command {
+/// `ctr` on the containerd whose root is `root`, in `namespace`.
+fn ctr(root: &Path, namespace: &str) -> Command {
     let mut cmd = Command::new("ctr");
     cmd.arg("--address")
-        .arg(dir.join("containerd/c.sock"))
-        .args(["--namespace", "bench"]);
+        .arg(root.join("c.sock"))
+        .args(["--namespace", namespace]);
     cmd
 }
 
@@ -235,16 +249,22 @@ fn docker(dir: &Path) -> Command {
     cmd
 }
 
-fn start_containerd(dir: &Path) -> Result<Daemon> {
-    let root = dir.join("containerd");
-    std::fs::create_dir_all(&root)?;
+/// A containerd with its root at `root`, its config ending with `plugins` (the CRI plugin
+/// is off unless `plugins` configures it).
+fn start_containerd(root: &Path, plugins: &str) -> Result<Daemon> {
+    std::fs::create_dir_all(root)?;
     let r = root.display();
+    let disabled = if plugins.is_empty() {
+        "\"io.containerd.grpc.v1.cri\""
+    } else {
+        ""
+    };
     let config = format!(
         "version = 2\nroot = \"{r}/root\"\nstate = \"{r}/state\"\n\
-         disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+         disabled_plugins = [{disabled}]\n\
          [grpc]\n  address = \"{r}/c.sock\"\n[ttrpc]\n  address = \"{r}/c.sock.ttrpc\"\n\
          [debug]\n  address = \"{r}/debug.sock\"\n\
-         [plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"{r}/opt\"\n"
+         [plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"{r}/opt\"\n{plugins}"
     );
     std::fs::write(root.join("config.toml"), config)?;
     let mut cmd = Command::new("containerd");
@@ -253,8 +273,64 @@ fn start_containerd(dir: &Path) -> Result<Daemon> {
         "containerd",
         cmd,
         &root.join("log"),
-        ctr(dir).arg("version"),
+        ctr(root, "default").arg("version"),
     )
+}
+
+/// The CRI pods of `examples/cri_bench.rs` on a containerd with the CRI plugin and a
+/// handler per runtime: the timed pods, per runtime.
+fn cri_pods(dir: &Path, runtimes: &[(&str, PathBuf)], runs: usize) -> Result<Vec<Vec<Duration>>> {
+    run_command(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "peapod-cli",
+        "--example",
+        "cri_bench",
+    ]))?;
+    let bench = target_dir().join("debug/examples/cri_bench");
+    let root = dir.join("cri");
+    let handlers: Vec<String> = runtimes
+        .iter()
+        .map(|(name, binary)| format!("{name}={}", binary.display()))
+        .collect();
+    let plugins = output(
+        Command::new(&bench)
+            .arg("config")
+            .arg(&root)
+            .args(&handlers),
+    )?;
+    let containerd = start_containerd(&root, &plugins)?;
+    for image in ["busybox", "pause"] {
+        let archive = target_dir().join(format!("fixtures/{image}/docker-archive.tar"));
+        run_command(
+            ctr(&root, "k8s.io")
+                .args(["images", "import", "--snapshotter", "native"])
+                .arg(archive),
+        )?;
+    }
+    let names: Vec<&str> = runtimes.iter().map(|(name, _)| *name).collect();
+    let timed = output(
+        Command::new(&bench)
+            .arg("run")
+            .arg(root.join("c.sock"))
+            .arg(runs.to_string())
+            .args(&names),
+    )?;
+    drop(containerd);
+    let mut samples = vec![Vec::new(); names.len()];
+    for line in timed.lines() {
+        let (name, ms) = line
+            .split_once(' ')
+            .context("cri_bench printed a bad line")?;
+        let index = names
+            .iter()
+            .position(|n| *n == name)
+            .context("an unknown handler")?;
+        let ms: f64 = ms.parse().context("cri_bench printed a bad time")?;
+        samples[index].push(Duration::from_secs_f64(ms / 1000.0));
+    }
+    Ok(samples)
 }
 
 fn start_dockerd(dir: &Path, runtimes: &[(&str, PathBuf)]) -> Result<Daemon> {

@@ -5,6 +5,7 @@
 
 mod containerd;
 mod cri;
+mod cri_client;
 /// The runtime tests' helpers (root check, fixtures, cgroup paths, output text).
 #[path = "../oci/support.rs"]
 #[allow(dead_code)]

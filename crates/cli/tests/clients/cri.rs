@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 
-use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use k8s_cri::v1::{
     ContainerConfig, ContainerMetadata, ContainerState, ContainerStatsRequest,
     ContainerStatusRequest, CreateContainerRequest, ExecSyncRequest, ImageSpec,
@@ -18,41 +17,16 @@ use k8s_cri::v1::{
     StartContainerRequest, StopContainerRequest, StopPodSandboxRequest,
     UpdateContainerResourcesRequest,
 };
-use tonic::transport::Channel;
 
 use crate::containerd::Containerd;
+use crate::cri_client::{Cri, cri_plugin_toml};
 use crate::support::{PEAPOD_OCI, RUNC};
 
-/// The CRI plugin's config: the `pause` fixture as sandbox image, handlers `runc` and
-/// `peapod` (each with its own state root under ours), the native snapshotter, no streaming
-/// server port, and `restrict_oom_score_adj` (the sandbox's default -998 needs
-/// CAP_SYS_RESOURCE, which these machines lack for every runtime).
+/// The CRI plugin's config with handlers `runc` and `peapod`, and the pod network's CNI
+/// config (written under `dir`).
 fn cri_plugin(dir: &str) -> String {
     write_cni_config(dir);
-    let mut toml = format!(
-        r#"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "docker.io/library/pause:latest"
-  stream_server_port = "0"
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "{dir}/cni"
-    max_conf_num = 1
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "native"
-    default_runtime_name = "runc"
-"#
-    );
-    for (handler, binary) in [("runc", RUNC), ("peapod", PEAPOD_OCI)] {
-        let table = format!(r#"plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{handler}"#);
-        toml.push_str(&format!(
-            "    [{table}]\n      runtime_type = \"io.containerd.runc.v2\"\n      \
-             [{table}.options]\n        BinaryName = \"{binary}\"\n        \
-             Root = \"{dir}/{handler}\"\n"
-        ));
-    }
-    toml
+    cri_plugin_toml(dir, &[("runc", RUNC), ("peapod", PEAPOD_OCI)])
 }
 
 /// The pod network's bridge: ours alone (a name with our pid), removed by [`Bridge`].
@@ -106,37 +80,6 @@ impl Bridge {
 impl Drop for Bridge {
     fn drop(&mut self) {
         Self::delete();
-    }
-}
-
-/// A CRI runtime client over containerd's unix socket, on a current-thread tokio runtime.
-struct Cri {
-    rt: tokio::runtime::Runtime,
-    client: RuntimeServiceClient<Channel>,
-}
-
-impl Cri {
-    fn connect(socket: std::path::PathBuf) -> Self {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let channel = rt
-            .block_on(
-                tonic::transport::Endpoint::from_static("http://[::]:50051")
-                    .connect_with_connector(tower::service_fn(move |_| {
-                        let socket = socket.clone();
-                        async move {
-                            let stream = tokio::net::UnixStream::connect(socket).await?;
-                            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
-                        }
-                    })),
-            )
-            .unwrap();
-        Self {
-            rt,
-            client: RuntimeServiceClient::new(channel),
-        }
     }
 }
 
@@ -443,7 +386,7 @@ fn pod_lifecycle(
 fn pods_answer_as_with_runc(name: &str, network: NamespaceMode) {
     let bridge = Bridge;
     let containerd = Containerd::with_plugins(name, "k8s.io", cri_plugin, &["busybox", "pause"]);
-    let mut cri = Cri::connect(containerd.path("c.sock"));
+    let mut cri = Cri::connect(containerd.path("c.sock")).unwrap();
     // On the host network (NODE), a port of our own.
     let port = 20000 + (std::process::id() % 20000) as u16;
     let with_runc = pod_lifecycle(&mut cri, &containerd, ("runc", network), port);
