@@ -45,6 +45,8 @@ enum What {
     Runtime,
     /// Pull (gzip, zstd) and load of the debian fixture: peapod, podman, and a curl | tar floor.
     Image,
+    /// `ctr run --rm` and `docker run --rm` of busybox `true` with runc, crun and peapod-oci.
+    Clients,
 }
 
 /// One contender: how to run one lifecycle.
@@ -77,7 +79,11 @@ pub(crate) fn run(args: &Args) -> Result<()> {
                 .arg(exe)
                 .args([
                     "bench",
-                    "runtime",
+                    if args.what == What::Clients {
+                        "clients"
+                    } else {
+                        "runtime"
+                    },
                     "--inner",
                     "--runs",
                     &args.runs.to_string(),
@@ -88,6 +94,9 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         let _ = Command::new("umount")
             .arg("/sys/fs/cgroup/unified")
             .status();
+    }
+    if args.what == What::Clients {
+        return crate::bench_clients::run(args.runs.min(30));
     }
     let dir = target_dir().join("bench");
     let peapod = dist::release_dir()?.join("peapod-oci");

@@ -47,6 +47,14 @@ const PACKAGES: &[(&str, &str)] = &[
     ("curl", "bench image: the floor's blob downloads"),
     ("crun", "bench: a peer OCI runtime"),
     (
+        "catatonit",
+        "client tests: the init of the infra container podman builds for a pod",
+    ),
+    (
+        "tmux",
+        "client tests: a terminal for `podman run -it` and `docker run -it`",
+    ),
+    (
         "qemu-system-x86",
         "vm-test: the VM that runs the privileged tests on a cgroup v2 host",
     ),

@@ -7,9 +7,11 @@
 //! - `vm-test`: every test, privileged included, in a VM (cgroup v2, Debian's kernel); no root.
 //! - `demo`: show what peapod does today, on a fresh machine, offline.
 //! - `dist`: the release binaries as they ship (static).
-//! - `bench`: peapod against its peers, side by side in one run (`bench runtime`).
+//! - `bench`: peapod against its peers, side by side in one run (`bench runtime`, `bench
+//!   image`, `bench clients`).
 
 mod bench;
+mod bench_clients;
 mod bench_image;
 mod demo;
 mod deps;

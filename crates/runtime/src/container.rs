@@ -362,7 +362,7 @@ impl Container {
         Ok(self.cgroup()?.thaw()?)
     }
 
-    fn cgroup(&self) -> Result<&Cgroup> {
+    pub(crate) fn cgroup(&self) -> Result<&Cgroup> {
         if let Some(cgroup) = self.cgroup.get() {
             return Ok(cgroup);
         }
@@ -409,7 +409,7 @@ impl Container {
         Cgroup::open_with_created_parents(path, &parents)
     }
 
-    fn require(
+    pub(crate) fn require(
         &self,
         action: &'static str,
         allowed: &[Status],

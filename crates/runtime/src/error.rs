@@ -55,6 +55,24 @@ pub enum Error {
         path: PathBuf,
         why: String,
     },
+    /// The container's program cannot be run (found before the exec, as execvp would).
+    /// The cause is worded as Go's syscall package words the errno, lowercase ("no such
+    /// file or directory", "permission denied", and "executable file not found in $PATH"
+    /// for a name no `PATH` entry has), then the errno's name: docker's CLI and daemon,
+    /// podman and containerd match those words, case-sensitively in docker's CLI, to exit
+    /// with 127 (not found) or 126 (cannot run) as they do with runc.
+    #[error(
+        "cannot {} {program:?} in the container: {} ({errno:?})",
+        if *errno == nix::Error::ENOENT { "find executable" } else { "execute" },
+        exec_cause(*errno, *searched)
+    )]
+    Exec {
+        /// `process.args[0]`, as the config has it.
+        program: String,
+        errno: nix::Error,
+        /// Whether it was looked up in the container's `PATH` (it has no `/`).
+        searched: bool,
+    },
     #[error("container {id}: {message}")]
     Init { id: String, message: String },
     #[error("container {id}: the container process exited before it was created{detail}")]
@@ -69,6 +87,15 @@ pub enum Error {
         pid: i32,
         source: nix::Error,
     },
+}
+
+/// The errno as Go's `syscall.Errno.Error()` prints it (glibc's text, lowercase).
+fn exec_cause(errno: nix::Error, searched: bool) -> String {
+    if searched && errno == nix::Error::ENOENT {
+        "executable file not found in $PATH".to_owned()
+    } else {
+        errno.desc().to_lowercase()
+    }
 }
 
 impl Error {

@@ -360,13 +360,10 @@ fn find_program(process: &Process, env: &[String]) -> Result<CString> {
         .as_ref()
         .and_then(|a| a.first())
         .ok_or_else(|| missing("process.args"))?;
-    let fail = |errno: nix::Error| {
-        let what = if errno == nix::Error::ENOENT {
-            format!("find executable {arg0:?} in the container")
-        } else {
-            format!("execute {arg0:?} in the container")
-        };
-        Error::sys(what)(errno)
+    let fail = |errno: nix::Error| Error::Exec {
+        program: arg0.clone(),
+        errno,
+        searched: !arg0.contains('/'),
     };
     let found = if arg0.contains('/') {
         let path = PathBuf::from(arg0);

@@ -62,6 +62,7 @@ mod seccomp;
 mod security;
 mod state;
 mod trampoline;
+mod update;
 
 pub use config::{Bundle, parse_process};
 pub use container::{Container, CreateOptions, StateReport, parse_signal, wait_for};
@@ -71,3 +72,4 @@ pub use exec::ExecOptions;
 pub use oci_spec;
 pub use state::Status;
 pub use trampoline::available as exec_trampoline_available;
+pub use update::Stats;

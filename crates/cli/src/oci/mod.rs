@@ -4,6 +4,7 @@
 
 mod create;
 mod delete;
+mod events;
 mod exe_guard;
 mod exec;
 mod features;
@@ -16,6 +17,7 @@ mod spec;
 mod start;
 mod state;
 mod tty;
+mod update;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -103,6 +105,10 @@ enum Command {
     Features,
     /// Write a default config.json for a bundle.
     Spec(spec::Args),
+    /// Change a container's resources while it lives (flags, or OCI JSON with --resources).
+    Update(update::Args),
+    /// Print a container's resource usage (and OOM kills) as JSON events.
+    Events(events::Args),
 }
 
 /// Global options every verb may need.
@@ -164,6 +170,8 @@ pub fn main() -> ExitCode {
             Command::Resume(args) => pause::resume(&globals, args),
             Command::Features => features::run(),
             Command::Spec(args) => spec::run(args),
+            Command::Update(args) => update::run(&globals, args),
+            Command::Events(args) => events::run(&globals, args),
         }
     };
     match result {

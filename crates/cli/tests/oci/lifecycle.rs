@@ -232,7 +232,9 @@ fn exec_runs_in_the_containers_namespaces_and_cgroup_with_its_exit_code() {
     let out = world.oci(&["exec", &world.id, "/no/such/program"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        text(&out).contains("find executable \"/no/such/program\""),
+        text(&out).contains(
+            "find executable \"/no/such/program\" in the container: no such file or directory"
+        ),
         "{}",
         text(&out)
     );

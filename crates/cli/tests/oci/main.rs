@@ -13,3 +13,4 @@ mod seccomp_exec;
 mod security;
 mod spec_features;
 mod support;
+mod update_events;
