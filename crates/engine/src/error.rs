@@ -171,18 +171,23 @@ impl Error {
     /// Classifies the runtime's failure to start the container's program as docker does
     /// (127 not found, 126 not executable); other errors pass through.
     pub(crate) fn from_start(e: peapod_runtime::Error) -> Error {
-        let text = e.to_string();
-        if text.contains("find executable") || text.contains("exec") {
-            if text.contains("No such file") || text.contains("ENOENT") {
-                return Error::CommandNotFound(text);
-            }
-            if text.contains("Permission denied")
-                || text.contains("EACCES")
-                || text.contains("Exec format")
+        match &e {
+            peapod_runtime::Error::Exec { errno, .. } => match errno {
+                nix::Error::ENOENT | nix::Error::ENOTDIR => Error::CommandNotFound(e.to_string()),
+                _ => Error::CommandNotExecutable(e.to_string()),
+            },
+            // From the container's init, the same error arrives as its message.
+            peapod_runtime::Error::Init { message, .. }
+                if message.starts_with("cannot find executable")
+                    || message.starts_with("cannot execute") =>
             {
-                return Error::CommandNotExecutable(text);
+                if message.ends_with("(ENOENT)") || message.ends_with("(ENOTDIR)") {
+                    Error::CommandNotFound(e.to_string())
+                } else {
+                    Error::CommandNotExecutable(e.to_string())
+                }
             }
+            _ => Error::Runtime(e),
         }
-        Error::Runtime(e)
     }
 }

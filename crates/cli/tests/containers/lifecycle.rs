@@ -253,7 +253,17 @@ fn limits_and_identity_flags_reach_the_container() {
     ]);
     assert_eq!(out, "1000\npeapod-host\n/tmp\nnobody\n1\n");
     // Memory and pids limits, read from the container's cgroup on the host (v2 or v1).
-    let id = e.ok(&["run", "-d", "-m", "64m", "--pids-limit", "50", IMAGE, "sleep", "1000"]);
+    let id = e.ok(&[
+        "run",
+        "-d",
+        "-m",
+        "64m",
+        "--pids-limit",
+        "50",
+        IMAGE,
+        "sleep",
+        "1000",
+    ]);
     let cgroup = format!("{}/{}", e.cgroup.trim_start_matches('/'), id.trim());
     let read = |candidates: &[String]| -> String {
         candidates
@@ -268,7 +278,10 @@ fn limits_and_identity_flags_reach_the_container() {
         format!("/sys/fs/cgroup/memory/{cgroup}/memory.limit_in_bytes"),
     ]);
     assert_eq!(memory, "67108864");
-    let pids = read(&[format!("/sys/fs/cgroup/{cgroup}/pids.max"), format!("/sys/fs/cgroup/pids/{cgroup}/pids.max")]);
+    let pids = read(&[
+        format!("/sys/fs/cgroup/{cgroup}/pids.max"),
+        format!("/sys/fs/cgroup/pids/{cgroup}/pids.max"),
+    ]);
     assert_eq!(pids, "50");
     e.ok(&["rm", "-f", id.trim()]);
     // Read-only root, and docker's default capabilities (no NET_ADMIN).
