@@ -8,3 +8,4 @@ mod faults;
 mod lifecycle;
 mod monitor;
 mod support;
+mod verbs;

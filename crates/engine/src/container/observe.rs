@@ -403,8 +403,8 @@ impl Containers<'_> {
         Ok((user.uid, user.gid))
     }
 
-    /// `container prune`: removes every container that does not run (created or exited),
-    /// with their anonymous volumes; what each freed.
+    /// `container prune`: removes every container that does not run (created or exited);
+    /// what each freed. As docker's, their volumes stay (`volume prune` takes them).
     ///
     /// # Errors
     /// Database errors listing them; a container that cannot be removed ends the prune
@@ -413,7 +413,7 @@ impl Containers<'_> {
         let mut removed = Vec::new();
         for usage in self.disk_usage()? {
             if matches!(usage.record.state, State::Created | State::Exited) {
-                self.remove(&usage.record.id, false, true)?;
+                self.remove(&usage.record.id, false, false)?;
                 removed.push(usage);
             }
         }
