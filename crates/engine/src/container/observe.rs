@@ -346,7 +346,9 @@ impl Containers<'_> {
                 error,
             })
         });
-        if mounted_here {
+        // A container started meanwhile runs on this mount: its monitor unmounts it at exit.
+        let started = || self.get(&record.id).is_ok_and(|r| r.state.is_live());
+        if mounted_here && !started() {
             let unmounted = rootfs.unmount().map_err(Error::from);
             result?;
             unmounted?;
