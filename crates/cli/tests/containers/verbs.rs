@@ -189,9 +189,18 @@ fn top_lists_the_processes_with_ps_descriptors() {
         &["unknown descriptor \"bogus\"", "valid descriptors are"],
     );
     fails(&e, &["top", "nosuch"], &["no such container: nosuch"]);
-    e.ok(&["create", "--name", "stopped", IMAGE, "true"]);
+    let stopped = e.ok(&["create", "--name", "stopped", IMAGE, "true"]);
     fails(&e, &["top", "stopped"], &["stopped", "created"]);
-    e.ok(&["rm", "-f", "tp", "stopped"]);
+
+    // `container prune` takes the stopped one only, after asking.
+    fails(&e, &["container", "prune"], &["confirmation", "--force"]);
+    let pruned = e.ok(&["container", "prune", "-f"]);
+    assert_eq!(
+        pruned,
+        format!("Deleted Containers:\n{stopped}\nTotal reclaimed space: 0B\n"),
+    );
+    assert_eq!(e.ok(&["ps", "-a", "--format", "{{.Names}}"]), "tp\n");
+    e.ok(&["rm", "-f", "tp"]);
     e.assert_clean();
 }
 
