@@ -36,6 +36,21 @@ fn mounts_of(needle: &str) -> Vec<String> {
         .collect()
 }
 
+/// Spawns `cmd` with its stdout read line by line on a thread, into the receiver.
+fn spawn_lines(mut cmd: std::process::Command) -> (std::process::Child, mpsc::Receiver<String>) {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -110,20 +125,7 @@ fn stats_shows_docker_columns_once_and_streams_until_interrupted() {
     assert_eq!(names, "busy:1\n");
 
     // Streaming: a new table every second until interrupted.
-    let mut child = e
-        .cmd(&["stats", "busy"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let (mut child, rx) = spawn_lines(e.cmd(&["stats", "busy"]));
     let mut headers = 0;
     while headers < 2 {
         let line = rx
@@ -333,41 +335,65 @@ fn cp_copies_both_ways_running_or_not_and_refuses_what_is_missing() {
 #[ignore = "root: cargo xtask test"]
 fn port_events_info_version_and_completion_describe_the_engine() {
     let e = Engine::new();
+    // Follows new events (bounded by an --until far enough for a slow guest).
     let since = unix_now().to_string();
-    let until = (unix_now() + 4).to_string();
-    // Follows new events until --until comes.
-    let follower = e
-        .cmd(&[
-            "events",
-            "--since",
-            &since,
-            "--until",
-            &until,
-            "--filter",
-            "container=ev",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let until = (unix_now() + 120).to_string();
+    let (mut follower, rx) = spawn_lines(e.cmd(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "container=ev",
+    ]));
     let id = e.ok(&["create", "--name", "ev", IMAGE, "true"]);
     let id = id.trim();
     e.ok(&["create", "--name", "other", IMAGE, "true"]);
     assert_eq!(e.ok(&["port", "ev"]), "", "no published ports");
     fails(&e, &["port", "nosuch"], &["no such container: nosuch"]);
     e.ok(&["rm", "ev"]);
-    let out = follower.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    let printed = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<&str> = printed.lines().collect();
-    assert_eq!(lines.len(), 2, "create and remove of ev only: {printed}");
+    let mut lines = Vec::new();
+    while lines.len() < 2 {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("followed events: {lines:?}"));
+        lines.push(line);
+    }
     assert!(
         lines[0].contains(&format!("container create {id} (image={IMAGE}, name=ev)")),
-        "{printed}"
+        "{lines:?}"
     );
     assert!(
         lines[1].contains(&format!("container remove {id}")),
-        "{printed}"
+        "{lines:?}"
     );
+    assert!(
+        rx.recv_timeout(Duration::from_millis(300)).is_err(),
+        "only ev's events"
+    );
+    follower.kill().unwrap();
+    follower.wait().unwrap();
+
+    // An --until that comes ends the follower by itself.
+    let soon = (unix_now() + 2).to_string();
+    let mut ending = e
+        .cmd(&["events", "--until", &soon, "--filter", "container=nosuch"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = ending.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "events did not stop at --until"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success());
 
     let past = e.ok(&[
         "events",
