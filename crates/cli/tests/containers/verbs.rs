@@ -271,6 +271,19 @@ fn cp_copies_both_ways_running_or_not_and_refuses_what_is_missing() {
     e.ok(&["cp", "cpc:/etc", etc.to_str().unwrap()]);
     assert!(etc.join("passwd").is_file());
 
+    // A symlink source is copied as a link; with -L, as what it points to.
+    e.ok(&["exec", "cpc", "ln", "-s", "/tmp/hello.txt", "/tmp/link"]);
+    let link = host.join("link");
+    e.ok(&["cp", "cpc:/tmp/link", link.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_link(&link).unwrap(),
+        std::path::Path::new("/tmp/hello.txt")
+    );
+    let followed = host.join("followed");
+    e.ok(&["cp", "-L", "cpc:/tmp/link", followed.to_str().unwrap()]);
+    assert!(std::fs::symlink_metadata(&followed).unwrap().is_file());
+    assert_eq!(std::fs::read_to_string(&followed).unwrap(), "hello\n");
+
     // Tar streams both ways.
     let out = e.cmd(&["cp", "cpc:/tmp/hello.txt", "-"]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
