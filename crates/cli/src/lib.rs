@@ -28,6 +28,11 @@
 //!   everyone's progress bars come from; plain lines when stderr is not a terminal.
 //! - `tokio` (`rt` only): the `current_thread` runtime `login` runs the registry client on
 //!   (`pull` gets its own inside `peapod-image`).
+//! - `clap_complete` (no default features): `peapod completion bash|zsh|fish`, generated
+//!   from the same `clap` definition the parser uses, so the scripts never drift from the
+//!   verbs; clap's own companion crate, with no dependency beyond `clap`.
+//! - `peapod-cgroup`: `info` names the host's cgroup layout (v1, v2 or hybrid) with the
+//!   crate that owns that knowledge, rather than a second reading of mountinfo.
 
 pub mod commands;
 pub mod oci;

@@ -120,6 +120,22 @@ enum Command {
     /// Manage peapod itself.
     #[command(subcommand)]
     System(system::Command),
+    /// Display a live stream of containers' resource usage.
+    Stats(container::stats::Args),
+    /// Display the running processes of a container.
+    Top(container::top::Args),
+    /// Copy files between a container and the host.
+    Cp(container::cp::Args),
+    /// List a container's published ports.
+    Port(container::port::Args),
+    /// Print the engine's events (past ones with --since/--until, then new ones).
+    Events(system::events::Args),
+    /// Describe the host and the engine.
+    Info(system::info::Args),
+    /// Print the client's and the engine's versions.
+    Version(system::version::Args),
+    /// Print a shell completion script.
+    Completion(system::completion::Args),
 }
 
 /// Global options every verb may need.
@@ -219,6 +235,14 @@ pub fn main() -> ExitCode {
         Command::Save(args) => image::save::run(&globals, &args),
         Command::Import(args) => image::import::run(&globals, &args),
         Command::System(command) => system::run(&globals, command),
+        Command::Stats(args) => container::stats::run(&globals, &args),
+        Command::Top(args) => container::top::run(&globals, &args),
+        Command::Cp(args) => container::cp::run(&globals, &args),
+        Command::Port(args) => container::port::run(&globals, &args),
+        Command::Events(args) => system::events::run(&globals, &args),
+        Command::Info(args) => system::info::run(&globals, &args),
+        Command::Version(args) => system::version::run(&globals, &args),
+        Command::Completion(args) => system::completion::run(&globals, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -238,6 +262,29 @@ pub fn main() -> ExitCode {
 /// Prints an error with its causes, as `Error: …` on stderr.
 pub(crate) fn report(error: &anyhow::Error) {
     eprintln!("Error: {error:#}");
+}
+
+/// Asks `warning` and `Are you sure you want to continue? [y/N]` on the terminal (docker's
+/// prune prompt); whether the answer was yes. Without a terminal on stdin it fails, naming
+/// `verb` and `--force`.
+pub(crate) fn confirm(warning: &str, verb: &str) -> anyhow::Result<bool> {
+    use anyhow::Context as _;
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "{verb} asks for confirmation, but stdin is not a terminal: use --force to prune without asking"
+        );
+    }
+    print!("{warning}\nAre you sure you want to continue? [y/N] ");
+    std::io::stdout()
+        .flush()
+        .context("cannot write to stdout")?;
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("cannot read the answer from stdin")?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES"))
 }
 
 /// For verbs that go on past a failing argument (`rmi`, `image inspect`): reports every

@@ -10,6 +10,7 @@ mod flags;
 mod lifecycle;
 mod monitor;
 mod support;
+mod verbs;
 
 /// The image tests' registry harness (Debian's docker-registry with TLS and auth).
 #[path = "../../../image/tests/support/mod.rs"]

@@ -1,6 +1,6 @@
 //! Containers: their options ([`CreateOptions`]), records ([`ContainerRecord`]) and states,
 //! and the verbs ([`Containers`]): create, start, stop, kill, remove, list, inspect, wait,
-//! exec, attach, logs, pause, rename, top, stats, cp.
+//! exec, attach, logs, pause, rename, top, stats, cp, prune.
 
 mod bundle;
 mod create;
@@ -9,6 +9,7 @@ mod inspect;
 mod lifecycle;
 mod mounts;
 mod names;
+mod observe;
 mod options;
 mod reconcile;
 mod remove;
@@ -25,6 +26,7 @@ pub use lifecycle::StartedContainer;
 pub use mounts::{MountSpec, parse_mount, parse_tmpfs, parse_volume};
 pub(crate) use names::new_id;
 pub use names::validate as validate_name;
+pub use observe::{ContainerUsage, ObserveError, dir_size};
 pub use options::{
     HealthConfig, NetworkMode, PullPolicy, Resources, RestartPolicy, SeccompChoice, Ulimit,
     parse_cpus, parse_size, parse_ulimit,

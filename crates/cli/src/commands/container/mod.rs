@@ -2,6 +2,7 @@
 //! verb.
 
 pub(crate) mod attach;
+pub(crate) mod cp;
 pub(crate) mod create;
 pub(crate) mod exec;
 pub(crate) mod flags;
@@ -9,13 +10,17 @@ pub(crate) mod inspect;
 pub(crate) mod kill;
 pub(crate) mod logs;
 pub(crate) mod pause;
+pub(crate) mod port;
+pub(crate) mod prune;
 pub(crate) mod ps;
 pub(crate) mod rename;
 pub(crate) mod restart;
 pub(crate) mod rm;
 pub(crate) mod run;
 pub(crate) mod start;
+pub(crate) mod stats;
 pub(crate) mod stop;
+pub(crate) mod top;
 pub(crate) mod unpause;
 pub(crate) mod wait;
 
@@ -61,6 +66,16 @@ pub(crate) enum Command {
     Pause(pause::Args),
     /// Unpause all processes within one or more containers.
     Unpause(unpause::Args),
+    /// Display a live stream of containers' resource usage.
+    Stats(stats::Args),
+    /// Display the running processes of a container.
+    Top(top::Args),
+    /// Copy files between a container and the host.
+    Cp(cp::Args),
+    /// List a container's published ports.
+    Port(port::Args),
+    /// Remove all stopped containers.
+    Prune(prune::Args),
 }
 
 /// Runs `peapod container VERB`.
@@ -82,6 +97,11 @@ pub(crate) fn run(globals: &Globals, command: Command) -> Result<()> {
         Command::Rename(a) => rename::run(globals, &a),
         Command::Pause(a) => pause::run(globals, &a),
         Command::Unpause(a) => unpause::run(globals, &a),
+        Command::Stats(a) => stats::run(globals, &a),
+        Command::Top(a) => top::run(globals, &a),
+        Command::Cp(a) => cp::run(globals, &a),
+        Command::Port(a) => port::run(globals, &a),
+        Command::Prune(a) => prune::run(globals, &a),
     }
 }
 

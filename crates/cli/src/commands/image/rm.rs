@@ -18,11 +18,12 @@ pub(crate) struct Args {
 /// Removes each image in turn, printing `Untagged: NAME` and `Deleted: ID` lines; one that
 /// fails is reported and the others are still removed; then the command fails.
 pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
-    let images = globals.images()?;
+    let engine = globals.engine()?;
+    // An image a container uses is refused (unless -f); if the database cannot tell, too.
+    let in_use = |id: &peapod_image::Digest| engine.image_in_use(&id.to_string()).unwrap_or(true);
     let mut errors = Vec::new();
     for name in &args.images {
-        // No container uses an image until the engine lands.
-        match images.remove(name, args.force, |_| false) {
+        match engine.images().remove(name, args.force, in_use) {
             Ok(report) => {
                 let mut text = String::new();
                 for n in &report.untagged {

@@ -1,7 +1,11 @@
-//! `peapod system df`: disk used by images (containers and volumes come with the engine).
+//! `peapod system df`: disk used by images, containers (their writable layers) and local
+//! volumes, with what a prune could reclaim, as `docker system df` shows it.
+
+use std::collections::HashSet;
 
 use anyhow::Result;
-use serde_json::json;
+use peapod_engine::container::{MountSpec, State, dir_size};
+use serde_json::{Value, json};
 
 use crate::commands::Globals;
 use crate::output::{self, Format, human};
@@ -23,34 +27,109 @@ const HEADERS: &[(&str, &str)] = &[
     ("Reclaimable", "RECLAIMABLE"),
 ];
 
-/// Prints one row for images: how many, how many a container uses, their disk use
-/// (unpacked layers plus stored blobs), and what a prune could free.
-pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
-    let format = Format::parse(args.format.as_deref(), TABLE)?;
-    let usage = globals.images()?.disk_usage()?;
-    let size = usage.layers_size + usage.blobs_size;
-    // No container uses an image until the engine lands: all of it is reclaimable.
-    let active = 0;
-    let reclaimable = size;
+/// One row: docker's fields for JSON, its strings for a table or template.
+fn row(json: bool, kind: &str, total: usize, active: usize, size: u64, reclaimable: u64) -> Value {
     let percent = (reclaimable * 100).checked_div(size).unwrap_or(0);
-    let row = if let Format::Json = format {
+    let reclaim = format!("{} ({percent}%)", human::size(reclaimable));
+    if json {
         json!({
-            "Type": "Images",
-            "Total": usage.images,
+            "Type": kind,
+            "Total": total,
+            "TotalCount": total,
             "Active": active,
             "RawSize": size,
             "RawReclaimable": reclaimable,
             "Size": human::size(size),
-            "Reclaimable": format!("{} ({percent}%)", human::size(reclaimable)),
+            "Reclaimable": reclaim,
         })
     } else {
         json!({
-            "Type": "Images",
-            "TotalCount": usage.images.to_string(),
+            "Type": kind,
+            "TotalCount": total.to_string(),
             "Active": active.to_string(),
             "Size": human::size(size),
-            "Reclaimable": format!("{} ({percent}%)", human::size(reclaimable)),
+            "Reclaimable": reclaim,
         })
-    };
-    output::print_rows(&mut std::io::stdout().lock(), &format, &[row], HEADERS)
+    }
+}
+
+/// Prints the rows for images, containers and local volumes.
+pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
+    let format = Format::parse(args.format.as_deref(), TABLE)?;
+    let json = matches!(format, Format::Json);
+    let engine = globals.engine()?;
+    let containers = engine.containers().disk_usage()?;
+
+    // Images: an image a container uses is active; the others could be pruned (`-a`).
+    let usage = engine.images().disk_usage()?;
+    let size = usage.layers_size + usage.blobs_size;
+    let images = engine.images().list()?;
+    let used: HashSet<String> = containers
+        .iter()
+        .map(|c| c.record.image_id.clone())
+        .collect();
+    let active: Vec<_> = images
+        .iter()
+        .filter(|i| used.contains(&i.id.to_string()))
+        .collect();
+    let active_size: u64 = active.iter().map(|i| i.size).sum();
+    let mut rows = vec![row(
+        json,
+        "Images",
+        usage.images,
+        active.len(),
+        size,
+        size.saturating_sub(active_size),
+    )];
+
+    // Containers: their writable layers; a stopped one's is reclaimable.
+    let running = |s: State| s.is_live();
+    let total: u64 = containers.iter().map(|c| c.size).sum();
+    let stopped: u64 = containers
+        .iter()
+        .filter(|c| !running(c.record.state))
+        .map(|c| c.size)
+        .sum();
+    let live = containers
+        .iter()
+        .filter(|c| running(c.record.state))
+        .count();
+    rows.push(row(
+        json,
+        "Containers",
+        containers.len(),
+        live,
+        total,
+        stopped,
+    ));
+
+    // Local volumes: one a container mounts is active.
+    let mounted: HashSet<&str> = containers
+        .iter()
+        .flat_map(|c| &c.record.config.mounts)
+        .filter_map(|m| match m {
+            MountSpec::Volume { name: Some(n), .. } => Some(n.as_str()),
+            _ => None,
+        })
+        .collect();
+    let volumes = engine.volumes().list()?;
+    let (mut vsize, mut vfree, mut vactive) = (0u64, 0u64, 0usize);
+    for v in &volumes {
+        let s = dir_size(&v.mountpoint);
+        vsize += s;
+        if mounted.contains(v.name.as_str()) {
+            vactive += 1;
+        } else {
+            vfree += s;
+        }
+    }
+    rows.push(row(
+        json,
+        "Local Volumes",
+        volumes.len(),
+        vactive,
+        vsize,
+        vfree,
+    ));
+    output::print_rows(&mut std::io::stdout().lock(), &format, &rows, HEADERS)
 }
