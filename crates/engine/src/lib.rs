@@ -46,10 +46,13 @@
 //! that can be started again or removed.
 //!
 //! Dependencies: `oci-spec` (the runtime spec), `caps` (capability names), `rusqlite` (the
-//! shared database, through `peapod-image`'s opener), `nix`/`libc` (the monitor's
-//! `poll(2)` loop, ptys, signals), `getrandom` (ids), `humantime` (RFC 3339 times),
-//! `serde_json` (records, config.json), `thiserror`. No async runtime: the monitor must
-//! stay small and fork.
+//! shared database, through `peapod-image`'s opener), `peapod-image` (the store, and its
+//! `openat2` unpacker for `cp` into a container), `peapod-runtime` (in-process create,
+//! exec, kill), `peapod-cgroup` (stats, OOM kills), `peapod-rootfs` (overlays, safe opens),
+//! `nix`/`libc` (the monitor's `poll(2)` loop, ptys, signals, inotify for `logs -f`),
+//! `tar` (`cp` streams), `getrandom` (ids), `humantime` (RFC 3339 times and durations:
+//! small, no dependencies), `serde_json` (records, config.json), `thiserror`. No async
+//! runtime: the monitor must stay small and may fork.
 
 pub mod container;
 pub mod cp;
