@@ -322,7 +322,7 @@ fn next_file(path: &Path, cur: &Cursor) -> Result<Option<Cursor>, LogError> {
     }
 }
 
-/// Wakes the follower when the log's directory changes, or after [`POLL`] at most.
+/// Wakes the follower when the log's directory changes, or after `POLL` at most.
 struct Waiter(Option<nix::sys::inotify::Inotify>);
 
 impl Waiter {
@@ -363,7 +363,7 @@ impl Waiter {
 /// come); the files are then read to their end once more and a held unfinished line is
 /// printed before returning.
 ///
-/// Waits by inotify on the log's directory, looking at most [`POLL`] (50 ms) apart; never
+/// Waits by inotify on the log's directory, looking at most `POLL` (50 ms) apart; never
 /// spins.
 ///
 /// # Errors

@@ -8,7 +8,7 @@
 //! async runtime and no threads, so that it stays small and may fork.
 //!
 //! The engine talks to it through files in its run directory (`RUNROOT/containers/<id>`):
-//! `monitor.json` (its [`MonitorConfig`], written before it starts), `state.json` (its
+//! `monitor.json` (its `MonitorConfig`, written before it starts), `state.json` (its
 //! [`MonitorState`], replaced atomically at each change), `monitor.lock` (held for its
 //! whole life: a free lock means no monitor), `attach` (the socket, [`attach`]'s
 //! protocol) and `stopped-by-user` (written by `stop`/`kill`: no restart).
