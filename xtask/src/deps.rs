@@ -43,7 +43,10 @@ const PACKAGES: &[(&str, &str)] = &[
     ),
     ("pkg-config", "finds libseccomp when building"),
     ("runc", "bench: a peer OCI runtime"),
-    ("tini", "engine: the init `peapod run --init` mounts (tini-static)"),
+    (
+        "tini",
+        "engine: the init `peapod run --init` mounts (tini-static)",
+    ),
     ("zstd", "bench image: the floor's tar --zstd"),
     ("curl", "bench image: the floor's blob downloads"),
     ("crun", "bench: a peer OCI runtime"),

@@ -85,6 +85,11 @@ impl Engine {
         Containers { engine: self }
     }
 
+    /// The network verbs.
+    pub fn networks(&self) -> crate::network::Networks<'_> {
+        crate::network::Networks { engine: self }
+    }
+
     /// The volume verbs.
     pub fn volumes(&self) -> Volumes<'_> {
         Volumes { engine: self }

@@ -94,6 +94,17 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
+    /// A network still used by a container.
+    #[error("network {name} is in use by container {container}")]
+    NetworkInUse {
+        /// The network.
+        name: String,
+        /// A container on it.
+        container: String,
+    },
+    /// Network plumbing failed.
+    #[error(transparent)]
+    Net(#[from] peapod_net::NetError),
     /// The monitor of a container failed or went away.
     #[error("container {name}: {why}")]
     Monitor {

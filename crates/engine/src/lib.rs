@@ -62,6 +62,7 @@ mod error;
 pub mod events;
 pub mod logs;
 pub mod monitor;
+pub mod network;
 pub mod rootfs;
 pub mod spec;
 pub mod stats;

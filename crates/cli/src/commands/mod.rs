@@ -5,6 +5,7 @@
 
 pub(crate) mod container;
 pub(crate) mod image;
+mod network;
 mod registry;
 mod system;
 mod volume;
@@ -96,6 +97,9 @@ enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volume::Command),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(network::Command),
     /// Manage images.
     #[command(subcommand)]
     Image(image::Command),
@@ -224,6 +228,7 @@ pub fn main() -> ExitCode {
         Command::Pause(args) => container::pause::run(&globals, &args),
         Command::Unpause(args) => container::unpause::run(&globals, &args),
         Command::Volume(command) => volume::run(&globals, command),
+        Command::Network(command) => network::run(&globals, command),
         Command::Image(command) => image::run(&globals, command),
         Command::Images(args) => image::ls::run(&globals, &args),
         Command::Pull(args) => image::pull::run(&globals, &args),

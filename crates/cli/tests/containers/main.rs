@@ -9,6 +9,7 @@ mod faults;
 mod flags;
 mod lifecycle;
 mod monitor;
+mod network;
 mod support;
 mod verbs;
 

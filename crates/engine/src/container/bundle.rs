@@ -26,10 +26,19 @@ pub(crate) struct ResolvedVolume {
 }
 
 /// Writes `hostname`, `hosts` and `resolv.conf` into the container's directory.
-pub(crate) fn write_etc_files(dir: &Path, hostname: &str, network: &NetworkMode) -> Result<()> {
-    let hosts = match network {
-        NetworkMode::Host => std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
-        NetworkMode::None => format!(
+pub(crate) fn write_etc_files(
+    dir: &Path,
+    hostname: &str,
+    name: &str,
+    network: &NetworkMode,
+    address: Option<std::net::IpAddr>,
+) -> Result<()> {
+    let hosts = match (network, address) {
+        (NetworkMode::Host, _) => std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
+        (_, Some(ip)) => format!(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{ip}\t{hostname} {name}\n"
+        ),
+        (_, None) => format!(
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
         ),
     };
@@ -37,7 +46,7 @@ pub(crate) fn write_etc_files(dir: &Path, hostname: &str, network: &NetworkMode)
     let resolv = match network {
         NetworkMode::Host => host_resolv,
         // A loopback resolver of the host is not reachable from another network namespace.
-        NetworkMode::None => host_resolv
+        NetworkMode::None | NetworkMode::Bridge(_) => host_resolv
             .lines()
             .filter(|l| {
                 let mut words = l.split_whitespace();
@@ -76,6 +85,7 @@ pub(crate) fn complete(
     dir: &Path,
     volumes: &[ResolvedVolume],
     capabilities: &[String],
+    netns: &Path,
 ) -> Result<()> {
     let user_destinations: Vec<&str> = opts.mounts.iter().map(MountSpec::destination).collect();
     let mut mounts: Vec<Value> = Vec::new();
@@ -162,10 +172,16 @@ pub(crate) fn complete(
     if let Some(pids) = r.pids_limit {
         linux["resources"]["pids"]["limit"] = json!(if pids <= 0 { -1 } else { pids });
     }
-    if opts.network == NetworkMode::Host
-        && let Some(ns) = linux["namespaces"].as_array_mut()
-    {
-        ns.retain(|n| n["type"] != "network");
+    if let Some(ns) = linux["namespaces"].as_array_mut() {
+        match &opts.network {
+            NetworkMode::Host => ns.retain(|n| n["type"] != "network"),
+            NetworkMode::Bridge(_) => {
+                for n in ns.iter_mut().filter(|n| n["type"] == "network") {
+                    n["path"] = json!(netns);
+                }
+            }
+            NetworkMode::None => {}
+        }
     }
     if !opts.config.privileged {
         let seccomp = match &opts.seccomp {

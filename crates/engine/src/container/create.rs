@@ -190,8 +190,17 @@ impl Containers<'_> {
             &cgroups_path,
         )?;
         let mut config = serde_json::to_value(&built).map_err(Error::json("config.json"))?;
-        bundle::write_etc_files(&paths.dir, &hostname, &opts.network)?;
-        bundle::complete(&mut config, &opts, &paths.dir, &volumes, capabilities)?;
+        let address = self.allocate_address(record)?;
+        bundle::write_etc_files(&paths.dir, &hostname, &record.name, &opts.network, address)?;
+        let netns = crate::network::netns_path(&engine.runroot, &record.id);
+        bundle::complete(
+            &mut config,
+            &opts,
+            &paths.dir,
+            &volumes,
+            capabilities,
+            &netns,
+        )?;
         config["annotations"] = json!({
             "io.peapod.name": record.name,
             "io.peapod.image": record.image_name,

@@ -118,6 +118,7 @@ impl Containers<'_> {
                     "Type": "tmpfs", "Source": "", "Destination": destination, "RW": true, "Mode": options.join(","), "Propagation": ""}),
             })
             .collect();
+        let addresses = self.addresses(&r.id)?;
         let time = |t: Option<i64>| t.map_or_else(|| "0001-01-01T00:00:00Z".to_owned(), rfc3339);
         Ok(json!({
             "Id": r.id,
@@ -153,7 +154,7 @@ impl Containers<'_> {
                     MountSpec::Bind { source, destination, readonly } => Some(format!("{source}:{destination}:{}", if *readonly { "ro" } else { "rw" })),
                     _ => None,
                 }).collect::<Vec<_>>(),
-                "NetworkMode": match o.network { super::NetworkMode::None => "none", super::NetworkMode::Host => "host" },
+                "NetworkMode": o.network.as_str(),
                 "RestartPolicy": {"Name": o.restart.to_string().split(':').next().unwrap_or("no"), "MaximumRetryCount": match o.restart { super::RestartPolicy::OnFailure { max } => max, _ => 0 }},
                 "Privileged": o.config.privileged,
                 "ReadonlyRootfs": o.config.read_only,
@@ -172,6 +173,10 @@ impl Containers<'_> {
                 "LogConfig": {"Type": "k8s-file", "Config": {"max-size": o.log_max_size.unwrap_or(10 << 20).to_string(), "max-file": o.log_max_files.unwrap_or(3).to_string()}},
             },
             "Mounts": mounts,
+            "NetworkSettings": {
+                "IPAddress": addresses.first().map(|(_, ip)| ip.to_string()).unwrap_or_default(),
+                "Networks": addresses.iter().map(|(n, ip)| (n.clone(), json!({"IPAddress": ip.to_string()}))).collect::<serde_json::Map<_, _>>(),
+            },
             "Config": {
                 "Hostname": config["hostname"],
                 "User": o.config.user.clone().unwrap_or_default(),

@@ -125,12 +125,14 @@ impl Containers<'_> {
             autoremove: opts.autoremove,
             restart_count: record.restart_count,
             cgroup_path: super::cgroup_path(&record),
+            network: matches!(opts.network, super::NetworkMode::Bridge(_)),
             image: record.image_name.clone(),
         };
         let cfg_path = paths.run.join("monitor.json");
         let bytes = serde_json::to_vec(&cfg).map_err(Error::json("the monitor config"))?;
         std::fs::write(&cfg_path, bytes).map_err(Error::io("write", &cfg_path))?;
         super::pause_point("start:mounted");
+        self.setup_network(&record)?;
         let result = self.spawn_monitor(&record, &paths.run, attach);
         super::pause_point("start:monitor");
         match result {

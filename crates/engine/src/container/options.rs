@@ -117,11 +117,25 @@ pub struct HealthConfig {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
-    /// A network namespace with only `lo` (the default until bridge networking lands).
+    /// A network namespace with only `lo` (the default for now: the engine does not yet
+    /// publish ports or resolve names, see the networking issue).
     #[default]
     None,
     /// The host's network namespace.
     Host,
+    /// A namespace on a bridge network (`bridge` and `peapod` name the default one).
+    Bridge(String),
+}
+
+impl NetworkMode {
+    /// As `--network` and inspect's `NetworkMode` write it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            NetworkMode::None => "none",
+            NetworkMode::Host => "host",
+            NetworkMode::Bridge(name) => name,
+        }
+    }
 }
 
 impl std::str::FromStr for NetworkMode {
@@ -131,10 +145,16 @@ impl std::str::FromStr for NetworkMode {
         match text {
             "none" => Ok(NetworkMode::None),
             "host" => Ok(NetworkMode::Host),
+            "bridge" | "peapod" | "default" => {
+                Ok(NetworkMode::Bridge(crate::network::DEFAULT_NETWORK.into()))
+            }
+            name if crate::container::validate_name(name).is_ok() => {
+                Ok(NetworkMode::Bridge(name.to_owned()))
+            }
             _ => Err(Error::InvalidFlag {
                 flag: "--network",
                 value: text.to_owned(),
-                why: "expected none or host (bridge networks are not available yet)".into(),
+                why: "expected none, host, bridge or a network's name".into(),
             }),
         }
     }

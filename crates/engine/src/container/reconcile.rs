@@ -107,8 +107,14 @@ impl Containers<'_> {
         Ok(record)
     }
 
-    /// Kills and deletes the runtime's container of a run whose monitor is gone.
+    /// Kills and deletes the runtime's container of a run whose monitor is gone, and unpins
+    /// its network namespace.
     pub(crate) fn clear_run(&self, record: &ContainerRecord) {
+        self.clear_runtime(record);
+        crate::network::teardown(&self.engine.runroot, &record.id);
+    }
+
+    fn clear_runtime(&self, record: &ContainerRecord) {
         let runtime_root = self.engine.runtime_root();
         match &record.config.runtime {
             None => {

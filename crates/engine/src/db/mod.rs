@@ -3,6 +3,7 @@
 //! migrate independently). The only code of the engine that writes SQL. Every statement is
 //! a short transaction: nothing slow (mounting, pulling, waiting) happens inside one.
 
+mod networks;
 mod volumes;
 
 use std::path::{Path, PathBuf};
@@ -12,13 +13,15 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::container::{ContainerRecord, CreateOptions, State};
 use crate::error::{Error, Result};
 
+pub(crate) use networks::NetworkRow;
 pub(crate) use volumes::VolumeRow;
 
 /// This component's name in the `migrations` table.
 const COMPONENT: &str = "engine";
 
 /// Schema versions, oldest first.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE containers (
     id            TEXT PRIMARY KEY,          -- 64 hex digits
     name          TEXT NOT NULL UNIQUE,
@@ -49,7 +52,27 @@ CREATE TABLE container_volumes (
     PRIMARY KEY (container_id, destination)
 );
 CREATE INDEX container_volumes_volume ON container_volumes(volume);
-"];
+",
+    "
+CREATE TABLE networks (
+    name     TEXT PRIMARY KEY,
+    id       TEXT NOT NULL,                  -- 64 hex digits
+    bridge   TEXT NOT NULL UNIQUE,
+    subnet   TEXT NOT NULL,                  -- CIDR
+    gateway  TEXT NOT NULL,
+    internal INTEGER NOT NULL DEFAULT 0,
+    created  INTEGER NOT NULL                -- unix nanoseconds
+);
+CREATE TABLE leases (
+    network      TEXT NOT NULL REFERENCES networks(name),
+    address      TEXT NOT NULL,
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    PRIMARY KEY (network, address),
+    UNIQUE (network, container_id)
+);
+CREATE INDEX leases_container ON leases(container_id);
+",
+];
 
 /// A connection to the engine's tables.
 pub(crate) struct Db {
@@ -282,6 +305,10 @@ impl Db {
 
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
     }
 }
 

@@ -61,6 +61,9 @@ pub(crate) struct MonitorConfig {
     pub(crate) cgroup_path: String,
     /// The image as typed (for events).
     pub(crate) image: String,
+    /// Whether it has a network namespace of the engine's to unpin after the last exit.
+    #[serde(default)]
+    pub(crate) network: bool,
 }
 
 /// What a monitor reports (`state.json`).

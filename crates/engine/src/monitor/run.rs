@@ -290,6 +290,9 @@ impl Monitor {
     /// After the last run: unmount, record, remove with `--rm`, tell attached clients.
     fn finish(&mut self, record: bool) {
         let _ = crate::rootfs::ContainerRootfs::at(&self.cfg.bundle).unmount();
+        if self.cfg.network {
+            crate::network::teardown(&self.cfg.runroot, &self.cfg.id);
+        }
         self.state.status = "exited".into();
         self.state.pid = 0;
         if record {

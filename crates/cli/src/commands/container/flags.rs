@@ -105,7 +105,7 @@ pub(crate) struct CreateFlags {
     /// Pull the image: `missing`, `always`, `never`.
     #[arg(long, default_value = "missing")]
     pub(crate) pull: String,
-    /// Network mode: `none` or `host`.
+    /// Network: `none`, `host`, `bridge` (the default network `peapod`) or a network's name.
     #[arg(long, alias = "net", default_value = "none")]
     network: String,
     /// The cgroup the container's cgroup goes under.

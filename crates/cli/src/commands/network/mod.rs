@@ -1,0 +1,35 @@
+//! `peapod network …`: one file per verb.
+
+pub(crate) mod create;
+pub(crate) mod inspect;
+pub(crate) mod ls;
+pub(crate) mod rm;
+
+use anyhow::Result;
+
+use crate::commands::Globals;
+
+/// `peapod network VERB`.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// Create a bridge network.
+    Create(create::Args),
+    /// List networks.
+    #[command(alias = "list")]
+    Ls(ls::Args),
+    /// Display detailed information on networks.
+    Inspect(inspect::Args),
+    /// Remove networks.
+    #[command(alias = "remove")]
+    Rm(rm::Args),
+}
+
+/// Runs `peapod network VERB`.
+pub(crate) fn run(globals: &Globals, command: Command) -> Result<()> {
+    match command {
+        Command::Create(a) => create::run(globals, &a),
+        Command::Ls(a) => ls::run(globals, &a),
+        Command::Inspect(a) => inspect::run(globals, &a),
+        Command::Rm(a) => rm::run(globals, &a),
+    }
+}

@@ -1,0 +1,298 @@
+//! Bridge networks, inside a network namespace the test creates (a fake host holding the
+//! bridge and the nft table): no traffic leaves this machine, and the fake host goes with
+//! the test.
+
+use std::process::{Command, Output, Stdio};
+
+use crate::support::{Engine, IMAGE, text};
+
+/// A named network namespace (`ip netns add`), deleted on drop.
+struct FakeHost {
+    name: String,
+}
+
+impl FakeHost {
+    fn new(engine: &Engine) -> Self {
+        let unique = engine
+            .tmp
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let name = format!("pp-{}", &unique[unique.len() - 6..]);
+        let out = Command::new("ip")
+            .args(["netns", "add", &name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        Self { name }
+    }
+
+    fn path(&self) -> String {
+        format!("/run/netns/{}", self.name)
+    }
+
+    /// `peapod ARGS` run inside the fake host (its network namespace only).
+    fn peapod(&self, e: &Engine, args: &[&str]) -> Output {
+        let inner = e.cmd(args);
+        let mut cmd = Command::new("nsenter");
+        cmd.arg(format!("--net={}", self.path()))
+            .arg(inner.get_program())
+            .args(inner.get_args());
+        cmd.stdin(Stdio::null()).output().unwrap()
+    }
+
+    fn ok(&self, e: &Engine, args: &[&str]) -> String {
+        let out = self.peapod(e, args);
+        assert!(out.status.success(), "peapod {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The links of the fake host.
+    fn links(&self) -> String {
+        let out = Command::new("ip")
+            .args(["-n", &self.name, "-br", "link"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for FakeHost {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn containers_on_the_default_bridge_talk_by_address_and_leave_nothing() {
+    let e = Engine::new();
+    let host = FakeHost::new(&e);
+    host.ok(
+        &e,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "srv",
+            "--network",
+            "bridge",
+            IMAGE,
+            "sh",
+            "-c",
+            "while true; do echo hello-from-srv | nc -l -p 8080; done",
+        ],
+    );
+    let ip = host.ok(
+        &e,
+        &[
+            "inspect",
+            "--format",
+            "{{.NetworkSettings.IPAddress}}",
+            "srv",
+        ],
+    );
+    let ip = ip.trim();
+    assert!(ip.starts_with("10.90."), "{ip}");
+    // The server listens once its shell runs: retry the client, bounded.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out = host.peapod(
+            &e,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "bridge",
+                IMAGE,
+                "nc",
+                ip,
+                "8080",
+            ],
+        );
+        if String::from_utf8_lossy(&out.stdout) == "hello-from-srv\n" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "no answer from {ip}: {}",
+            text(&out)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Its own name and address are in its /etc/hosts; its route goes through the bridge.
+    let hosts = host.ok(&e, &["exec", "srv", "cat", "/etc/hosts"]);
+    assert!(
+        hosts.contains(&format!("{ip}\t")) && hosts.contains(" srv\n"),
+        "{hosts}"
+    );
+    let route = host.ok(&e, &["exec", "srv", "ip", "route"]);
+    assert!(
+        route.starts_with("default via 10.90.0.1 dev eth0"),
+        "{route}"
+    );
+    assert!(host.links().contains("peapod0"), "{}", host.links());
+    host.ok(&e, &["rm", "-f", "srv"]);
+    // No veth, no pinned namespace, no lease: the next container gets the same address.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while host.links().lines().any(|l| l.starts_with("pp")) {
+        assert!(
+            std::time::Instant::now() < until,
+            "veth left: {}",
+            host.links()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pinned: Vec<_> = std::fs::read_dir(e.runroot().join("netns"))
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(pinned.is_empty(), "{pinned:?}");
+    let again = host.ok(
+        &e,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "bridge",
+            IMAGE,
+            "sh",
+            "-c",
+            "ip -o -4 addr show eth0",
+        ],
+    );
+    assert!(again.contains(&format!("{ip}/16")), "{again}");
+    e.assert_clean();
+}
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn parallel_containers_get_distinct_addresses_and_networks_refuse_bad_input() {
+    let e = Engine::new();
+    let host = FakeHost::new(&e);
+    let children: Vec<_> = (0..24)
+        .map(|i| {
+            let name = format!("n{i}");
+            let inner = e.cmd(&[
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--network",
+                "bridge",
+                IMAGE,
+                "sleep",
+                "1000",
+            ]);
+            Command::new("nsenter")
+                .arg(format!("--net={}", host.path()))
+                .arg(inner.get_program())
+                .args(inner.get_args())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let ips = host.ok(&e, &["ps", "--format", "{{.Names}}"]);
+    let mut addresses: Vec<String> = ips
+        .lines()
+        .map(|n| {
+            host.ok(
+                &e,
+                &["inspect", "--format", "{{.NetworkSettings.IPAddress}}", n],
+            )
+            .trim()
+            .to_owned()
+        })
+        .collect();
+    assert_eq!(addresses.len(), 24);
+    addresses.sort();
+    addresses.dedup();
+    assert_eq!(addresses.len(), 24, "duplicate addresses: {addresses:?}");
+    // A user network: its own subnet; overlapping or malformed subnets are refused.
+    host.ok(
+        &e,
+        &["network", "create", "--subnet", "10.77.0.0/24", "backend"],
+    );
+    let out = host.ok(
+        &e,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "backend",
+            IMAGE,
+            "sh",
+            "-c",
+            "ip -o -4 addr show eth0",
+        ],
+    );
+    assert!(out.contains("10.77.0."), "{out}");
+    for (args, needle) in [
+        (
+            &["network", "create", "--subnet", "10.77.0.128/25", "overlap"][..],
+            "overlap",
+        ),
+        (
+            &["network", "create", "--subnet", "10.999.0.0/24", "bad"][..],
+            "10.999.0.0/24",
+        ),
+        (
+            &["network", "create", "--subnet", "10.78.0.0/24", "backend"][..],
+            "backend",
+        ),
+        (
+            &["run", "--rm", "--network", "nosuchnet", IMAGE, "true"][..],
+            "nosuchnet",
+        ),
+        (&["network", "rm", "peapod"][..], "default"),
+    ] {
+        let out = host.peapod(&e, args);
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .to_lowercase()
+                .contains(needle),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+    host.ok(
+        &e,
+        &[
+            "create",
+            "--name",
+            "holder",
+            "--network",
+            "backend",
+            IMAGE,
+            "true",
+        ],
+    );
+    let out = host.peapod(&e, &["network", "rm", "backend"]);
+    assert_eq!(out.status.code(), Some(125), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("in use"),
+        "{}",
+        text(&out)
+    );
+    host.ok(&e, &["rm", "holder"]);
+    host.ok(&e, &["network", "rm", "backend"]);
+    let names: Vec<String> = (0..24).map(|i| format!("n{i}")).collect();
+    let mut rm = vec!["rm", "-f"];
+    rm.extend(names.iter().map(String::as_str));
+    host.ok(&e, &rm);
+    e.assert_clean();
+    let pinned: Vec<_> = std::fs::read_dir(e.runroot().join("netns"))
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(pinned.is_empty(), "{pinned:?}");
+}

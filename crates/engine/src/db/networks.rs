@@ -1,0 +1,160 @@
+//! The `networks` and `leases` tables: IPAM's state. An address is allocated and recorded
+//! in one immediate transaction, so two processes never hand out the same one.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+use super::{Db, is_constraint};
+use crate::error::{Error, Result};
+
+/// A network as the database records it.
+#[derive(Clone, Debug)]
+pub(crate) struct NetworkRow {
+    pub(crate) name: String,
+    pub(crate) id: String,
+    pub(crate) bridge: String,
+    pub(crate) subnet: String,
+    pub(crate) gateway: String,
+    pub(crate) internal: bool,
+    pub(crate) created: i64,
+}
+
+fn network_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NetworkRow> {
+    Ok(NetworkRow {
+        name: r.get(0)?,
+        id: r.get(1)?,
+        bridge: r.get(2)?,
+        subnet: r.get(3)?,
+        gateway: r.get(4)?,
+        internal: r.get(5)?,
+        created: r.get(6)?,
+    })
+}
+
+const COLUMNS: &str = "name, id, bridge, subnet, gateway, internal, created";
+
+impl Db {
+    /// Adds a network; `Ok(false)` if its name or bridge is taken.
+    pub(crate) fn insert_network(&self, n: &NetworkRow) -> Result<bool> {
+        match self.conn().execute(
+            "INSERT INTO networks (name, id, bridge, subnet, gateway, internal, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                n.name, n.id, n.bridge, n.subnet, n.gateway, n.internal, n.created
+            ],
+        ) {
+            Ok(_) => Ok(true),
+            Err(e) if is_constraint(&e) => Ok(false),
+            Err(e) => Err(self.err()(e)),
+        }
+    }
+
+    /// The network of this name.
+    pub(crate) fn network(&self, name: &str) -> Result<Option<NetworkRow>> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM networks WHERE name = ?1"),
+                [name],
+                network_row,
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Every network, by name.
+    pub(crate) fn networks(&self) -> Result<Vec<NetworkRow>> {
+        let mut stmt = self
+            .conn()
+            .prepare(&format!("SELECT {COLUMNS} FROM networks ORDER BY name"))
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], network_row)
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
+    /// Removes a network's row; refuses one a container holds a lease on.
+    pub(crate) fn delete_network(&self, name: &str) -> Result<bool> {
+        let user: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT c.name FROM leases l JOIN containers c ON c.id = l.container_id WHERE l.network = ?1 LIMIT 1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())?;
+        if let Some(container) = user {
+            return Err(Error::NetworkInUse {
+                name: name.to_owned(),
+                container,
+            });
+        }
+        let n = self
+            .conn()
+            .execute("DELETE FROM networks WHERE name = ?1", [name])
+            .map_err(self.err())?;
+        Ok(n == 1)
+    }
+
+    /// Allocates an address on `network` for `container` with `pick` (given the addresses in
+    /// use) and records it, in one immediate transaction.
+    pub(crate) fn lease(
+        &mut self,
+        network: &str,
+        container: &str,
+        pick: impl FnOnce(&HashSet<IpAddr>) -> Result<IpAddr>,
+    ) -> Result<IpAddr> {
+        let path = self.path.clone();
+        let err = |source| Error::Db {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn_mut()
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let used: HashSet<IpAddr> = {
+            let mut stmt = tx
+                .prepare("SELECT address FROM leases WHERE network = ?1")
+                .map_err(err)?;
+            let rows = stmt
+                .query_map([network], |r| r.get::<_, String>(0))
+                .map_err(err)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(err)?;
+            rows.iter().filter_map(|a| a.parse().ok()).collect()
+        };
+        let ip = pick(&used)?;
+        tx.execute(
+            "INSERT INTO leases (network, address, container_id) VALUES (?1, ?2, ?3)",
+            params![network, ip.to_string(), container],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(ip)
+    }
+
+    /// A container's leases: (network, address).
+    pub(crate) fn leases_of(&self, container: &str) -> Result<Vec<(String, IpAddr)>> {
+        let mut stmt = self
+            .conn()
+            .prepare("SELECT network, address FROM leases WHERE container_id = ?1 ORDER BY network")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([container], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err())?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(n, a)| Some((n, a.parse().ok()?)))
+            .collect())
+    }
+}
