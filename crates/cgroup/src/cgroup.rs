@@ -161,8 +161,11 @@ impl Cgroup {
     fn make_dirs(&self, made: &mut Vec<PathBuf>) -> Result<()> {
         for d in &self.v1 {
             let cpuset = d.controllers.iter().any(|c| c == "cpuset");
-            mkdir_levels(&d.place, made, |dir, created| {
-                if created && cpuset {
+            // Every level, not only those this call made: a parent another process made a
+            // moment ago may not have its cpuset filled yet (the child would copy an empty
+            // one and refuse processes with ENOSPC). Filling is idempotent.
+            mkdir_levels(&d.place, made, |dir, _created| {
+                if cpuset {
                     init_cpuset(dir)?;
                 }
                 Ok(())

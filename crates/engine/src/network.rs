@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::Engine;
-use crate::container::{ContainerRecord, Containers, NetworkMode, now_ns};
+use crate::container::{ContainerRecord, Containers, CreateOptions, NetworkMode, now_ns};
 use crate::db::NetworkRow;
 use crate::error::{Error, Result};
 
@@ -87,13 +87,145 @@ pub(crate) fn host_ifname(id: &str) -> String {
     format!("pp{}", id.get(..12).unwrap_or(id))
 }
 
-/// Unpins a container's network namespace (the kernel then deletes its veth pair). Best
-/// effort: nothing pinned is no error.
-pub(crate) fn teardown(runroot: &Path, id: &str) {
+/// Unpublishes a container's ports and unpins its network namespace (the kernel then
+/// deletes its veth pair). Best effort: nothing there is no error.
+pub(crate) fn teardown(runroot: &Path, id: &str, publish: &[String]) {
+    let ports: Vec<peapod_net::PortMapping> =
+        publish.iter().filter_map(|p| p.parse().ok()).collect();
+    if !ports.is_empty() {
+        let fw = peapod_net::Nftables::default();
+        let _ = peapod_net::Firewall::unpublish(
+            &fw,
+            &peapod_net::ContainerPorts {
+                id: id.to_owned(),
+                ipv4: None,
+                ipv6: None,
+                ports,
+            },
+        );
+    }
     let path = netns_path(runroot, id);
     if path.exists() {
         let _ = peapod_net::remove_netns(&path);
     }
+}
+
+fn bad(flag: &'static str, value: &str, e: impl std::fmt::Display) -> Error {
+    Error::InvalidFlag {
+        flag,
+        value: value.to_owned(),
+        why: e.to_string(),
+    }
+}
+
+/// `-p` parsed.
+pub(crate) fn port_mappings(opts: &CreateOptions) -> Result<Vec<peapod_net::PortMapping>> {
+    opts.publish
+        .iter()
+        .map(|p| {
+            p.parse::<peapod_net::PortMapping>()
+                .map_err(|e| bad("--publish", p, e))
+        })
+        .collect()
+}
+
+/// Checks the network options before anything is made.
+pub(crate) fn validate(opts: &CreateOptions) -> Result<()> {
+    let ports = port_mappings(opts)?;
+    let bridge = matches!(opts.network, NetworkMode::Bridge(_));
+    if !ports.is_empty() && !bridge {
+        return Err(bad(
+            "--publish",
+            &opts.publish.join(" "),
+            "publishing a port needs a bridge network (--network bridge)",
+        ));
+    }
+    if let Some(ip) = &opts.ip {
+        ip.parse::<IpAddr>().map_err(|e| bad("--ip", ip, e))?;
+        if !bridge {
+            return Err(bad(
+                "--ip",
+                ip,
+                "a fixed address needs a bridge network (--network bridge)",
+            ));
+        }
+    }
+    for d in &opts.dns {
+        d.parse::<IpAddr>().map_err(|e| bad("--dns", d, e))?;
+    }
+    for h in &opts.add_hosts {
+        peapod_net::HostEntry::parse_add_host(h, Some(IpAddr::from([0, 0, 0, 0])))
+            .map_err(|e| bad("--add-host", h, e))?;
+    }
+    for a in &opts.aliases {
+        crate::container::validate_name(a).map_err(|e| bad("--network-alias", a, e))?;
+    }
+    Ok(())
+}
+
+/// The container's `/etc/resolv.conf`: the host's upstreams (no loopback resolver, which
+/// another namespace cannot reach) or `--dns`, and `--dns-search`.
+pub(crate) fn resolv_conf(opts: &CreateOptions) -> String {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    if opts.network == NetworkMode::Host && opts.dns.is_empty() && opts.dns_search.is_empty() {
+        return host;
+    }
+    let dns = peapod_net::DnsOptions {
+        servers: opts.dns.iter().filter_map(|d| d.parse().ok()).collect(),
+        search: opts.dns_search.clone(),
+        options: Vec::new(),
+    };
+    peapod_net::resolv_conf(&host, &dns)
+}
+
+/// Rewrites the `/etc/hosts` of every container on `network`: its own names, its
+/// `--add-host` entries, and every other container of the network by name and alias (the
+/// name resolution peapod gives every network, its default one included). Files are
+/// rewritten in place, so a running container sees the change.
+pub(crate) fn refresh_hosts(engine: &Engine, network: &str) -> Result<()> {
+    let members = engine.db.network_members(network)?;
+    let records: Vec<(ContainerRecord, IpAddr)> = members
+        .into_iter()
+        .filter_map(|(id, ip)| Some((engine.db.container(&id).ok().flatten()?, ip)))
+        .collect();
+    let entry = |r: &ContainerRecord, ip: IpAddr| {
+        let mut names = vec![r.name.clone()];
+        names.extend(r.config.aliases.iter().cloned());
+        peapod_net::HostEntry { ip, names }
+    };
+    for (r, ip) in &records {
+        let gateway = engine
+            .db
+            .network(network)?
+            .and_then(|n| n.gateway.parse().ok());
+        let add: Vec<peapod_net::HostEntry> = r
+            .config
+            .add_hosts
+            .iter()
+            .filter_map(|h| peapod_net::HostEntry::parse_add_host(h, gateway).ok())
+            .collect();
+        let hostname = r
+            .config
+            .config
+            .hostname
+            .clone()
+            .unwrap_or_else(|| r.short_id().to_owned());
+        let mut own = entry(r, *ip);
+        if hostname != r.name {
+            own.names.insert(0, hostname);
+        }
+        let peers: Vec<peapod_net::HostEntry> = records
+            .iter()
+            .filter(|(o, _)| o.id != r.id)
+            .map(|(o, oip)| entry(o, *oip))
+            .collect();
+        let text = peapod_net::hosts_file(&add, &[own], &peers);
+        let path = engine.paths(&r.id).dir.join("hosts");
+        if path.exists() {
+            peapod_net::rewrite_in_place(&path, &text)?;
+        }
+    }
+    Ok(())
 }
 
 impl Networks<'_> {
@@ -258,7 +390,22 @@ impl Containers<'_> {
         let subnet = subnet_of(&row)?;
         // The database connection is behind a shared reference: lease through a fresh one.
         let mut db = crate::db::Db::open(&self.engine.root)?;
-        let ip = db.lease(&row.name, &record.id, |used| Ok(subnet.allocate(used)?))?;
+        let fixed = record
+            .config
+            .ip
+            .as_deref()
+            .map(str::parse::<IpAddr>)
+            .transpose()
+            .map_err(|e| bad("--ip", record.config.ip.as_deref().unwrap_or(""), e))?;
+        let ip = db.lease(&row.name, &record.id, |used| match fixed {
+            Some(ip) => {
+                subnet
+                    .check_static(ip, used)
+                    .map_err(|e| bad("--ip", &ip.to_string(), e))?;
+                Ok(ip)
+            }
+            None => Ok(subnet.allocate(used)?),
+        })?;
         Ok(Some(ip))
     }
 
@@ -281,34 +428,18 @@ impl Containers<'_> {
                 name: record.name.clone(),
                 why: format!("it has no address on network {}", row.name),
             })?;
+        // The bridge and its rules, once per boot (a marker in the runroot says so); made
+        // again if the bridge went away meanwhile (see the retry below).
         let ready = self.engine.runroot.join("networks").join(&row.name);
         if !ready.exists() {
-            peapod_net::Bridge {
-                name: row.bridge.clone(),
-                addresses: vec![subnet.gateway_net()],
-                mtu: None,
-            }
-            .ensure()?;
-            let fw = peapod_net::Nftables::default();
-            peapod_net::Firewall::setup_network(
-                &fw,
-                &peapod_net::NetworkRules {
-                    bridge: row.bridge.clone(),
-                    subnets: vec![subnet.net()],
-                    internal: row.internal,
-                },
-            )?;
-            if let Some(dir) = ready.parent() {
-                std::fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
-            }
-            std::fs::write(&ready, b"").map_err(Error::io("write", &ready))?;
+            self.ensure_bridge(&row, &subnet, &ready)?;
         }
         let netns = netns_path(&self.engine.runroot, &record.id);
         if let Some(dir) = netns.parent() {
             std::fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
         }
-        teardown(&self.engine.runroot, &record.id);
-        // No published ports yet: the namespace and the attachment, undone on failure.
+        teardown(&self.engine.runroot, &record.id, &record.config.publish);
+        // The namespace, the attachment and the published ports: the namespace and the attachment, undone on failure.
         let attachment = peapod_net::Attachment {
             bridge: row.bridge.clone(),
             host_ifname: host_ifname(&record.id),
@@ -321,14 +452,68 @@ impl Containers<'_> {
             },
             mtu: None,
         };
+        let ports = port_mappings(&record.config)?;
+        let fw = peapod_net::Nftables::default();
+        if !ports.is_empty() {
+            // A port in use (by a container of ours or any listener) is refused before
+            // anything is made.
+            peapod_net::Firewall::check_ports(&fw, &ports)?;
+        }
         let ns = peapod_net::create_netns(&netns)?;
-        if let Err(e) = attachment.attach(std::os::fd::AsFd::as_fd(&ns)) {
+        let published = peapod_net::ContainerPorts {
+            id: record.id.clone(),
+            ipv4: match ip {
+                IpAddr::V4(v4) => Some(v4),
+                IpAddr::V6(_) => None,
+            },
+            ipv6: match ip {
+                IpAddr::V6(v6) => Some(v6),
+                IpAddr::V4(_) => None,
+            },
+            ports,
+        };
+        let mut attached = attachment.attach(std::os::fd::AsFd::as_fd(&ns));
+        if matches!(attached, Err(peapod_net::NetError::NoSuchLink(_))) {
+            self.ensure_bridge(&row, &subnet, &ready)?;
+            attached = attachment.attach(std::os::fd::AsFd::as_fd(&ns));
+        }
+        let done = attached.and_then(|()| peapod_net::Firewall::publish(&fw, &published));
+        if let Err(e) = done {
             drop(ns);
             let _ = peapod_net::detach(&attachment.host_ifname);
             let _ = peapod_net::remove_netns(&netns);
             return Err(e.into());
         }
         Ok(())
+    }
+
+    /// Makes the network's bridge (with the gateway address) and its masquerade rules, and
+    /// marks them made.
+    fn ensure_bridge(
+        &self,
+        row: &NetworkRow,
+        subnet: &peapod_net::Subnet,
+        ready: &Path,
+    ) -> Result<()> {
+        peapod_net::Bridge {
+            name: row.bridge.clone(),
+            addresses: vec![subnet.gateway_net()],
+            mtu: None,
+        }
+        .ensure()?;
+        let fw = peapod_net::Nftables::default();
+        peapod_net::Firewall::setup_network(
+            &fw,
+            &peapod_net::NetworkRules {
+                bridge: row.bridge.clone(),
+                subnets: vec![subnet.net()],
+                internal: row.internal,
+            },
+        )?;
+        if let Some(dir) = ready.parent() {
+            std::fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
+        }
+        std::fs::write(ready, b"").map_err(Error::io("write", ready))
     }
 
     /// The container's addresses, for inspect: (network, address).

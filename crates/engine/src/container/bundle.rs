@@ -30,9 +30,10 @@ pub(crate) fn write_etc_files(
     dir: &Path,
     hostname: &str,
     name: &str,
-    network: &NetworkMode,
+    opts: &CreateOptions,
     address: Option<std::net::IpAddr>,
 ) -> Result<()> {
+    let network = &opts.network;
     let hosts = match (network, address) {
         (NetworkMode::Host, _) => std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
         (_, Some(ip)) => format!(
@@ -42,22 +43,7 @@ pub(crate) fn write_etc_files(
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
         ),
     };
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let resolv = match network {
-        NetworkMode::Host => host_resolv,
-        // A loopback resolver of the host is not reachable from another network namespace.
-        NetworkMode::None | NetworkMode::Bridge(_) => host_resolv
-            .lines()
-            .filter(|l| {
-                let mut words = l.split_whitespace();
-                !(words.next() == Some("nameserver")
-                    && words
-                        .next()
-                        .is_some_and(|a| a.starts_with("127.") || a == "::1"))
-            })
-            .map(|l| format!("{l}\n"))
-            .collect(),
-    };
+    let resolv = crate::network::resolv_conf(opts);
     for (file, content) in [
         ("hostname", format!("{hostname}\n")),
         ("hosts", hosts),

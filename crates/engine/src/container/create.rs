@@ -30,6 +30,7 @@ impl Containers<'_> {
         let image_config = ImageConfig::from_image_config(&doc)
             .map_err(Error::json(format!("the config of image {}", opts.image)))?;
         validate(opts)?;
+        crate::network::validate(opts)?;
         spec::process_args(&image_config, &opts.config)?;
         let capabilities = spec::capabilities(&opts.config)?;
         let id = names::new_id()?;
@@ -191,7 +192,7 @@ impl Containers<'_> {
         )?;
         let mut config = serde_json::to_value(&built).map_err(Error::json("config.json"))?;
         let address = self.allocate_address(record)?;
-        bundle::write_etc_files(&paths.dir, &hostname, &record.name, &opts.network, address)?;
+        bundle::write_etc_files(&paths.dir, &hostname, &record.name, &opts, address)?;
         let netns = crate::network::netns_path(&engine.runroot, &record.id);
         bundle::complete(
             &mut config,
@@ -213,6 +214,9 @@ impl Containers<'_> {
         std::fs::rename(&tmp, &path).map_err(Error::io("rename into place", &path))?;
         let stored = serde_json::to_string(&opts).map_err(Error::json("a container's options"))?;
         engine.db.set_config(&record.id, &stored)?;
+        if let super::NetworkMode::Bridge(network) = &opts.network {
+            crate::network::refresh_hosts(engine, network)?;
+        }
         Ok(opts)
     }
 }

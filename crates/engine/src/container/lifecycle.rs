@@ -126,6 +126,7 @@ impl Containers<'_> {
             restart_count: record.restart_count,
             cgroup_path: super::cgroup_path(&record),
             network: matches!(opts.network, super::NetworkMode::Bridge(_)),
+            publish: opts.publish.clone(),
             image: record.image_name.clone(),
         };
         let cfg_path = paths.run.join("monitor.json");

@@ -139,6 +139,18 @@ pub struct CreateOptions {
     pub log_max_files: Option<u32>,
     /// `--cgroup-parent` (default [`DEFAULT_CGROUP_PARENT`]).
     pub cgroup_parent: Option<String>,
+    /// `-p [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]` (ranges too), on a bridge network.
+    pub publish: Vec<String>,
+    /// `--ip`: a fixed address on its network.
+    pub ip: Option<String>,
+    /// `--dns`.
+    pub dns: Vec<String>,
+    /// `--dns-search`.
+    pub dns_search: Vec<String>,
+    /// `--add-host NAME:IP`.
+    pub add_hosts: Vec<String>,
+    /// `--network-alias`: more names other containers of its network resolve it by.
+    pub aliases: Vec<String>,
 }
 
 /// A container as the engine records it.

@@ -111,7 +111,7 @@ impl Containers<'_> {
     /// its network namespace.
     pub(crate) fn clear_run(&self, record: &ContainerRecord) {
         self.clear_runtime(record);
-        crate::network::teardown(&self.engine.runroot, &record.id);
+        crate::network::teardown(&self.engine.runroot, &record.id, &record.config.publish);
     }
 
     fn clear_runtime(&self, record: &ContainerRecord) {

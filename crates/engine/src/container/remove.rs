@@ -74,6 +74,10 @@ impl Containers<'_> {
             Vec::new()
         };
         self.engine.db.delete_container(&record.id)?;
+        if let super::NetworkMode::Bridge(network) = &record.config.network {
+            // Its lease went with its row: the others no longer resolve it.
+            let _ = crate::network::refresh_hosts(self.engine, network);
+        }
         for name in anonymous {
             match self.engine.volumes().remove(&name) {
                 Ok(()) | Err(Error::VolumeInUse { .. } | Error::NoSuchVolume(_)) => {}

@@ -139,6 +139,25 @@ impl Db {
         Ok(ip)
     }
 
+    /// The containers with an address on `network`: (container id, address).
+    pub(crate) fn network_members(&self, network: &str) -> Result<Vec<(String, IpAddr)>> {
+        let mut stmt = self
+            .conn()
+            .prepare("SELECT container_id, address FROM leases WHERE network = ?1 ORDER BY address")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([network], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err())?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(c, a)| Some((c, a.parse().ok()?)))
+            .collect())
+    }
+
     /// A container's leases: (network, address).
     pub(crate) fn leases_of(&self, container: &str) -> Result<Vec<(String, IpAddr)>> {
         let mut stmt = self

@@ -64,6 +64,9 @@ pub(crate) struct MonitorConfig {
     /// Whether it has a network namespace of the engine's to unpin after the last exit.
     #[serde(default)]
     pub(crate) network: bool,
+    /// Its `-p` list, to unpublish after the last exit.
+    #[serde(default)]
+    pub(crate) publish: Vec<String>,
 }
 
 /// What a monitor reports (`state.json`).

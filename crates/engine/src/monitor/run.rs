@@ -291,7 +291,7 @@ impl Monitor {
     fn finish(&mut self, record: bool) {
         let _ = crate::rootfs::ContainerRootfs::at(&self.cfg.bundle).unmount();
         if self.cfg.network {
-            crate::network::teardown(&self.cfg.runroot, &self.cfg.id);
+            crate::network::teardown(&self.cfg.runroot, &self.cfg.id, &self.cfg.publish);
         }
         self.state.status = "exited".into();
         self.state.pid = 0;

@@ -108,6 +108,24 @@ pub(crate) struct CreateFlags {
     /// Network: `none`, `host`, `bridge` (the default network `peapod`) or a network's name.
     #[arg(long, alias = "net", default_value = "none")]
     network: String,
+    /// Publish a port (`[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]`, ranges too).
+    #[arg(short, long = "publish")]
+    publish: Vec<String>,
+    /// A fixed IPv4 or IPv6 address on its network.
+    #[arg(long)]
+    ip: Option<String>,
+    /// A DNS server for the container.
+    #[arg(long)]
+    dns: Vec<String>,
+    /// A DNS search domain.
+    #[arg(long)]
+    dns_search: Vec<String>,
+    /// A line for /etc/hosts (`NAME:IP`, `NAME:host-gateway`).
+    #[arg(long)]
+    add_host: Vec<String>,
+    /// Another name the containers of its network resolve it by.
+    #[arg(long)]
+    network_alias: Vec<String>,
     /// The cgroup the container's cgroup goes under.
     #[arg(long)]
     cgroup_parent: Option<String>,
@@ -202,6 +220,12 @@ impl CreateFlags {
             runtime: self.runtime.clone(),
             cgroup_parent: self.cgroup_parent.clone(),
             no_healthcheck: self.no_healthcheck,
+            publish: self.publish.clone(),
+            ip: self.ip.clone(),
+            dns: self.dns.clone(),
+            dns_search: self.dns_search.clone(),
+            add_hosts: self.add_host.clone(),
+            aliases: self.network_alias.clone(),
             restart: self.restart.parse()?,
             network: self.network.parse::<NetworkMode>()?,
             ..CreateOptions::default()
