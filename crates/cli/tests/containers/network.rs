@@ -537,3 +537,118 @@ fn published_ports_names_and_aliases_resolve_and_a_port_in_use_is_refused() {
     );
     e.assert_clean();
 }
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_lost_monitor_or_a_failed_start_leaves_no_veth_namespace_rule_or_lease() {
+    let e = Engine::new();
+    let host = FakeHost::new(&e);
+    host.ok(
+        &e,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "lost",
+            "--network",
+            "bridge",
+            "-p",
+            "8090:80",
+            IMAGE,
+            "sleep",
+            "1000",
+        ],
+    );
+    let id = host.ok(&e, &["inspect", "--format", "{{.Id}}", "lost"]);
+    let state = std::fs::read(
+        e.runroot()
+            .join("containers")
+            .join(id.trim())
+            .join("state.json"),
+    )
+    .unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&state).unwrap();
+    let (monitor, init) = (
+        state["monitor_pid"].as_i64().unwrap(),
+        state["pid"].as_i64().unwrap(),
+    );
+    for pid in [monitor, init] {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+    }
+    e.wait_for_in(&|a| host.ok(&e, a), "lost", "{{.State.Status}}", "exited");
+    let wait_no_veth = || {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while host.links().lines().any(|l| l.starts_with("pp")) {
+            assert!(
+                std::time::Instant::now() < until,
+                "veth left: {}",
+                host.links()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    wait_no_veth();
+    let rules = Command::new("ip")
+        .args(["netns", "exec", &host.name, "nft", "list", "ruleset"])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&rules.stdout).contains("c-"),
+        "{}",
+        text(&rules)
+    );
+    // Started again it gets its namespace, address and port back.
+    host.ok(&e, &["start", "lost"]);
+    host.ok(&e, &["rm", "-f", "lost"]);
+    wait_no_veth();
+    // A start that fails on its port (taken meanwhile by another container) leaves nothing.
+    host.ok(
+        &e,
+        &[
+            "create",
+            "--name",
+            "late",
+            "--network",
+            "bridge",
+            "-p",
+            "8091:80",
+            IMAGE,
+            "sleep",
+            "1000",
+        ],
+    );
+    host.ok(
+        &e,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "early",
+            "--network",
+            "bridge",
+            "-p",
+            "8091:80",
+            IMAGE,
+            "sleep",
+            "1000",
+        ],
+    );
+    let out = host.peapod(&e, &["start", "late"]);
+    assert_eq!(out.status.code(), Some(125), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("8091"),
+        "{}",
+        text(&out)
+    );
+    host.ok(&e, &["rm", "-f", "late", "early"]);
+    wait_no_veth();
+    let pinned: Vec<_> = std::fs::read_dir(e.runroot().join("netns"))
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(pinned.is_empty(), "{pinned:?}");
+    e.assert_clean();
+}

@@ -120,6 +120,29 @@ impl Engine {
         }
     }
 
+    /// [`Engine::wait_for`] through another way of running `peapod` (`run` gets `ARGS`, gives
+    /// stdout), as a fake host's.
+    pub(crate) fn wait_for_in(
+        &self,
+        run: &dyn Fn(&[&str]) -> String,
+        name: &str,
+        template: &str,
+        want: &str,
+    ) {
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            let got = run(&["inspect", "--format", template, name]);
+            if got.trim() == want {
+                return;
+            }
+            assert!(
+                Instant::now() < until,
+                "{name}: {template} is {got:?}, not {want:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The number of containers `ps -a` lists.
     pub(crate) fn count(&self) -> usize {
         self.ok(&["ps", "-aq"]).lines().count()
