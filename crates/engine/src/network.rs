@@ -166,6 +166,7 @@ pub(crate) fn validate(opts: &CreateOptions) -> Result<()> {
 /// The container's `/etc/resolv.conf`: the host's upstreams (no loopback resolver, which
 /// another namespace cannot reach) or `--dns`, and `--dns-search`.
 pub(crate) fn resolv_conf(opts: &CreateOptions) -> String {
+    // `container:` shares the other's network, and gets its files at start.
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     if opts.network == NetworkMode::Host && opts.dns.is_empty() && opts.dns_search.is_empty() {
         return host;
@@ -514,6 +515,43 @@ impl Containers<'_> {
             std::fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
         }
         std::fs::write(ready, b"").map_err(Error::io("write", ready))
+    }
+
+    /// At start, for `--network container:NAME`: that container (which must run) lends its
+    /// network namespace, `/etc/hosts` and `/etc/resolv.conf`; written into the bundle.
+    pub(crate) fn join_container_network(&self, record: &ContainerRecord) -> Result<()> {
+        let NetworkMode::Container(target) = &record.config.network else {
+            return Ok(());
+        };
+        let other = self.get(target)?;
+        if other.state != crate::container::State::Running || other.pid <= 0 {
+            return Err(Error::WrongState {
+                name: other.name,
+                state: other.state.to_string(),
+                action: "lend its network (it is not running)",
+            });
+        }
+        let paths = self.engine.paths(&record.id);
+        let from = self.engine.paths(&other.id);
+        for file in ["hosts", "resolv.conf"] {
+            let text = std::fs::read_to_string(from.dir.join(file)).unwrap_or_default();
+            let path = paths.dir.join(file);
+            std::fs::write(&path, text).map_err(Error::io("write", &path))?;
+        }
+        let config_path = paths.dir.join("config.json");
+        let bytes = std::fs::read(&config_path).map_err(Error::io("read", &config_path))?;
+        let mut config: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(Error::json("config.json"))?;
+        let ns = format!("/proc/{}/ns/net", other.pid);
+        if let Some(list) = config["linux"]["namespaces"].as_array_mut() {
+            for n in list.iter_mut().filter(|n| n["type"] == "network") {
+                n["path"] = serde_json::json!(ns);
+            }
+        }
+        let text = serde_json::to_vec_pretty(&config).map_err(Error::json("config.json"))?;
+        let tmp = paths.dir.join(".config.json.tmp");
+        std::fs::write(&tmp, text).map_err(Error::io("write", &tmp))?;
+        std::fs::rename(&tmp, &config_path).map_err(Error::io("rename into place", &config_path))
     }
 
     /// The container's addresses, for inspect: (network, address).

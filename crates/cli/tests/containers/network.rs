@@ -652,3 +652,85 @@ fn a_lost_monitor_or_a_failed_start_leaves_no_veth_namespace_rule_or_lease() {
     assert!(pinned.is_empty(), "{pinned:?}");
     e.assert_clean();
 }
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn network_container_shares_another_containers_localhost() {
+    let e = Engine::new();
+    let host = FakeHost::new(&e);
+    host.ok(
+        &e,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "app",
+            "--network",
+            "bridge",
+            IMAGE,
+            "sh",
+            "-c",
+            "while true; do echo from-app | nc -l -p 9000; done",
+        ],
+    );
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out = host.peapod(
+            &e,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "container:app",
+                IMAGE,
+                "nc",
+                "127.0.0.1",
+                "9000",
+            ],
+        );
+        if String::from_utf8_lossy(&out.stdout) == "from-app\n" {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "{}", text(&out));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = host.peapod(
+        &e,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "container:nosuch",
+            IMAGE,
+            "true",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(125), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nosuch"),
+        "{}",
+        text(&out)
+    );
+    host.ok(
+        &e,
+        &[
+            "create",
+            "--name",
+            "sidecar",
+            "--network",
+            "container:app",
+            IMAGE,
+            "true",
+        ],
+    );
+    host.ok(&e, &["stop", "-t", "1", "app"]);
+    let out = host.peapod(&e, &["start", "sidecar"]);
+    assert_eq!(out.status.code(), Some(125), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not running"),
+        "{}",
+        text(&out)
+    );
+    host.ok(&e, &["rm", "-f", "app", "sidecar"]);
+    e.assert_clean();
+}

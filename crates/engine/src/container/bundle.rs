@@ -167,6 +167,8 @@ pub(crate) fn complete(
                 }
             }
             NetworkMode::None => {}
+            // Joined at start, by the running container's namespace (set then).
+            NetworkMode::Container(_) => {}
         }
     }
     if !opts.config.privileged {

@@ -31,6 +31,9 @@ impl Containers<'_> {
             .map_err(Error::json(format!("the config of image {}", opts.image)))?;
         validate(opts)?;
         crate::network::validate(opts)?;
+        if let super::NetworkMode::Container(target) = &opts.network {
+            self.get(target)?;
+        }
         spec::process_args(&image_config, &opts.config)?;
         let capabilities = spec::capabilities(&opts.config)?;
         let id = names::new_id()?;

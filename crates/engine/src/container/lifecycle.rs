@@ -134,6 +134,7 @@ impl Containers<'_> {
         std::fs::write(&cfg_path, bytes).map_err(Error::io("write", &cfg_path))?;
         super::pause_point("start:mounted");
         self.setup_network(&record)?;
+        self.join_container_network(&record)?;
         let result = self.spawn_monitor(&record, &paths.run, attach);
         super::pause_point("start:monitor");
         match result {

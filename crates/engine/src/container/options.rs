@@ -125,6 +125,8 @@ pub enum NetworkMode {
     Host,
     /// A namespace on a bridge network (`bridge` and `peapod` name the default one).
     Bridge(String),
+    /// Another container's network namespace (`container:NAME`); it must run.
+    Container(String),
 }
 
 impl NetworkMode {
@@ -134,6 +136,7 @@ impl NetworkMode {
             NetworkMode::None => "none",
             NetworkMode::Host => "host",
             NetworkMode::Bridge(name) => name,
+            NetworkMode::Container(name) => name,
         }
     }
 }
@@ -145,6 +148,17 @@ impl std::str::FromStr for NetworkMode {
         match text {
             "none" => Ok(NetworkMode::None),
             "host" => Ok(NetworkMode::Host),
+            other if other.starts_with("container:") => {
+                let target = &other["container:".len()..];
+                if target.is_empty() {
+                    return Err(Error::InvalidFlag {
+                        flag: "--network",
+                        value: text.to_owned(),
+                        why: "container: needs a container's name or id".into(),
+                    });
+                }
+                Ok(NetworkMode::Container(target.to_owned()))
+            }
             "bridge" | "peapod" | "default" => {
                 Ok(NetworkMode::Bridge(crate::network::DEFAULT_NETWORK.into()))
             }
