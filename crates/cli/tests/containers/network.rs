@@ -734,3 +734,80 @@ fn network_container_shares_another_containers_localhost() {
     host.ok(&e, &["rm", "-f", "app", "sidecar"]);
     e.assert_clean();
 }
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn an_internal_network_has_no_route_out_but_its_members_talk() {
+    let e = Engine::new();
+    let host = FakeHost::new(&e);
+    host.ok(
+        &e,
+        &[
+            "network",
+            "create",
+            "--internal",
+            "--subnet",
+            "10.66.0.0/24",
+            "inside",
+        ],
+    );
+    host.ok(
+        &e,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "aa",
+            "--network",
+            "inside",
+            IMAGE,
+            "sh",
+            "-c",
+            "while true; do echo from-aa | nc -l -p 7000; done",
+        ],
+    );
+    let route = host.ok(&e, &["exec", "aa", "ip", "route"]);
+    assert!(!route.contains("default"), "{route}");
+    // The gateway (the fake host) is not reachable beyond the subnet's own link.
+    let out = host.peapod(
+        &e,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "inside",
+            IMAGE,
+            "ping",
+            "-c",
+            "1",
+            "-W",
+            "1",
+            "192.0.2.1",
+        ],
+    );
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out = host.peapod(
+            &e,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "inside",
+                IMAGE,
+                "nc",
+                "aa",
+                "7000",
+            ],
+        );
+        if String::from_utf8_lossy(&out.stdout) == "from-aa\n" {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "{}", text(&out));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    host.ok(&e, &["rm", "-f", "aa"]);
+    host.ok(&e, &["network", "rm", "inside"]);
+    e.assert_clean();
+}
