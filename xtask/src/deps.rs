@@ -47,6 +47,10 @@ const PACKAGES: &[(&str, &str)] = &[
     ("curl", "bench image: the floor's blob downloads"),
     ("crun", "bench: a peer OCI runtime"),
     (
+        "docker.io",
+        "bench engine: a peer engine (dockerd and its containerd, run privately)",
+    ),
+    (
         "qemu-system-x86",
         "vm-test: the VM that runs the privileged tests on a cgroup v2 host",
     ),
