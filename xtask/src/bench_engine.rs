@@ -482,12 +482,7 @@ fn scale_test(tool: &Tool, n: usize) -> Result<ScaleRow> {
     }
     let ids = tool.all_ids()?;
     let started = Instant::now();
-    run_command(
-        tool.cmd()
-            .args(["rm", "-f"])
-            .args(&ids)
-            .stdout(Stdio::null()),
-    )?;
+    tool.rm(&ids)?;
     let rm = started.elapsed().as_secs_f64() * 1000.0;
     if !tool.all_ids()?.is_empty() {
         bail!("{} rm -f left containers behind", tool.name);
