@@ -37,6 +37,8 @@ use crate::util::{output, run_command, target_dir};
 
 /// The benchmark's tmpfs.
 const DIR: &str = "/run/peapod-bench-engine";
+/// The cgroup the benchmark moves itself into before each timed sequential run.
+const WARM_CGROUP: &str = "peapod-bench-engine-warm";
 /// How many `run --rm` go at once in the parallel part, and how many `run -d` in the scale one.
 const WIDTH: usize = 32;
 /// The image, as each tool names what it loaded from the fixture's docker-archive.
@@ -210,7 +212,7 @@ fn run_in(dir: &Path, runs: usize, scale: usize, peers: &mut Peers) -> Result<()
 
 /// `runs` lifecycles each (after 3 warm-up ones), round-robin, the cgroup warm before each.
 fn sequential(contenders: &[Contender], runs: usize) -> Result<Vec<Vec<Duration>>> {
-    let warm = CgroupWarmer::new("peapod-bench-engine-warm")?;
+    let warm = CgroupWarmer::new(WARM_CGROUP)?;
     let mut samples = vec![Vec::new(); contenders.len()];
     for i in 0..runs + 3 {
         for (c, out) in contenders.iter().zip(samples.iter_mut()) {

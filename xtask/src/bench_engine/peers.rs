@@ -9,11 +9,13 @@ use anyhow::{Context, Result, bail};
 
 use super::{DIR, Tool};
 
-/// The cgroup parents the tools' containers go under (dockerd's through its own flag).
-pub(super) const CGROUP_PARENTS: [&str; 3] = [
+/// The cgroup parents the tools' containers go under (dockerd's through its own flag), and
+/// the benchmark's own warm cgroup (see `bench::CgroupWarmer`), in case it was left behind.
+pub(super) const CGROUP_PARENTS: [&str; 4] = [
     "peapod-bench-engine",
     "peapod-bench-podman",
     "peapod-bench-docker",
+    super::WARM_CGROUP,
 ];
 
 /// What the benchmark started: the tools whose containers it removes, and dockerd.
