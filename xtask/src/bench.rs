@@ -31,9 +31,13 @@ pub(crate) struct Args {
     /// What to measure.
     #[arg(value_enum)]
     what: What,
-    /// Measured iterations per runtime (after 5 warm-up ones).
+    /// Measured iterations per runtime (after 5 warm-up ones; `image`: at most 20, `engine`:
+    /// at most 50 sequential, and a tenth of them, 2 to 5, parallel batches).
     #[arg(long, default_value_t = 100)]
     runs: usize,
+    /// `engine`: how many containers the scale part starts (0: none).
+    #[arg(long, default_value_t = 500)]
+    scale: usize,
     /// Internal: already inside the private mount namespace.
     #[arg(long, hide = true)]
     inner: bool,
@@ -47,6 +51,8 @@ enum What {
     Image,
     /// `ctr run --rm` and `docker run --rm` of busybox `true` with runc, crun and peapod-oci.
     Clients,
+    /// `run --rm` sequential and 32 at once, monitor RSS, scale: peapod, podman, docker.
+    Engine,
 }
 
 /// One contender: how to run one lifecycle.
@@ -65,6 +71,12 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         let dir = fixtures::build_default()?;
         fixtures::debian::ensure(&dir)?;
         return crate::bench_image::run(args.runs.min(20));
+    }
+    if args.what == What::Engine {
+        deps::ensure()?;
+        dist::build()?;
+        fixtures::build_default()?;
+        return crate::bench_engine::run(args.runs.min(50), args.scale);
     }
     if !args.inner {
         deps::ensure()?;
@@ -112,7 +124,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     for c in &contenders {
         check_runs(c)?;
     }
-    let warm = CgroupWarmer::new()?;
+    let warm = CgroupWarmer::new("peapod-bench")?;
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); contenders.len()];
     for i in 0..args.runs + 5 {
         for (c, out) in contenders.iter().zip(samples.iter_mut()) {
@@ -149,20 +161,21 @@ pub(crate) fn run(args: &Args) -> Result<()> {
 /// A cgroup of the benchmark's own (in the v1 pids hierarchy, or the v2 one) whose
 /// `cgroup.procs` it writes its pid to right before each timed lifecycle, so that none of
 /// them waits for the grace period a cold move into a cgroup costs. Removed on drop.
-struct CgroupWarmer {
+pub(crate) struct CgroupWarmer {
     base: PathBuf,
     dir: PathBuf,
 }
 
 impl CgroupWarmer {
-    fn new() -> Result<Self> {
+    /// The cgroup `name` (one per benchmark, so that two never share one).
+    pub(crate) fn new(name: &str) -> Result<Self> {
         let v1 = Path::new("/sys/fs/cgroup/pids");
         let base = if v1.is_dir() {
             v1.to_path_buf()
         } else {
             PathBuf::from("/sys/fs/cgroup")
         };
-        let dir = base.join("peapod-bench");
+        let dir = base.join(name);
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -171,7 +184,7 @@ impl CgroupWarmer {
         Ok(Self { base, dir })
     }
 
-    fn touch(&self) -> Result<()> {
+    pub(crate) fn touch(&self) -> Result<()> {
         std::fs::write(
             self.dir.join("cgroup.procs"),
             std::process::id().to_string(),
@@ -262,19 +275,7 @@ pub(crate) fn peak_rss(probe: &Path, c: &Contender, i: usize) -> Result<i64> {
 
 fn contenders(peapod: &Path, bundle: &Path, state: &Path) -> Vec<Contender> {
     let oci = |name: &'static str, program: PathBuf| {
-        let (bundle, root) = (bundle.to_path_buf(), state.join(name));
-        Contender {
-            name,
-            command: Box::new(move |i| {
-                let mut cmd = Command::new(&program);
-                cmd.arg("--root")
-                    .arg(&root)
-                    .args(["run", "--bundle"])
-                    .arg(&bundle)
-                    .arg(format!("bench-{i}"));
-                cmd
-            }),
-        }
+        oci_run(name, program, bundle.to_path_buf(), state.join(name))
     };
     vec![
         Contender {
@@ -298,6 +299,27 @@ fn contenders(peapod: &Path, bundle: &Path, state: &Path) -> Vec<Contender> {
         oci("crun", PathBuf::from("/usr/bin/crun")),
         oci("runc", PathBuf::from("/usr/sbin/runc")),
     ]
+}
+
+/// An OCI runtime's `run` of `bundle` (container `bench-<i>`), its state in `root`.
+pub(crate) fn oci_run(
+    name: &'static str,
+    program: PathBuf,
+    bundle: PathBuf,
+    root: PathBuf,
+) -> Contender {
+    Contender {
+        name,
+        command: Box::new(move |i| {
+            let mut cmd = Command::new(&program);
+            cmd.arg("--root")
+                .arg(&root)
+                .args(["run", "--bundle"])
+                .arg(&bundle)
+                .arg(format!("bench-{i}"));
+            cmd
+        }),
+    }
 }
 
 /// One lifecycle must succeed before any is timed.

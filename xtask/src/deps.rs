@@ -55,6 +55,22 @@ const PACKAGES: &[(&str, &str)] = &[
         "client tests: the init of the infra container podman builds for a pod",
     ),
     (
+        "docker.io",
+        "client tests and bench engine: docker as a peer (dockerd run privately by each)",
+    ),
+    (
+        "containerd",
+        "client tests: containerd (ctr, and its CRI plugin) drives peapod-oci",
+    ),
+    (
+        "containernetworking-plugins",
+        "client tests: the CNI bridge of a CRI pod network",
+    ),
+    (
+        "protobuf-compiler",
+        "client tests: protoc, which k8s-cri's build script needs",
+    ),
+    (
         "tmux",
         "client tests: a terminal for `podman run -it` and `docker run -it`",
     ),
@@ -96,12 +112,26 @@ pub(crate) fn ensure() -> Result<()> {
     }
     eprintln!("deps: installing {}", missing.join(", "));
     run_command(Command::new("apt-get").args(["update", "-q"]))?;
-    run_command(
+    // docker.io and containerd start their daemons when installed, unless invoke-rc.d's
+    // policy says no: the tests start their own, privately. A policy of ours goes again
+    // after the install; one already there is left as it is.
+    let policy = std::path::Path::new("/usr/sbin/policy-rc.d");
+    let own_policy = !policy.exists();
+    if own_policy {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(policy, "#!/bin/sh\n# cargo xtask deps: start no daemon while installing\nexit 101\n")?;
+        std::fs::set_permissions(policy, std::fs::Permissions::from_mode(0o755))?;
+    }
+    let installed_now = run_command(
         Command::new("apt-get")
             .env("DEBIAN_FRONTEND", "noninteractive")
             .args(["install", "-y", "-q", "--no-install-recommends"])
             .args(&missing),
-    )?;
+    );
+    if own_policy {
+        let _ = std::fs::remove_file(policy);
+    }
+    installed_now?;
     let still_missing: Vec<&str> = missing.into_iter().filter(|n| !installed(n)).collect();
     if !still_missing.is_empty() {
         bail!(

@@ -8,10 +8,11 @@
 //! - `demo`: show what peapod does today, on a fresh machine, offline.
 //! - `dist`: the release binaries as they ship (static).
 //! - `bench`: peapod against its peers, side by side in one run (`bench runtime`, `bench
-//!   image`, `bench clients`).
+//!   image`, `bench clients`, `bench engine`).
 
 mod bench;
 mod bench_clients;
+mod bench_engine;
 mod bench_image;
 mod demo;
 mod deps;
@@ -49,7 +50,7 @@ enum Task {
     Demo,
     /// Build the release binaries as they ship: static, in target/<host>/release.
     Dist,
-    /// Measure peapod against its peers (runc, crun) side by side; prints medians and ratios.
+    /// Measure peapod against its peers (runc, crun, podman, docker) side by side; prints medians and ratios.
     Bench(bench::Args),
 }
 
