@@ -54,6 +54,7 @@ mod error;
 mod freezer;
 mod fsutil;
 mod layout;
+mod prime;
 mod resources;
 mod stats;
 
@@ -61,5 +62,6 @@ pub use cgroup::Cgroup;
 pub use error::{Error, Result};
 pub use layout::{Layout, Unified, V1Hierarchy};
 pub use oci_spec;
+pub use prime::prime_attach;
 pub use resources::Warning;
 pub use stats::Stats;

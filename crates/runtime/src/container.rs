@@ -328,7 +328,17 @@ impl Container {
         };
         let namespaces = peapod_ns::Namespaces::from_oci(&self.record.namespaces)?;
         let seccomp = match &self.record.seccomp {
-            Some(profile) => Some(crate::seccomp::compile(profile).map_err(invalid)?),
+            Some(profile) => Some(
+                crate::seccomp::compile(
+                    profile,
+                    self.paths
+                        .dir
+                        .parent()
+                        .map(|r| r.join(crate::seccomp::CACHE_DIR))
+                        .as_deref(),
+                )
+                .map_err(invalid)?,
+            ),
             None => None,
         };
         crate::exec::spawn(

@@ -28,7 +28,10 @@ pub(crate) fn create(
     start_at_once: bool,
 ) -> Result<(Record, Paths, Cgroup, Vec<Error>)> {
     validate_id(id)?;
-    let bundle = Bundle::load(&opts.bundle)?;
+    let bundle = Bundle::load_with_cache(
+        &opts.bundle,
+        Some(&opts.root.join(crate::seccomp::CACHE_DIR)),
+    )?;
     let process = bundle.spec.process().as_ref();
     if process.and_then(|p| p.terminal()).unwrap_or(false) && opts.console_socket.is_none() {
         return Err(Error::InvalidConfig {

@@ -169,8 +169,13 @@ impl Engine {
                 .unwrap_or_default();
             assert!(left.is_empty(), "left in {}: {left:?}", dir.display());
         }
+        // The runtime's cache of compiled seccomp profiles (`..seccomp`) may stay.
         let runtime: Vec<_> = std::fs::read_dir(self.runroot().join("runtime"))
-            .map(|d| d.filter_map(|e| e.ok().map(|e| e.file_name())).collect())
+            .map(|d| {
+                d.filter_map(|e| e.ok().map(|e| e.file_name()))
+                    .filter(|n| n != "..seccomp")
+                    .collect()
+            })
             .unwrap_or_default();
         assert!(runtime.is_empty(), "runtime state left: {runtime:?}");
         assert!(

@@ -77,6 +77,12 @@ impl Containers<'_> {
             }
         }
         let engine = self.engine;
+        // The monitor moves the container into its cgroup in a few milliseconds: on a v1
+        // host, pay the attach lock's grace period meanwhile, on a thread of ours (nothing
+        // forks while it runs: the monitor is spawned by exec; it is joined below).
+        let _primer = std::thread::Builder::new()
+            .name("cgroup-prime".into())
+            .spawn(peapod_cgroup::prime_attach);
         let paths = engine.paths(&record.id);
         let rootfs = ContainerRootfs::at(&paths.dir);
         if !is_mounted(&rootfs.merged(), &paths.dir) {
@@ -136,6 +142,10 @@ impl Containers<'_> {
         self.setup_network(&record)?;
         self.join_container_network(&record)?;
         let result = self.spawn_monitor(&record, &paths.run, attach);
+        // Joined before returning: a caller may fork once `start` is done.
+        if let Ok(primer) = _primer {
+            let _ = primer.join();
+        }
         super::pause_point("start:monitor");
         match result {
             Ok((pid, sock)) => {

@@ -29,6 +29,12 @@ pub struct Bundle {
 impl Bundle {
     /// Loads `<dir>/config.json` and checks everything the runtime relies on.
     pub fn load(dir: &Path) -> Result<Self> {
+        Self::load_with_cache(dir, None)
+    }
+
+    /// [`Bundle::load`], with compiled seccomp profiles cached in `seccomp_cache` (a
+    /// directory of the runtime root's).
+    pub(crate) fn load_with_cache(dir: &Path, seccomp_cache: Option<&Path>) -> Result<Self> {
         let dir = std::fs::canonicalize(dir).map_err(Error::io("open bundle", dir))?;
         let path = dir.join("config.json");
         let bytes = std::fs::read(&path).map_err(|source| Error::ReadConfig {
@@ -45,7 +51,9 @@ impl Bundle {
             paths::bind_sources(&dir, mounts).map_err(&invalid)?;
         }
         let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-            Some(profile) => Some(crate::seccomp::compile(profile).map_err(&invalid)?),
+            Some(profile) => {
+                Some(crate::seccomp::compile(profile, seccomp_cache).map_err(&invalid)?)
+            }
             None => None,
         };
         Ok(Self {
