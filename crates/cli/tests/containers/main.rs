@@ -11,6 +11,8 @@ mod lifecycle;
 mod monitor;
 mod network;
 mod support;
+mod tmux;
+mod tty;
 mod verbs;
 
 /// The image tests' registry harness (Debian's docker-registry with TLS and auth).
