@@ -43,7 +43,8 @@ impl Peapod {
 
     /// Echoes `$ peapod ARGS` and runs it on our stdout and stderr; its exit code.
     fn show_code(&self, args: &[&str]) -> Result<i32> {
-        println!("\n$ peapod {}", args.join(" "));
+        let shown: Vec<String> = args.iter().map(|a| quote(a)).collect();
+        println!("\n$ peapod {}", shown.join(" "));
         std::io::Write::flush(&mut std::io::stdout())?;
         let mut cmd = self.cmd(args);
         let status = cmd
@@ -212,6 +213,27 @@ fn mounts_under(dir: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
+/// `arg` as a shell would need it typed (single quotes unless it is plain).
+fn quote(arg: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:=@%+-,".contains(c);
+    if !arg.is_empty() && arg.chars().all(plain) {
+        arg.to_owned()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
+}
+
 fn section(title: &str) {
     println!("\n== {title}");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn arguments_are_shown_as_a_shell_needs_them() {
+        assert_eq!(super::quote("-m"), "-m");
+        assert_eq!(super::quote("exit 3"), "'exit 3'");
+        assert_eq!(super::quote("it's"), "'it'\\''s'");
+        assert_eq!(super::quote(""), "''");
+    }
 }
