@@ -162,9 +162,11 @@ fn exec_it_runs_a_shell_in_a_terminal_of_its_own() {
 fn run_t_without_i_shows_the_output_at_once() {
     let e = Engine::new();
     let t = Tmux::new();
-    // It waits, after a line without a newline, until the test has seen that line.
-    let script = "tty; stty size; printf waiting; \
-                  while [ ! -e /tmp/go ]; do sleep 0.05; done; echo; echo done; exit 4";
+    // It waits, after a line without a newline, until the test has seen that line. Its
+    // size is asked only then: the terminal's size reaches the container after it started
+    // (the client sends it on attaching), so a `stty size` at once may see 0 0.
+    let script = "tty; printf waiting; while [ ! -e /tmp/go ]; do sleep 0.05; done; \
+                  echo; stty size; echo done; exit 4";
     t.open(
         "out",
         80,
@@ -173,10 +175,10 @@ fn run_t_without_i_shows_the_output_at_once() {
             "run", "--rm", "-t", "--name", "tty-t", IMAGE, "sh", "-c", script,
         ]),
     );
-    t.wait_screen("out", &["/dev/pts/0", "24 80", "waiting"]);
+    t.wait_screen("out", &["/dev/pts/0", "waiting"]);
     e.ok(&["exec", "tty-t", "touch", "/tmp/go"]);
     assert_eq!(t.wait_exit("out"), 4);
-    t.wait_screen("out", &["/dev/pts/0", "24 80", "waiting", "done"]);
+    t.wait_screen("out", &["/dev/pts/0", "waiting", "24 80", "done"]);
     done(&e, &t);
 }
 
