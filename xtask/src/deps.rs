@@ -123,7 +123,10 @@ pub(crate) fn ensure() -> Result<()> {
     let own_policy = !policy.exists();
     if own_policy {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::write(policy, "#!/bin/sh\n# cargo xtask deps: start no daemon while installing\nexit 101\n")?;
+        std::fs::write(
+            policy,
+            "#!/bin/sh\n# cargo xtask deps: start no daemon while installing\nexit 101\n",
+        )?;
         std::fs::set_permissions(policy, std::fs::Permissions::from_mode(0o755))?;
     }
     let installed_now = run_command(
