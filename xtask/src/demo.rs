@@ -1,5 +1,6 @@
-//! `cargo xtask demo`: what peapod does on a fresh machine, offline. It shows what exists and
-//! says plainly what has not landed yet.
+//! `cargo xtask demo`: what peapod does on a fresh machine, offline: the OCI runtime
+//! (`peapod-oci`) step by step, then the engine (`peapod`, in [`crate::demo_engine`]) on the
+//! busybox image. It says plainly what has not landed yet.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -75,9 +76,10 @@ pub(crate) fn run() -> Result<()> {
     oci.show(&["state", "demo"])?;
     oci.show(&["delete", "demo"])?;
 
-    section("not there yet");
-    println!("  peapod run / pod / pull: the engine issues");
-    println!("  (the OCI runtime against crun and runc: cargo xtask bench runtime)");
+    crate::demo_engine::run(&bin.join("peapod"), &dir, &target_dir().join("demo/engine"))?;
+
+    section("more");
+    println!("  the OCI runtime against crun and runc: cargo xtask bench runtime");
     Ok(())
 }
 

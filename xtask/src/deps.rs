@@ -42,6 +42,10 @@ const PACKAGES: &[(&str, &str)] = &[
         "libseccomp, which compiles OCI seccomp profiles (linked by peapod-runtime)",
     ),
     ("pkg-config", "finds libseccomp when building"),
+    (
+        "tmux",
+        "tty tests: a real terminal to type into, resize and read back (`-it`)",
+    ),
     ("runc", "bench: a peer OCI runtime"),
     (
         "tini",

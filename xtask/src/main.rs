@@ -15,6 +15,7 @@ mod bench_clients;
 mod bench_engine;
 mod bench_image;
 mod demo;
+mod demo_engine;
 mod deps;
 mod dist;
 mod fixtures;

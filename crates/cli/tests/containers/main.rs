@@ -10,7 +10,10 @@ mod flags;
 mod lifecycle;
 mod monitor;
 mod network;
+mod runtimes;
 mod support;
+mod tmux;
+mod tty;
 mod verbs;
 
 /// The image tests' registry harness (Debian's docker-registry with TLS and auth).

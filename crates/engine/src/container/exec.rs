@@ -4,10 +4,11 @@
 //! terminal (raw mode, window size) until the process exits.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
 
 use super::{Containers, State};
 use crate::error::{Error, Result};
@@ -187,52 +188,64 @@ impl Containers<'_> {
 }
 
 /// Copies between the caller's terminal and the pty until `pid` exits; its exit code.
+/// The caller's terminal is in raw mode meanwhile (ctrl-c is a byte the pty turns into
+/// SIGINT for the process), and its size follows the caller's (SIGWINCH).
 fn pump_tty(master: &OwnedFd, pid: i32, stdin_open: bool) -> i32 {
-    use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
+    use crate::monitor::attach::{RawMode, Signals, window_size};
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
-    let saved = tcgetattr(stdin.as_fd()).ok();
-    if let Some(s) = &saved {
-        let mut raw = s.clone();
-        cfmakeraw(&mut raw);
-        let _ = tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw);
-    }
-    if let Some((rows, cols)) = crate::monitor::attach::window_size(stdin.as_fd()) {
-        crate::monitor::stdio::resize(master, rows, cols);
-    }
+    let stdin_is_tty = nix::unistd::isatty(stdin.as_fd()).unwrap_or(false);
+    let _raw = RawMode::enter(stdin_is_tty && stdin_open);
+    let signals = Signals::take(&[Signal::SIGWINCH, Signal::SIGCHLD]);
+    let follow_size = || {
+        if let Some((rows, cols)) = window_size(stdin.as_fd()) {
+            crate::monitor::stdio::resize(master, rows, cols);
+        }
+    };
+    follow_size();
     let mut buf = vec![0u8; 32 * 1024];
     let mut code = None;
     let mut stdin_open = stdin_open;
     loop {
         if code.is_none()
-            && let Ok(status) = waitpid(nix::unistd::Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG))
+            && let Ok(status) = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG))
         {
             code = code_of(status);
         }
         let mut fds = vec![PollFd::new(master.as_fd(), PollFlags::POLLIN)];
+        let signal_index = fds.len();
+        if let Some(fd) = signals.fd() {
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
+        }
+        let stdin_index = fds.len();
         if stdin_open {
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
         }
-        let timeout = if code.is_some() { 50u16 } else { 100u16 };
+        // Once the process is gone, what is left in the pty drains; SIGCHLD wakes us
+        // otherwise (the timeout only bounds a missed one).
+        let timeout: u16 = if code.is_some() { 50 } else { 1000 };
         let _ = poll(&mut fds, PollTimeout::from(timeout));
-        let master_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
-        let stdin_ready = stdin_open
-            && fds
-                .get(1)
+        let ready = |i: usize| {
+            fds.get(i)
                 .and_then(PollFd::revents)
-                .is_some_and(|r| !r.is_empty());
+                .is_some_and(|r| !r.is_empty())
+        };
+        let (master_ready, signal_ready, stdin_ready) = (
+            ready(0),
+            signals.fd().is_some() && ready(signal_index),
+            stdin_open && ready(stdin_index),
+        );
         drop(fds);
+        if signal_ready && signals.pending().contains(&Signal::SIGWINCH) {
+            follow_size();
+        }
         if master_ready {
             match nix::unistd::read(master.as_fd(), &mut buf) {
-                Ok(n) if n > 0 => {
-                    let _ = nix::unistd::write(stdout.as_fd(), &buf[..n]);
-                }
+                Ok(n) if n > 0 => write_all(stdout.as_fd(), &buf[..n]),
                 Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
                 _ => {
                     if code.is_none() {
-                        code = waitpid(nix::unistd::Pid::from_raw(pid), None)
-                            .ok()
-                            .and_then(code_of);
+                        code = waitpid(Pid::from_raw(pid), None).ok().and_then(code_of);
                     }
                     break;
                 }
@@ -242,16 +255,23 @@ fn pump_tty(master: &OwnedFd, pid: i32, stdin_open: bool) -> i32 {
         }
         if stdin_ready {
             match nix::unistd::read(stdin.as_fd(), &mut buf) {
-                Ok(n) if n > 0 => {
-                    let _ = nix::unistd::write(master.as_fd(), &buf[..n]);
-                }
+                Ok(n) if n > 0 => write_all(master.as_fd(), &buf[..n]),
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
                 _ => stdin_open = false,
             }
         }
-        std::thread::sleep(Duration::ZERO);
-    }
-    if let Some(s) = &saved {
-        let _ = tcsetattr(stdin.as_fd(), SetArg::TCSANOW, s);
     }
     code.unwrap_or(255)
+}
+
+/// Writes all of `data` (best effort: a terminal that went away loses it).
+fn write_all(fd: std::os::fd::BorrowedFd<'_>, mut data: &[u8]) {
+    while !data.is_empty() {
+        match nix::unistd::write(fd, data) {
+            Ok(0) => return,
+            Ok(n) => data = &data[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return,
+        }
+    }
 }

@@ -1,8 +1,11 @@
 //! `peapod run`: create a container from an image (pulled if missing) and start it, in the
 //! foreground (its output here, its exit code ours) or detached (`-d`, its id printed).
 
+use std::os::fd::OwnedFd;
+
 use anyhow::Result;
-use peapod_engine::monitor::attach::{AttachEnd, AttachOptions, attach};
+use peapod_engine::container::Containers;
+use peapod_engine::monitor::attach::{AttachEnd, AttachOptions, attach, attach_proxying};
 
 use super::flags::CreateFlags;
 use crate::commands::{ExitWith, Globals};
@@ -17,6 +20,10 @@ pub(crate) struct Args {
     /// The key sequence for detaching (`ctrl-p,ctrl-q`).
     #[arg(long, default_value = "ctrl-p,ctrl-q")]
     detach_keys: String,
+    /// Forward the signals this process receives (ctrl-c, SIGTERM…) to the container;
+    /// without `-t` only, as docker's.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    sig_proxy: bool,
     #[command(flatten)]
     flags: CreateFlags,
 }
@@ -69,8 +76,10 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
         stdin: args.flags.interactive,
         tty: args.flags.tty,
         detach_keys: keys,
+        redraw: false,
     };
-    match attach(&sock, &attach_opts)? {
+    let end = attach_foreground(&containers, &record.id, &sock, &attach_opts, args.sig_proxy)?;
+    match end {
         AttachEnd::Exited(0) => Ok(()),
         AttachEnd::Exited(code) => Err(ExitWith(u8::try_from(code).unwrap_or(255)).into()),
         AttachEnd::Detached => {
@@ -86,4 +95,25 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
             }
         }
     }
+}
+
+/// Attaches this process's stdio to container `id`. Without a terminal and with
+/// `sig_proxy`, the signals an operator sends this process (ctrl-c, SIGTERM…) go to the
+/// container (`kill`) instead of ending it, as docker's `--sig-proxy`.
+pub(crate) fn attach_foreground(
+    containers: &Containers<'_>,
+    id: &str,
+    sock: &OwnedFd,
+    opts: &AttachOptions,
+    sig_proxy: bool,
+) -> Result<AttachEnd> {
+    if !sig_proxy || opts.tty {
+        return Ok(attach(sock, opts)?);
+    }
+    let mut forward = |signal: nix::sys::signal::Signal| {
+        if let Err(e) = containers.kill(id, signal.as_str()) {
+            eprintln!("peapod: cannot forward {signal} to the container: {e}");
+        }
+    };
+    Ok(attach_proxying(sock, opts, &mut forward)?)
 }

@@ -2,7 +2,7 @@
 //! here, its exit code ours).
 
 use anyhow::Result;
-use peapod_engine::monitor::attach::{AttachEnd, AttachOptions, attach};
+use peapod_engine::monitor::attach::{AttachEnd, AttachOptions};
 
 use crate::commands::{ExitWith, Globals};
 
@@ -40,8 +40,10 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
             stdin: args.interactive,
             tty: started.record.config.config.tty,
             detach_keys: super::run::detach_keys(&args.detach_keys)?,
+            redraw: false,
         };
-        return match attach(&sock, &opts)? {
+        let id = started.record.id.clone();
+        return match super::run::attach_foreground(&containers, &id, &sock, &opts, true)? {
             AttachEnd::Exited(0) | AttachEnd::Detached => Ok(()),
             AttachEnd::Exited(code) => Err(ExitWith(u8::try_from(code).unwrap_or(255)).into()),
             AttachEnd::Lost => Err(ExitWith(255).into()),
