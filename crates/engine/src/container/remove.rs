@@ -103,11 +103,9 @@ pub(crate) fn remove_after_exit(root: &Path, runroot: &Path, id: &str) {
     let Ok(Some(record)) = engine.db.container(id) else {
         return;
     };
-    if engine
-        .db
-        .claim_state(id, record.state, State::Removing)
-        .unwrap_or(false)
-    {
+    // Whatever state the row says: a fast container can end before `start` has written
+    // `running`, and that write may land between our read and a claim from that state.
+    if engine.db.claim_removal(id).unwrap_or(false) {
         let _ = containers.purge(&record, true);
         crate::events::record(&engine, "remove", &record);
     }

@@ -283,6 +283,19 @@ impl Db {
         Ok(())
     }
 
+    /// Marks a container `removing` whatever its state (unless another remover already
+    /// did): for `--rm`, whose monitor may finish before `start` has recorded the start.
+    pub(crate) fn claim_removal(&self, id: &str) -> Result<bool> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE containers SET state = 'removing' WHERE id = ?1 AND state != 'removing'",
+                [id],
+            )
+            .map_err(self.err())?;
+        Ok(n == 1)
+    }
+
     /// Renames a container; refuses a name in use.
     pub(crate) fn rename(&self, id: &str, name: &str) -> Result<()> {
         match self.conn.execute(
