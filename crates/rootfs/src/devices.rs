@@ -156,32 +156,41 @@ fn create_one<'d>(
     }
     let perm = Mode::from_bits_truncate(d.file_mode().unwrap_or(0o666) & 0o7777);
     if in_userns {
-        let host = host_node(d)?;
-        let file = openat(
-            dir,
-            name,
-            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )?;
-        drop(file);
-        let target = openat(
-            dir,
-            name,
-            OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )?;
-        let mnt = mount_api::clone_fd(host.as_fd(), false)?;
-        mount_api::attach(mnt.as_fd(), target.as_fd())
-    } else {
-        mknodat(dir, name, file_type(d.typ()), perm, rdev(d))?;
-        fchownat(
+        return bind_host_node(d, dir, name);
+    }
+    match mknodat(dir, name, file_type(d.typ()), perm, rdev(d)) {
+        // Where mknod is not permitted (no CAP_MKNOD, a device cgroup of the caller's that
+        // denies it, a filesystem that refuses nodes), runc binds the host's node instead.
+        Err(Errno::EPERM) => bind_host_node(d, dir, name),
+        Err(e) => Err(e),
+        Ok(()) => fchownat(
             dir,
             name,
             Some(Uid::from_raw(d.uid().unwrap_or(0))),
             Some(Gid::from_raw(d.gid().unwrap_or(0))),
             AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
+        ),
     }
+}
+
+/// The host's node at the device's path, bind-mounted over an empty file at `dir/name`.
+fn bind_host_node(d: &LinuxDevice, dir: &OwnedFd, name: &std::ffi::OsStr) -> nix::Result<()> {
+    let host = host_node(d)?;
+    let file = openat(
+        dir,
+        name,
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    drop(file);
+    let target = openat(
+        dir,
+        name,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mnt = mount_api::clone_fd(host.as_fd(), false)?;
+    mount_api::attach(mnt.as_fd(), target.as_fd())
 }
 
 /// The host's node at the same path, checked to be the device the entry names.
