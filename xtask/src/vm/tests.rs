@@ -109,11 +109,11 @@ fn a_binary_stopped_by_its_time_bound_says_so() {
     let err = progress
         .verdict(share.path(), &exited(), &bounds(60))
         .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("[1/2] a test t timed out after 600 s"),
-        "{err}"
+    let want = format!(
+        "[1/2] a test t timed out after {} s",
+        super::DEFAULT_BINARY_TIMEOUT_SECS
     );
+    assert!(err.to_string().contains(&want), "{err}");
 }
 
 #[test]

@@ -82,12 +82,13 @@ impl Store {
 
     pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_peapod"));
-        // rmi, prune and df ask the engine which images containers use: its runroot is ours.
-        cmd.arg("--root")
-            .arg(self.root())
-            .arg("--runroot")
-            .arg(self.tmp.path().join("run"))
-            .args(args)
+        cmd.arg("--root").arg(self.root());
+        // rmi, prune and df ask the engine which images containers use: its runroot is ours
+        // (unless the test gives one).
+        if !args.contains(&"--runroot") {
+            cmd.arg("--runroot").arg(self.tmp.path().join("run"));
+        }
+        cmd.args(args)
             .env_remove("PEAPOD_ROOT")
             .env_remove("PEAPOD_RUNROOT")
             .stdin(Stdio::null());
