@@ -244,6 +244,33 @@ impl Place<'_> {
         }
     }
 
+    /// For `-L`: where a final symlink of `path` leads, followed here (at most 40 links) and
+    /// not by the kernel, whose `fs.protected_symlinks` refuses root a user's symlink in a
+    /// sticky directory such as `/tmp`; each step is still resolved inside the root.
+    fn follow_final(&self, path: &Path) -> nix::Result<PathBuf> {
+        let mut path = path.to_path_buf();
+        for _ in 0..40 {
+            let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+                return Ok(path);
+            };
+            let dir = self.open(parent, OFlag::O_PATH | OFlag::O_DIRECTORY)?;
+            match nix::fcntl::readlinkat(&dir, name) {
+                Ok(target) => {
+                    let target = PathBuf::from(target);
+                    path = if target.is_absolute() {
+                        target
+                    } else {
+                        parent.join(target)
+                    };
+                }
+                // Not a symlink: the path as it is.
+                Err(Errno::EINVAL) => return Ok(path),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Errno::ELOOP)
+    }
+
     /// Opens the source `spec` for archiving: a symlink is followed with `follow` (`-L`) or
     /// when the path ends with `/`, else archived as itself.
     fn open_source(&self, spec: &Spec, follow: bool) -> Result<(FileStat, Opened), CpError> {
@@ -265,6 +292,14 @@ impl Place<'_> {
                 open_child(dir.as_fd(), name).map_err(fail)?
             }
             _ => {
+                let path = match name {
+                    Some(_) => self.follow_final(&spec.path).map_err(fail)?,
+                    None => spec.path.clone(),
+                };
+                let spec = &Spec {
+                    path,
+                    ..spec.clone()
+                };
                 let st = self
                     .open(&spec.path, OFlag::O_PATH)
                     .and_then(fstat)
