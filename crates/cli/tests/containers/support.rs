@@ -204,6 +204,18 @@ impl Drop for Engine {
         for dir in cgroup_dirs(&self.cgroup) {
             let _ = std::fs::remove_dir(dir);
         }
+        // Whatever a failed test left mounted below its directory (deepest first).
+        let root = self.tmp.path().to_string_lossy().into_owned();
+        let mut mounted: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
+            .filter(|m| m.starts_with(&root))
+            .collect();
+        mounted.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in mounted {
+            let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
         // The shared parent goes when empty (the runtime tests expect none left).
         for dir in cgroup_dirs("/peapod-test") {
             let _ = std::fs::remove_dir(dir);
