@@ -194,11 +194,12 @@ pub(crate) fn refresh_hosts(engine: &Engine, network: &str) -> Result<()> {
         names.extend(r.config.aliases.iter().cloned());
         peapod_net::HostEntry { ip, names }
     };
+    // `--add-host NAME:host-gateway` resolves to the network's gateway.
+    let gateway = engine
+        .db
+        .network(network)?
+        .and_then(|n| n.gateway.parse().ok());
     for (r, ip) in &records {
-        let gateway = engine
-            .db
-            .network(network)?
-            .and_then(|n| n.gateway.parse().ok());
         let add: Vec<peapod_net::HostEntry> = r
             .config
             .add_hosts

@@ -139,14 +139,11 @@ impl Db {
         Ok(ip)
     }
 
-    /// The containers with an address on `network`: (container id, address).
-    pub(crate) fn network_members(&self, network: &str) -> Result<Vec<(String, IpAddr)>> {
-        let mut stmt = self
-            .conn()
-            .prepare("SELECT container_id, address FROM leases WHERE network = ?1 ORDER BY address")
-            .map_err(self.err())?;
+    /// Pairs of (text, address) that `sql` selects for `key`; unparsable addresses skipped.
+    fn address_pairs(&self, sql: &str, key: &str) -> Result<Vec<(String, IpAddr)>> {
+        let mut stmt = self.conn().prepare(sql).map_err(self.err())?;
         let rows = stmt
-            .query_map([network], |r| {
+            .query_map([key], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
             })
             .map_err(self.err())?
@@ -154,26 +151,23 @@ impl Db {
             .map_err(self.err())?;
         Ok(rows
             .into_iter()
-            .filter_map(|(c, a)| Some((c, a.parse().ok()?)))
+            .filter_map(|(t, a)| Some((t, a.parse().ok()?)))
             .collect())
+    }
+
+    /// The containers with an address on `network`: (container id, address).
+    pub(crate) fn network_members(&self, network: &str) -> Result<Vec<(String, IpAddr)>> {
+        self.address_pairs(
+            "SELECT container_id, address FROM leases WHERE network = ?1 ORDER BY address",
+            network,
+        )
     }
 
     /// A container's leases: (network, address).
     pub(crate) fn leases_of(&self, container: &str) -> Result<Vec<(String, IpAddr)>> {
-        let mut stmt = self
-            .conn()
-            .prepare("SELECT network, address FROM leases WHERE container_id = ?1 ORDER BY network")
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([container], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
-            .map_err(self.err())?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.err())?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(n, a)| Some((n, a.parse().ok()?)))
-            .collect())
+        self.address_pairs(
+            "SELECT network, address FROM leases WHERE container_id = ?1 ORDER BY network",
+            container,
+        )
     }
 }
