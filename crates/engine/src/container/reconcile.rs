@@ -115,23 +115,15 @@ impl Containers<'_> {
     }
 
     fn clear_runtime(&self, record: &ContainerRecord) {
-        let runtime_root = self.engine.runtime_root();
-        match &record.config.runtime {
-            None => {
-                if let Ok(c) = peapod_runtime::Container::load(&runtime_root, &record.id) {
-                    let _ = c.delete(true);
-                }
-            }
-            Some(runtime) => {
-                let _ = std::process::Command::new(super::lifecycle::runtime_path(runtime))
-                    .arg("--root")
-                    .arg(&runtime_root)
-                    .args(["delete", "--force", &record.id])
-                    .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .status();
-            }
-        }
+        let runtime = record
+            .config
+            .runtime
+            .as_deref()
+            .map(super::lifecycle::runtime_path);
+        crate::monitor::start::delete_runtime(
+            runtime.as_deref(),
+            &self.runtime_root(record),
+            &record.id,
+        );
     }
 }

@@ -16,7 +16,7 @@
 pub mod attach;
 mod health;
 pub(crate) mod run;
-mod start;
+pub(crate) mod start;
 pub(crate) mod stdio;
 
 pub(crate) use health::command as health_command;

@@ -44,17 +44,23 @@ fn set_stdio(ends: Option<&ContainerEnds>) -> Result<()> {
 
 /// Clears what a previous run left in the runtime's state (a monitor killed mid-run).
 pub(crate) fn delete_runtime_state(cfg: &MonitorConfig) {
-    match &cfg.runtime {
+    delete_runtime(cfg.runtime.as_deref(), &cfg.runtime_root, &cfg.id);
+}
+
+/// `delete --force` of container `id` in the runtime root `root`: through the built-in
+/// runtime (`runtime` `None`) or that runtime binary. Best effort.
+pub(crate) fn delete_runtime(runtime: Option<&Path>, root: &Path, id: &str) {
+    match runtime {
         None => {
-            if let Ok(c) = peapod_runtime::Container::load(&cfg.runtime_root, &cfg.id) {
+            if let Ok(c) = peapod_runtime::Container::load(root, id) {
                 let _ = c.delete(true);
             }
         }
         Some(runtime) => {
             let _ = Command::new(runtime)
                 .arg("--root")
-                .arg(&cfg.runtime_root)
-                .args(["delete", "--force", &cfg.id])
+                .arg(root)
+                .args(["delete", "--force", id])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
