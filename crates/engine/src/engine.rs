@@ -90,6 +90,11 @@ impl Engine {
         crate::network::Networks { engine: self }
     }
 
+    /// The pod verbs.
+    pub fn pods(&self) -> crate::pod::Pods<'_> {
+        crate::pod::Pods { engine: self }
+    }
+
     /// The volume verbs.
     pub fn volumes(&self) -> Volumes<'_> {
         Volumes { engine: self }

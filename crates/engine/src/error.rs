@@ -22,6 +22,35 @@ pub enum Error {
         /// The container holding it.
         id: String,
     },
+    /// No pod has this name, id or id prefix.
+    #[error("no such pod: {0}")]
+    NoSuchPod(String),
+    /// An id prefix that matches more than one pod.
+    #[error("pod id prefix {0:?} is ambiguous: give more of the id")]
+    AmbiguousPod(String),
+    /// The pod name is taken.
+    #[error("the pod name {0:?} is already in use: remove that pod, or choose another name")]
+    PodNameInUse(String),
+    /// The pod is not in a state the verb accepts.
+    #[error("pod {name} is {state}: cannot {action}")]
+    PodWrongState {
+        /// The pod's name.
+        name: String,
+        /// Its state.
+        state: String,
+        /// The verb.
+        action: &'static str,
+    },
+    /// A container verb on a pod's infra container (it is managed through its pod).
+    #[error(
+        "container {name} is the infra container of pod {pod}: manage it with `peapod pod` (start, stop, kill, rm)"
+    )]
+    InfraContainer {
+        /// The infra container's name.
+        name: String,
+        /// Its pod's id.
+        pod: String,
+    },
     /// A name docker would refuse.
     #[error("invalid container name {0:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
     InvalidName(String),

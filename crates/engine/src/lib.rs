@@ -63,6 +63,7 @@ pub mod events;
 pub mod logs;
 pub mod monitor;
 pub mod network;
+pub mod pod;
 pub mod rootfs;
 pub mod spec;
 pub mod stats;

@@ -6,6 +6,7 @@
 pub(crate) mod container;
 pub(crate) mod image;
 mod network;
+mod pod;
 mod registry;
 mod system;
 mod volume;
@@ -100,6 +101,9 @@ enum Command {
     /// Manage networks.
     #[command(subcommand)]
     Network(network::Command),
+    /// Manage pods: containers that share one IP, IPC and hostname.
+    #[command(subcommand)]
+    Pod(pod::Command),
     /// Manage images.
     #[command(subcommand)]
     Image(image::Command),
@@ -229,6 +233,7 @@ pub fn main() -> ExitCode {
         Command::Unpause(args) => container::unpause::run(&globals, &args),
         Command::Volume(command) => volume::run(&globals, command),
         Command::Network(command) => network::run(&globals, command),
+        Command::Pod(command) => pod::run(&globals, command),
         Command::Image(command) => image::run(&globals, command),
         Command::Images(args) => image::ls::run(&globals, &args),
         Command::Pull(args) => image::pull::run(&globals, &args),

@@ -51,6 +51,34 @@ pub(crate) fn print_rows(
     }
 }
 
+/// `inspect`'s output: `docs` as a JSON array (no `--format`, or `json`), else the Go
+/// template once per document.
+pub(crate) fn print_docs(format: Option<&str>, docs: Vec<Value>) -> Result<()> {
+    match format {
+        None | Some("json") => print_json(&mut std::io::stdout().lock(), &Value::Array(docs)),
+        Some(text) => {
+            let t = Template::parse(text)?;
+            let mut s = String::new();
+            for d in &docs {
+                s.push_str(&t.render(d)?);
+                s.push('\n');
+            }
+            write_stdout(&s)
+        }
+    }
+}
+
+/// Tab-separated lines laid out in columns padded by three spaces (as `top` prints them).
+pub(crate) fn write_columns(text: &str) -> Result<()> {
+    let mut tw = tabwriter::TabWriter::new(Vec::new()).padding(3);
+    tw.write_all(text.as_bytes())
+        .context("cannot lay out the table")?;
+    let bytes = tw
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot lay out the table: {e}"))?;
+    write_stdout(&String::from_utf8_lossy(&bytes))
+}
+
 /// Pretty JSON with four-space indents (as docker and podman print `inspect`).
 pub(crate) fn print_json(out: &mut impl Write, value: &Value) -> Result<()> {
     let mut buf = Vec::new();

@@ -78,6 +78,12 @@ impl Engine {
                     .arg(&self.cgroup)
                     .args(&args[1..]);
             }
+            Some(&"pod") if args.get(1) == Some(&"create") => {
+                cmd.args(&args[..2])
+                    .arg("--cgroup-parent")
+                    .arg(&self.cgroup)
+                    .args(&args[2..]);
+            }
             _ => {
                 cmd.args(args);
             }
@@ -152,6 +158,7 @@ impl Engine {
     /// directory, monitor, or cgroup.
     pub(crate) fn assert_clean(&self) {
         assert_eq!(self.count(), 0, "rows left: {}", self.ok(&["ps", "-a"]));
+        assert_eq!(self.ok(&["pod", "ls", "-q"]), "", "pods left");
         let root = self.tmp.path().to_string_lossy().into_owned();
         let mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
             .unwrap()
@@ -163,6 +170,8 @@ impl Engine {
         for dir in [
             self.root().join("containers"),
             self.runroot().join("containers"),
+            self.runroot().join("pods"),
+            self.runroot().join("netns"),
         ] {
             let left: Vec<_> = std::fs::read_dir(&dir)
                 .map(|d| d.filter_map(|e| e.ok().map(|e| e.file_name())).collect())
@@ -196,6 +205,10 @@ impl Drop for Engine {
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGKILL,
             );
+        }
+        let pods = self.run(&["pod", "ls", "-q", "--no-trunc"]);
+        for id in String::from_utf8_lossy(&pods.stdout).lines() {
+            let _ = self.run(&["pod", "rm", "-f", id]);
         }
         let ids = self.run(&["ps", "-aq"]);
         for id in String::from_utf8_lossy(&ids.stdout).lines() {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::bundle::{self, ResolvedVolume};
-use super::{ContainerRecord, Containers, CreateOptions, MountSpec, State, names, now_ns};
+use super::{ContainerRecord, Containers, CreateOptions, MountSpec, names};
 use crate::error::{Error, Result};
 use crate::rootfs::ContainerRootfs;
 use crate::spec::{self, ImageConfig};
@@ -29,6 +29,9 @@ impl Containers<'_> {
         let doc = engine.images.config(&image)?;
         let image_config = ImageConfig::from_image_config(&doc)
             .map_err(Error::json(format!("the config of image {}", opts.image)))?;
+        let mut opts = opts.clone();
+        let pod = crate::pod::member::prepare(engine, &mut opts)?;
+        let opts = &opts;
         validate(opts)?;
         crate::network::validate(opts)?;
         if let super::NetworkMode::Container(target) = &opts.network {
@@ -37,27 +40,18 @@ impl Containers<'_> {
         spec::process_args(&image_config, &opts.config)?;
         let capabilities = spec::capabilities(&opts.config)?;
         let id = names::new_id()?;
-        let mut record = ContainerRecord {
-            id: id.clone(),
-            name: String::new(),
-            image_id: image.id.to_string(),
-            image_name: opts.image.clone(),
-            config: opts.clone(),
-            created: now_ns(),
-            state: State::Created,
-            pid: 0,
-            monitor_pid: 0,
-            exit_code: None,
-            started: None,
-            finished: None,
-            restart_count: 0,
-            oom_killed: false,
-        };
+        let mut record = ContainerRecord::new(
+            id.clone(),
+            image.id.to_string(),
+            opts.image.clone(),
+            opts.clone(),
+        );
         self.insert_named(&mut record)?;
         super::pause_point("create:row");
         let mut new_volumes = Vec::new();
         let built = self.build(
             &record,
+            pod.as_ref(),
             &image,
             &image_config,
             &capabilities,
@@ -103,6 +97,7 @@ impl Containers<'_> {
     fn build(
         &self,
         record: &ContainerRecord,
+        pod: Option<&crate::pod::PodRecord>,
         image: &peapod_image::store::ImageRecord,
         image_config: &ImageConfig,
         capabilities: &[String],
@@ -142,6 +137,10 @@ impl Containers<'_> {
             .config
             .hostname
             .clone()
+            .or_else(|| {
+                pod.and_then(crate::pod::member::hostname)
+                    .map(str::to_owned)
+            })
             .unwrap_or_else(|| record.short_id().to_owned());
         // An image's VOLUME not covered by a mount of the operator's is an anonymous volume.
         for dest in image_config.volumes.keys() {
@@ -205,6 +204,9 @@ impl Containers<'_> {
             capabilities,
             &netns,
         )?;
+        if let Some(pod) = pod {
+            crate::pod::member::join_spec(engine, pod, &paths.dir, &mut config);
+        }
         config["annotations"] = json!({
             "io.peapod.name": record.name,
             "io.peapod.image": record.image_name,

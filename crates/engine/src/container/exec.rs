@@ -52,6 +52,7 @@ impl Containers<'_> {
     /// [`Error::CommandNotExecutable`] (126); runtime errors.
     pub fn exec(&self, key: &str, req: &ExecRequest) -> Result<i32> {
         let record = self.get(key)?;
+        record.refuse_infra()?;
         if record.state != State::Running {
             return Err(Error::WrongState {
                 name: record.name,

@@ -60,6 +60,7 @@ impl Containers<'_> {
     /// (code 125/126/127) after a failed start.
     pub fn start(&self, key: &str, attach: bool) -> Result<StartedContainer> {
         let record = self.get(key)?;
+        record.refuse_infra()?;
         match record.state {
             State::Running | State::Restarting | State::Paused if !attach => {
                 return Ok(StartedContainer {
@@ -77,6 +78,13 @@ impl Containers<'_> {
             }
         }
         let engine = self.engine;
+        // A pod's member needs the pod's namespaces: its infra runs first.
+        let mut joins_pid = false;
+        if let Some(pod) = &record.config.pod {
+            let pod = engine.pods().get(pod)?;
+            engine.pods().ensure_infra(&pod)?;
+            joins_pid = pod.config.share.pid;
+        }
         // The monitor moves the container into its cgroup in a few milliseconds: on a v1
         // host, pay the attach lock's grace period meanwhile, on a thread of ours (nothing
         // forks while it runs: the monitor is spawned by exec; it is joined below).
@@ -134,6 +142,7 @@ impl Containers<'_> {
             network: matches!(opts.network, super::NetworkMode::Bridge(_)),
             publish: opts.publish.clone(),
             image: record.image_name.clone(),
+            joins_pid,
         };
         let cfg_path = paths.run.join("monitor.json");
         let bytes = serde_json::to_vec(&cfg).map_err(Error::json("the monitor config"))?;
@@ -289,6 +298,7 @@ impl Containers<'_> {
     /// [`Error::WrongState`] if it is not running; runtime errors.
     pub fn kill(&self, key: &str, signal: &str) -> Result<ContainerRecord> {
         let record = self.get(key)?;
+        record.refuse_infra()?;
         if !matches!(record.state, State::Running | State::Paused) {
             return Err(Error::WrongState {
                 name: record.name,
@@ -312,6 +322,7 @@ impl Containers<'_> {
     /// Runtime errors; [`Error::Monitor`] if it does not die even after SIGKILL.
     pub fn stop(&self, key: &str, timeout: Option<u32>) -> Result<ContainerRecord> {
         let record = self.get(key)?;
+        record.refuse_infra()?;
         if !record.state.is_live() {
             return Ok(record);
         }
@@ -432,6 +443,7 @@ impl Containers<'_> {
     /// [`Error::WrongState`] unless running (pause) or paused (unpause); runtime errors.
     pub fn pause(&self, key: &str, paused: bool) -> Result<ContainerRecord> {
         let mut record = self.get(key)?;
+        record.refuse_infra()?;
         let needed = if paused {
             State::Running
         } else {

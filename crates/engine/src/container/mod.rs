@@ -19,13 +19,14 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use bundle::write_etc_files;
 pub use create::DEFAULT_CGROUP_PARENT;
 pub use exec::ExecRequest;
 pub use inspect::ListOptions;
 pub use lifecycle::StartedContainer;
 pub use mounts::{MountSpec, parse_mount, parse_tmpfs, parse_volume};
-pub(crate) use names::new_id;
 pub use names::validate as validate_name;
+pub(crate) use names::{generate as generate_name, new_id};
 pub use observe::{ContainerUsage, ObserveError, dir_size};
 pub use options::{
     HealthConfig, NetworkMode, PullPolicy, Resources, RestartPolicy, SeccompChoice, Ulimit,
@@ -151,6 +152,12 @@ pub struct CreateOptions {
     pub add_hosts: Vec<String>,
     /// `--network-alias`: more names other containers of its network resolve it by.
     pub aliases: Vec<String>,
+    /// `--pod`: the id of the pod it belongs to (it joins the namespaces the pod shares and
+    /// its cgroup goes under the pod's); set by the engine from the name given.
+    pub pod: Option<String>,
+    /// Whether it is its pod's infra container (no image: the engine's own infra process
+    /// holding the pod's namespaces, see [`crate::pod`]).
+    pub infra: bool,
 }
 
 /// A container as the engine records it.
@@ -187,6 +194,43 @@ pub struct ContainerRecord {
 }
 
 impl ContainerRecord {
+    /// A new record in state `created`, made now.
+    pub(crate) fn new(
+        id: String,
+        image_id: String,
+        image_name: String,
+        config: CreateOptions,
+    ) -> Self {
+        Self {
+            id,
+            name: String::new(),
+            image_id,
+            image_name,
+            config,
+            created: now_ns(),
+            state: State::Created,
+            pid: 0,
+            monitor_pid: 0,
+            exit_code: None,
+            started: None,
+            finished: None,
+            restart_count: 0,
+            oom_killed: false,
+        }
+    }
+
+    /// [`crate::Error::InfraContainer`] if this is a pod's infra container (managed through
+    /// its pod, never by container verbs).
+    pub(crate) fn refuse_infra(&self) -> crate::Result<()> {
+        if self.config.infra {
+            return Err(crate::Error::InfraContainer {
+                name: self.name.clone(),
+                pod: self.config.pod.clone().unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+
     /// The first 12 hex digits, as docker prints ids.
     pub fn short_id(&self) -> &str {
         self.id.get(..12).unwrap_or(&self.id)

@@ -414,7 +414,9 @@ impl Containers<'_> {
     pub fn prune(&self) -> Result<Vec<ContainerUsage>> {
         let mut removed = Vec::new();
         for usage in self.disk_usage()? {
-            if matches!(usage.record.state, State::Created | State::Exited) {
+            if matches!(usage.record.state, State::Created | State::Exited)
+                && !usage.record.config.infra
+            {
                 self.remove(&usage.record.id, false, false)?;
                 removed.push(usage);
             }

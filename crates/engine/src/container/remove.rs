@@ -17,6 +17,7 @@ impl Containers<'_> {
     /// files are gone, so a failed removal can be retried).
     pub fn remove(&self, key: &str, force: bool, volumes: bool) -> Result<ContainerRecord> {
         let record = self.get(key)?;
+        record.refuse_infra()?;
         if record.state.is_live() {
             if !force {
                 return Err(Error::WrongState {

@@ -4,6 +4,7 @@
 //! a short transaction: nothing slow (mounting, pulling, waiting) happens inside one.
 
 mod networks;
+mod pods;
 mod volumes;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use crate::container::{ContainerRecord, CreateOptions, State};
 use crate::error::{Error, Result};
 
 pub(crate) use networks::NetworkRow;
+pub(crate) use pods::PodRow;
 pub(crate) use volumes::VolumeRow;
 
 /// This component's name in the `migrations` table.
@@ -71,6 +73,17 @@ CREATE TABLE leases (
     UNIQUE (network, container_id)
 );
 CREATE INDEX leases_container ON leases(container_id);
+",
+    "
+CREATE TABLE pods (
+    id       TEXT PRIMARY KEY,               -- 64 hex digits
+    name     TEXT NOT NULL UNIQUE,
+    created  INTEGER NOT NULL,               -- unix nanoseconds
+    infra_id TEXT,                           -- its infra container (NULL with --infra=false)
+    config   TEXT NOT NULL                   -- JSON: the pod create options
+);
+ALTER TABLE containers ADD COLUMN pod_id TEXT REFERENCES pods(id);
+CREATE INDEX containers_pod ON containers(pod_id);
 ",
 ];
 
@@ -136,8 +149,8 @@ impl Db {
         let config =
             serde_json::to_string(&c.config).map_err(Error::json("a container's options"))?;
         let result = self.conn.execute(
-            "INSERT INTO containers (id, name, image_id, image_name, config, created, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO containers (id, name, image_id, image_name, config, created, state, pod_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 c.id,
                 c.name,
@@ -145,7 +158,8 @@ impl Db {
                 c.image_name,
                 config,
                 c.created,
-                c.state.as_str()
+                c.state.as_str(),
+                c.config.pod
             ],
         );
         match result {

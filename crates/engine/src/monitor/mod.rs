@@ -67,6 +67,9 @@ pub(crate) struct MonitorConfig {
     /// Its `-p` list, to unpublish after the last exit.
     #[serde(default)]
     pub(crate) publish: Vec<String>,
+    /// Whether it joins an existing PID namespace (a pod's, with `--share pid`).
+    #[serde(default)]
+    pub(crate) joins_pid: bool,
 }
 
 /// What a monitor reports (`state.json`).
@@ -92,6 +95,10 @@ pub struct MonitorState {
     pub health: Option<HealthState>,
     /// Why the last start failed, if it did (a restart that could not be made).
     pub error: Option<String>,
+    /// A pod's infra process: its start time in clock ticks since boot (`/proc/PID/stat`
+    /// field 22), so that a reused pid is never signalled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ticks: Option<u64>,
 }
 
 /// docker's `State.Health`.
@@ -149,12 +156,14 @@ pub(crate) fn is_alive(run_dir: &Path) -> bool {
     }
 }
 
-/// Runs the monitor and exits if this process was started as one (`argv[1]` is
-/// [`MONITOR_ARG`]); returns otherwise. A program that opens an [`crate::Engine`] without
+/// Runs the monitor (or a pod's infra process) and exits if this process was started as one
+/// (`argv[1]` is [`MONITOR_ARG`] or [`crate::pod::INFRA_ARG`]); returns otherwise. A program that opens an [`crate::Engine`] without
 /// setting `monitor_program` must call this first thing in `main`.
 pub fn dispatch() {
     let mut args = std::env::args_os().skip(1);
-    if args.next().as_deref() != Some(std::ffi::OsStr::new(MONITOR_ARG)) {
+    let role = args.next();
+    let infra = role.as_deref() == Some(std::ffi::OsStr::new(crate::pod::INFRA_ARG));
+    if !infra && role.as_deref() != Some(std::ffi::OsStr::new(MONITOR_ARG)) {
         return;
     }
     let run_dir = args.next().map(PathBuf::from);
@@ -162,6 +171,7 @@ pub fn dispatch() {
         .next()
         .and_then(|a| a.to_str().and_then(|s| s.parse::<i32>().ok()));
     let code = match (run_dir, ready_fd) {
+        (Some(dir), Some(fd)) if infra => crate::pod::infra::main(&dir, fd),
         (Some(dir), Some(fd)) => run::main(&dir, fd),
         _ => 2,
     };

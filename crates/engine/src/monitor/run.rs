@@ -63,8 +63,9 @@ pub(super) fn main(run_dir: &Path, ready_fd: i32) -> i32 {
             return 1;
         }
     };
-    // A healthcheck execs into the container: protect our binary first, as exec needs.
-    if cfg.health.is_some() && !peapod_runtime::exe_is_protected() {
+    // A healthcheck execs into the container, and a pod's member may join the pod's PID
+    // namespace: protect our binary first, as the runtime needs for both.
+    if (cfg.health.is_some() || cfg.joins_pid) && !peapod_runtime::exe_is_protected() {
         let _ = peapod_runtime::reexec_read_only();
     }
     let _ = nix::fcntl::fcntl(

@@ -18,7 +18,7 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
     let engine = globals.engine()?;
     let opts = args.flags.options()?;
     super::ensure_image(&engine, args.flags.image(), args.flags.pull_policy()?)?;
-    let record = engine.containers().create(&opts)?;
+    let record = super::create_in_pod(&engine, &args.flags, &opts)?;
     println!("{}", record.id);
     Ok(())
 }

@@ -129,6 +129,10 @@ pub(crate) struct CreateFlags {
     /// The cgroup the container's cgroup goes under.
     #[arg(long)]
     cgroup_parent: Option<String>,
+    /// The pod to join (`NAME`, or `new:NAME` to create it, taking this container's network
+    /// options).
+    #[arg(long)]
+    pod: Option<String>,
     /// Log driver options (`max-size=10m`, `max-file=3`).
     #[arg(long)]
     log_opt: Vec<String>,
@@ -179,6 +183,17 @@ fn env_file(path: &std::path::Path) -> Result<Vec<String>> {
         .collect())
 }
 
+/// `--label KEY=VALUE` (or `KEY`, an empty value) as a map.
+pub(crate) fn parse_labels(labels: &[String]) -> BTreeMap<String, String> {
+    labels
+        .iter()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
 /// `KEY` alone passes our own value on (and is dropped when we have none), as docker does.
 fn pass_env(entry: &str) -> String {
     if entry.contains('=') {
@@ -207,6 +222,26 @@ impl CreateFlags {
         Ok(self.pull.parse()?)
     }
 
+    /// `--pod new:NAME`: the pod to create first, with this container's network options
+    /// (which then are the pod's, not the container's).
+    pub(crate) fn new_pod(&self) -> Result<Option<peapod_engine::pod::PodCreateOptions>> {
+        let Some(name) = self.pod.as_deref().and_then(|p| p.strip_prefix("new:")) else {
+            return Ok(None);
+        };
+        Ok(Some(peapod_engine::pod::PodCreateOptions {
+            name: Some(name.to_owned()),
+            hostname: self.hostname.clone(),
+            network: self.network.parse::<NetworkMode>()?,
+            publish: self.publish.clone(),
+            ip: self.ip.clone(),
+            dns: self.dns.clone(),
+            dns_search: self.dns_search.clone(),
+            add_hosts: self.add_host.clone(),
+            aliases: self.network_alias.clone(),
+            ..Default::default()
+        }))
+    }
+
     /// The engine's options; every value checked.
     pub(crate) fn options(&self) -> Result<CreateOptions> {
         let mut o = CreateOptions {
@@ -230,6 +265,20 @@ impl CreateFlags {
             network: self.network.parse::<NetworkMode>()?,
             ..CreateOptions::default()
         };
+        o.pod = self
+            .pod
+            .as_deref()
+            .map(|p| p.strip_prefix("new:").unwrap_or(p).to_owned());
+        if self.pod.as_deref().is_some_and(|p| p.starts_with("new:")) {
+            // They went to the new pod.
+            o.network = NetworkMode::None;
+            o.publish.clear();
+            o.ip = None;
+            o.dns.clear();
+            o.dns_search.clear();
+            o.add_hosts.clear();
+            o.aliases.clear();
+        }
         o.config.cmd = self.command();
         o.config.entrypoint = self.entrypoint.as_ref().map(|e| {
             if e.is_empty() {
@@ -244,7 +293,11 @@ impl CreateFlags {
         o.config.env.extend(self.env.iter().map(|e| pass_env(e)));
         o.config.workdir = self.workdir.clone();
         o.config.user = self.user.clone();
-        o.config.hostname = self.hostname.clone();
+        // With `--pod new:NAME` the hostname went to the new pod.
+        o.config.hostname = self
+            .hostname
+            .clone()
+            .filter(|_| !self.pod.as_deref().is_some_and(|p| p.starts_with("new:")));
         o.config.tty = self.tty;
         o.config.read_only = self.read_only;
         o.config.privileged = self.privileged;
@@ -277,12 +330,7 @@ impl CreateFlags {
         for t in &self.tmpfs {
             o.mounts.push(parse_tmpfs(t)?);
         }
-        let mut labels = BTreeMap::new();
-        for l in &self.label {
-            let (k, v) = l.split_once('=').unwrap_or((l, ""));
-            labels.insert(k.to_owned(), v.to_owned());
-        }
-        o.labels = labels;
+        o.labels = parse_labels(&self.label);
         for s in &self.security_opt {
             let (key, value) = s
                 .split_once('=')

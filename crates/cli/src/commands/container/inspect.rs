@@ -1,10 +1,9 @@
 //! `peapod inspect` / `container inspect`: docker's JSON, or a Go template per container.
 
 use anyhow::Result;
-use serde_json::Value;
 
 use crate::commands::Globals;
-use crate::output::{self, Template};
+use crate::output;
 
 /// `inspect [--format F] CONTAINER...`.
 #[derive(Debug, clap::Args)]
@@ -28,18 +27,6 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
             Err(e) => errors.push(anyhow::Error::from(e)),
         }
     }
-    let mut out = std::io::stdout().lock();
-    match args.format.as_deref() {
-        None | Some("json") => output::print_json(&mut out, &Value::Array(docs))?,
-        Some(text) => {
-            let t = Template::parse(text)?;
-            let mut s = String::new();
-            for d in &docs {
-                s.push_str(&t.render(d)?);
-                s.push('\n');
-            }
-            output::write_stdout(&s)?;
-        }
-    }
+    output::print_docs(args.format.as_deref(), docs)?;
     crate::commands::fail_after(errors)
 }

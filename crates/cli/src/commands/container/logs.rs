@@ -48,15 +48,20 @@ pub(crate) fn time_arg(flag: &str, text: &str) -> Result<SystemTime> {
     Ok(SystemTime::now() - ago)
 }
 
-/// Prints.
-pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
-    let tail = match args.tail.as_str() {
+/// A `--tail` value: `all` (or -1) is every line.
+pub(crate) fn parse_tail(text: &str) -> Result<Option<usize>> {
+    Ok(match text {
         "all" | "-1" => None,
         n => Some(
             n.parse()
                 .with_context(|| format!("invalid --tail {n:?}: expected a number or all"))?,
         ),
-    };
+    })
+}
+
+/// Prints.
+pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
+    let tail = parse_tail(&args.tail)?;
     let opts = ReadOptions {
         tail,
         since: args

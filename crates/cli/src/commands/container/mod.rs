@@ -118,6 +118,23 @@ pub(crate) fn ensure_image(engine: &Engine, image: &str, policy: PullPolicy) -> 
     }
 }
 
+/// `create` with `--pod new:NAME` honoured: the pod is made first, and removed again if the
+/// container cannot be.
+pub(crate) fn create_in_pod(
+    engine: &Engine,
+    flags: &flags::CreateFlags,
+    opts: &peapod_engine::container::CreateOptions,
+) -> Result<peapod_engine::container::ContainerRecord> {
+    let Some(pod_opts) = flags.new_pod()? else {
+        return Ok(engine.containers().create(opts)?);
+    };
+    let pod = engine.pods().create(&pod_opts)?;
+    engine.containers().create(opts).map_err(|e| {
+        let _ = engine.pods().remove(&pod.id, true);
+        e.into()
+    })
+}
+
 /// Runs `each` for every name, reporting every failure and returning the last (as docker
 /// does for `stop a b c`).
 pub(crate) fn for_each(names: &[String], mut each: impl FnMut(&str) -> Result<()>) -> Result<()> {

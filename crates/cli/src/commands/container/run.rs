@@ -55,7 +55,7 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
     let opts = args.flags.options()?;
     super::ensure_image(&engine, args.flags.image(), args.flags.pull_policy()?)?;
     let containers = engine.containers();
-    let record = containers.create(&opts)?;
+    let record = super::create_in_pod(&engine, &args.flags, &opts)?;
     let started = match containers.start(&record.id, !args.detach) {
         Ok(s) => s,
         Err(e) => {

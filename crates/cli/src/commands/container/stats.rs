@@ -29,8 +29,8 @@ pub(crate) struct Args {
     format: Option<String>,
 }
 
-const TABLE: &str = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
-const HEADERS: &[(&str, &str)] = &[
+pub(crate) const TABLE: &str = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
+pub(crate) const HEADERS: &[(&str, &str)] = &[
     ("ID", "CONTAINER ID"),
     ("Container", "CONTAINER"),
     ("Name", "NAME"),

@@ -1,10 +1,7 @@
 //! `peapod top`: a running container's processes, with ps(1)'s descriptors as podman
 //! names them (`peapod top web pid user args`).
 
-use std::io::Write;
-
-use anyhow::{Context, Result, anyhow};
-use tabwriter::TabWriter;
+use anyhow::Result;
 
 use crate::commands::Globals;
 
@@ -18,14 +15,18 @@ pub(crate) struct Args {
     descriptors: Vec<String>,
 }
 
-/// Prints the processes in padded columns.
-pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
-    let descriptors: Vec<&str> = args
-        .descriptors
+/// ps(1) descriptors as given (`pid user`, `pid,user`).
+pub(crate) fn descriptors(given: &[String]) -> Vec<&str> {
+    given
         .iter()
         .flat_map(|d| d.split(','))
         .filter(|d| !d.is_empty())
-        .collect();
+        .collect()
+}
+
+/// Prints the processes in padded columns.
+pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
+    let descriptors = descriptors(&args.descriptors);
     let report = globals
         .engine()?
         .containers()
@@ -36,11 +37,5 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
         text.push_str(&row.join("\t"));
         text.push('\n');
     }
-    let mut tw = TabWriter::new(Vec::new()).padding(3);
-    tw.write_all(text.as_bytes())
-        .context("cannot lay out the table")?;
-    let bytes = tw
-        .into_inner()
-        .map_err(|e| anyhow!("cannot lay out the table: {e}"))?;
-    crate::output::write_stdout(&String::from_utf8_lossy(&bytes))
+    crate::output::write_columns(&text)
 }

@@ -1,0 +1,104 @@
+//! `peapod pod create`: a pod (not started: its infra starts with its first container, or
+//! `pod start`); prints its id.
+
+use anyhow::Result;
+use peapod_engine::container::{NetworkMode, parse_cpus, parse_size};
+use peapod_engine::pod::{PodCreateOptions, Share};
+
+use crate::commands::Globals;
+
+/// `pod create [OPTIONS]`.
+#[derive(Debug, clap::Args)]
+#[command(disable_help_flag = true)]
+pub(crate) struct Args {
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// The pod's name (default: a generated one).
+    #[arg(long, short = 'n')]
+    pub(crate) name: Option<String>,
+    /// The hostname its containers see (default: the pod's name).
+    #[arg(long, short = 'h')]
+    hostname: Option<String>,
+    /// The namespaces its containers share: `net,ipc,uts` (default), `pid` too, or `+pid`.
+    #[arg(long)]
+    share: Option<String>,
+    /// Whether the pod has an infra container (without one, nothing is shared).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    infra: bool,
+    /// The pod's network: `none`, `host`, `bridge` or a network's name.
+    #[arg(long, alias = "net", default_value = "none")]
+    network: String,
+    /// Publish a port of the pod (`[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]`).
+    #[arg(short, long = "publish")]
+    publish: Vec<String>,
+    /// A fixed address on its network.
+    #[arg(long)]
+    ip: Option<String>,
+    /// A DNS server.
+    #[arg(long)]
+    dns: Vec<String>,
+    /// A DNS search domain.
+    #[arg(long)]
+    dns_search: Vec<String>,
+    /// A line for /etc/hosts (`NAME:IP`).
+    #[arg(long)]
+    add_host: Vec<String>,
+    /// Another name its network resolves it by.
+    #[arg(long)]
+    network_alias: Vec<String>,
+    /// The pod's memory limit (`512m`, `1g`), shared by its containers.
+    #[arg(short, long)]
+    memory: Option<String>,
+    /// The pod's CPU limit (`1.5`).
+    #[arg(long)]
+    cpus: Option<String>,
+    /// The pod's process limit.
+    #[arg(long)]
+    pids_limit: Option<i64>,
+    /// A label `KEY=VALUE`.
+    #[arg(long, short = 'l')]
+    label: Vec<String>,
+    /// The cgroup the pod's cgroup goes under.
+    #[arg(long)]
+    cgroup_parent: Option<String>,
+}
+
+impl Args {
+    /// The engine's options; every value checked.
+    pub(crate) fn options(&self) -> Result<PodCreateOptions> {
+        let mut o = PodCreateOptions {
+            name: self.name.clone(),
+            hostname: self.hostname.clone(),
+            infra: self.infra,
+            network: self.network.parse::<NetworkMode>()?,
+            publish: self.publish.clone(),
+            ip: self.ip.clone(),
+            dns: self.dns.clone(),
+            dns_search: self.dns_search.clone(),
+            add_hosts: self.add_host.clone(),
+            aliases: self.network_alias.clone(),
+            cgroup_parent: self.cgroup_parent.clone(),
+            ..PodCreateOptions::default()
+        };
+        if let Some(s) = &self.share {
+            o.share = Share::parse(s)?;
+        }
+        if let Some(m) = &self.memory {
+            o.resources.memory = Some(parse_size("--memory", m)?);
+        }
+        if let Some(c) = &self.cpus {
+            o.resources.nano_cpus = Some(parse_cpus(c)?);
+        }
+        o.resources.pids_limit = self.pids_limit;
+        o.labels = crate::commands::container::flags::parse_labels(&self.label);
+        Ok(o)
+    }
+}
+
+/// Creates and prints the id.
+pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
+    let pod = globals.engine()?.pods().create(&args.options()?)?;
+    println!("{}", pod.id);
+    Ok(())
+}

@@ -1,0 +1,384 @@
+//! A pod's **infra process**: this program re-executed as `PROGRAM __peapod-infra RUNDIR
+//! READYFD` (see [`super`] for who holds which namespace).
+//!
+//! Its life, in one single-threaded process (it forks, so no threads):
+//! 1. reads `RUNDIR/infra.json` ([`InfraConfig`]), starts a session, joins the pod's cgroup
+//!    (`POD/infra`) and takes `RUNDIR/monitor.lock`;
+//! 2. joins the pod's pinned network namespace (unless the pod is on the host's network),
+//!    then `unshare(2)`s the IPC, UTS and PID namespaces the pod shares and sets the hostname;
+//! 3. forks: the child (PID 1 of the new PID namespace, if there is one) bind-mounts its
+//!    `/proc/self/ns/{ipc,uts,pid}` onto the pins and tells the parent; the parent writes
+//!    `state.json` (the child's host pid) and the ready line for the engine, and exits;
+//! 4. the child waits for signals: `SIGCHLD` → reap every exited child (orphans of the PID
+//!    namespace come to it); `SIGTERM`/`SIGINT`/`SIGHUP` → record the exit and end (ending PID 1
+//!    kills whatever is left in its PID namespace: the engine stops the members first).
+//!
+//! Linux: `namespaces(7)`, `pid_namespaces(7)` ("the init process of the namespace"),
+//! `setns(2)`, `unshare(2)`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use nix::fcntl::{Flock, FlockArg};
+use nix::mount::{MsFlags, mount};
+use nix::sched::{CloneFlags, setns, unshare};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, fork};
+use serde::{Deserialize, Serialize};
+
+use crate::container::now_ns;
+use crate::error::{Error, Result};
+use crate::monitor::MonitorState;
+use crate::monitor::run::Ready;
+
+/// What the engine tells an infra process (`RUNDIR/infra.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct InfraConfig {
+    /// The pod's name, for messages.
+    pub(crate) pod: String,
+    /// The pinned network namespace to join; `None` for the host's network.
+    pub(crate) netns: Option<PathBuf>,
+    /// The namespaces to create and pin.
+    pub(crate) share: super::Share,
+    pub(crate) hostname: String,
+    /// Its cgroup (`linux.cgroupsPath` style, absolute).
+    pub(crate) cgroup: String,
+    /// Where the pins go (`RUNROOT/pods/<id>/ns`).
+    pub(crate) pins: PathBuf,
+}
+
+/// The namespaces pinned under the pins directory, with their `clone(2)` flags.
+pub(crate) const PINNED: &[(&str, CloneFlags)] = &[
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("pid", CloneFlags::CLONE_NEWPID),
+];
+
+fn shared(share: &super::Share, name: &str) -> bool {
+    match name {
+        "ipc" => share.ipc,
+        "uts" => share.uts,
+        "pid" => share.pid,
+        _ => false,
+    }
+}
+
+fn tell(ready: &OwnedFd, msg: &Ready) {
+    let mut line = serde_json::to_vec(msg).unwrap_or_default();
+    line.push(b'\n');
+    let _ = nix::unistd::write(ready.as_fd(), &line);
+}
+
+/// Entry point (after [`crate::monitor::dispatch`]); the process's exit code.
+pub(crate) fn main(run_dir: &Path, ready_fd: i32) -> i32 {
+    // SAFETY: the engine passed us this fd (the ready pipe's write end); nothing else here
+    // owns it.
+    let ready = unsafe { OwnedFd::from_raw_fd(ready_fd) };
+    let _ = nix::fcntl::fcntl(
+        &ready,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
+    match prepare(run_dir) {
+        Ok((cfg, lock)) => hold(&cfg, run_dir, &ready, lock),
+        Err(e) => {
+            tell(&ready, &Ready::Failed(125, e.to_string()));
+            1
+        }
+    }
+}
+
+/// Steps 1 and 2: session, cgroup, lock, namespaces.
+fn prepare(run_dir: &Path) -> Result<(InfraConfig, Flock<File>)> {
+    let path = run_dir.join("infra.json");
+    let bytes = std::fs::read(&path).map_err(Error::io("read", &path))?;
+    let cfg: InfraConfig = serde_json::from_slice(&bytes).map_err(Error::json("infra.json"))?;
+    let _ = nix::unistd::setsid();
+    let cgroup = peapod_cgroup::Cgroup::create(&cfg.cgroup).map_err(|e| Error::Monitor {
+        name: cfg.pod.clone(),
+        why: format!("its infra cannot make its cgroup {}: {e}", cfg.cgroup),
+    })?;
+    cgroup
+        .add_process(std::process::id().cast_signed())
+        .map_err(|e| Error::Monitor {
+            name: cfg.pod.clone(),
+            why: format!("its infra cannot join its cgroup {}: {e}", cfg.cgroup),
+        })?;
+    let lock_path = run_dir.join("monitor.lock");
+    let file = File::create(&lock_path).map_err(Error::io("create", &lock_path))?;
+    let lock =
+        Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| Error::Monitor {
+            name: cfg.pod.clone(),
+            why: format!(
+                "its infra runs already ({} is locked: {e})",
+                lock_path.display()
+            ),
+        })?;
+    if let Some(netns) = &cfg.netns {
+        let ns = File::open(netns).map_err(Error::io("open", netns))?;
+        setns(ns.as_fd(), CloneFlags::CLONE_NEWNET).map_err(Error::sys(format!(
+            "join network namespace {}",
+            netns.display()
+        )))?;
+    }
+    let mut flags = CloneFlags::empty();
+    for (name, flag) in PINNED {
+        if shared(&cfg.share, name) {
+            flags |= *flag;
+        }
+    }
+    unshare(flags).map_err(Error::sys("create the pod's namespaces (unshare)"))?;
+    if cfg.share.uts {
+        nix::unistd::sethostname(&cfg.hostname)
+            .map_err(Error::sys(format!("set the hostname {:?}", cfg.hostname)))?;
+    }
+    Ok((cfg, lock))
+}
+
+/// Steps 3 and 4.
+fn hold(cfg: &InfraConfig, run_dir: &Path, ready: &OwnedFd, lock: Flock<File>) -> i32 {
+    let (sync_r, sync_w) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+        Ok(p) => p,
+        Err(e) => {
+            tell(
+                ready,
+                &Ready::Failed(125, format!("cannot create a pipe: {e}")),
+            );
+            return 1;
+        }
+    };
+    // SAFETY: single-threaded (the engine exec'd us; no thread was started).
+    match unsafe { fork() } {
+        Ok(ForkResult::Parent { child }) => {
+            // The child holds the lock from here on: dropping ours would unlock the shared
+            // open file description (flock(2)), so only its fd is closed, at exit.
+            std::mem::forget(lock);
+            drop(sync_w);
+            let mut answer = String::new();
+            let _ = File::from(sync_r).read_to_string(&mut answer);
+            if answer != "ok" {
+                let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+                let why = if answer.is_empty() {
+                    "its infra process died while pinning its namespaces".to_owned()
+                } else {
+                    answer
+                };
+                tell(ready, &Ready::Failed(125, why));
+                return 1;
+            }
+            let state = MonitorState {
+                monitor_pid: child.as_raw(),
+                pid: child.as_raw(),
+                status: "running".into(),
+                started: Some(now_ns()),
+                start_ticks: start_ticks(child.as_raw()),
+                ..MonitorState::default()
+            };
+            if let Err(e) = state.save(run_dir) {
+                let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+                tell(ready, &Ready::Failed(125, e.to_string()));
+                return 1;
+            }
+            tell(ready, &Ready::Started(child.as_raw()));
+            0
+        }
+        Ok(ForkResult::Child) => {
+            let _lock = lock;
+            drop(sync_r);
+            let answer = pin(cfg).map_or_else(|e| e.to_string(), |()| "ok".to_owned());
+            let _ = nix::unistd::write(sync_w.as_fd(), answer.as_bytes());
+            drop(sync_w);
+            if answer != "ok" {
+                return 1;
+            }
+            sleep_and_reap(run_dir)
+        }
+        Err(e) => {
+            tell(ready, &Ready::Failed(125, format!("cannot fork: {e}")));
+            1
+        }
+    }
+}
+
+/// Bind-mounts this process's shared namespaces onto the pins.
+fn pin(cfg: &InfraConfig) -> Result<()> {
+    std::fs::create_dir_all(&cfg.pins).map_err(Error::io("create", &cfg.pins))?;
+    for (name, _) in PINNED {
+        if !shared(&cfg.share, name) {
+            continue;
+        }
+        let target = cfg.pins.join(name);
+        let _ = nix::mount::umount2(&target, nix::mount::MntFlags::MNT_DETACH);
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o444)
+            .open(&target)
+            .map_err(Error::io("create", &target))?;
+        let source = format!("/proc/self/ns/{name}");
+        mount(
+            Some(source.as_str()),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(Error::sys(format!(
+            "pin namespace {source} on {}",
+            target.display()
+        )))?;
+    }
+    Ok(())
+}
+
+/// The infra's long sleep: reap children, end on a stop signal.
+fn sleep_and_reap(run_dir: &Path) -> i32 {
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+    ] {
+        set.add(s);
+    }
+    if set.thread_block().is_err() {
+        return 1;
+    }
+    // Drop the code pages used so far: it only sleeps from here on.
+    crate::monitor::stdio::trim(&crate::monitor::stdio::code_ranges());
+    loop {
+        match set.wait() {
+            Ok(Signal::SIGCHLD) => loop {
+                match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::StillAlive) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            },
+            Ok(_) => {
+                let mut state = MonitorState::load(run_dir).unwrap_or_default();
+                state.status = "exited".into();
+                state.exit_code = Some(0);
+                state.finished = Some(now_ns());
+                state.pid = 0;
+                let _ = state.save(run_dir);
+                return 0;
+            }
+            Err(_) => return 1,
+        }
+    }
+}
+
+/// Engine side: runs the infra process for `run_dir` (its `infra.json` written) and returns
+/// the infra's pid once its namespaces are pinned.
+pub(crate) fn spawn(program: &Path, run_dir: &Path, pod: &str) -> Result<i32> {
+    let (ready_r, ready_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(Error::sys("create a pipe"))?;
+    nix::fcntl::fcntl(
+        &ready_w,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .map_err(Error::sys("pass a pipe to the infra process"))?;
+    let log_path = run_dir.join("monitor.log");
+    let log = File::create(&log_path).map_err(Error::io("create", &log_path))?;
+    let mut child = Command::new(program)
+        .arg(super::INFRA_ARG)
+        .arg(run_dir)
+        .arg(std::os::fd::AsRawFd::as_raw_fd(&ready_w).to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(Error::io("run the infra process", program))?;
+    drop(ready_w);
+    let _ = child.wait();
+    let lost = |why: String| Error::Monitor {
+        name: format!("pod {pod}"),
+        why,
+    };
+    let mut line = String::new();
+    BufReader::new(File::from(ready_r))
+        .read_line(&mut line)
+        .map_err(|e| lost(format!("cannot read its infra's report: {e}")))?;
+    match serde_json::from_str::<Ready>(line.trim_end()) {
+        Ok(Ready::Started(pid)) => Ok(pid),
+        Ok(Ready::Failed(_, message)) => Err(lost(message)),
+        _ if line.is_empty() => Err(lost(format!(
+            "its infra process exited before pinning its namespaces (see {})",
+            log_path.display()
+        ))),
+        _ => Err(lost(format!("its infra reported {line:?}"))),
+    }
+}
+
+/// Sends `signal` to the infra process recorded in `run_dir`, through a pidfd opened on it
+/// and then checked to be the one recorded (the run's lock is held, and the process's start
+/// time is the recorded one). `Ok(false)` if it is not running.
+pub(crate) fn signal(run_dir: &Path, signal: Signal) -> Result<bool> {
+    let Some(state) = MonitorState::load(run_dir) else {
+        return Ok(false);
+    };
+    if state.pid <= 0 || !crate::monitor::is_alive(run_dir) {
+        return Ok(false);
+    }
+    let pid = state.pid;
+    // SAFETY: pidfd_open(2) takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let Ok(raw) = i32::try_from(fd) else {
+        return Ok(false);
+    };
+    if raw < 0 {
+        return Ok(false);
+    }
+    // SAFETY: a new fd just returned by pidfd_open.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // The pidfd names whatever process had `pid` when it was opened: it is our infra if it
+    // started at the recorded time (a reused pid has a later start).
+    if state.start_ticks.is_none() || start_ticks(pid) != state.start_ticks {
+        return Ok(false);
+    }
+    // SAFETY: pidfd_send_signal(2) with a valid pidfd, a signal number, no siginfo, no flags.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            std::os::fd::AsRawFd::as_raw_fd(&pidfd),
+            signal as i32,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if rc != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::ESRCH) {
+            return Ok(false);
+        }
+        return Err(Error::io("signal the infra process of", run_dir)(e));
+    }
+    Ok(true)
+}
+
+/// A process's start time in clock ticks since boot: field 22 of `/proc/PID/stat` (proc(5)),
+/// counted after the `)` that ends its command name (which may hold spaces and parentheses).
+pub(crate) fn start_ticks(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Waits up to `timeout` for the infra of `run_dir` to be gone (its lock free).
+pub(crate) fn wait_gone(run_dir: &Path, timeout: Duration) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while crate::monitor::is_alive(run_dir) {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
