@@ -5,12 +5,14 @@
 
 mod bad_input;
 mod debian;
+mod fakehost;
 mod faults;
 mod flags;
 mod lifecycle;
 mod monitor;
 mod network;
 mod pods;
+mod pods_net;
 mod runtimes;
 mod support;
 mod tmux;

@@ -53,6 +53,17 @@ impl Db {
         Ok(())
     }
 
+    /// Replaces a pod's stored options (`pod port add/rm`).
+    pub(crate) fn set_pod_config(&self, id: &str, config: &str) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE pods SET config = ?2 WHERE id = ?1",
+                params![id, config],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
     /// Finds a pod by full id, name, or unique id prefix.
     pub(crate) fn find_pod(&self, key: &str) -> Result<PodRow> {
         let exact = format!("SELECT {POD_COLUMNS} FROM pods WHERE id = ?1 OR name = ?1");

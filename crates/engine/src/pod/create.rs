@@ -194,5 +194,12 @@ fn validate(opts: &PodCreateOptions, infra: &CreateOptions) -> Result<()> {
             "a pod's network and ports need its network namespace shared (add net)",
         ));
     }
-    crate::network::validate(infra)
+    crate::network::validate(infra)?;
+    let ports = crate::network::port_mappings(infra)?;
+    if !ports.is_empty() {
+        // A host port in use (by another pod, a container or any listener) is refused now,
+        // and again when the infra starts.
+        peapod_net::Firewall::check_ports(&peapod_net::Nftables::default(), &ports)?;
+    }
+    Ok(())
 }

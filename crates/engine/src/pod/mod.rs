@@ -25,6 +25,7 @@ pub(crate) mod infra;
 mod inspect;
 mod lifecycle;
 pub(crate) mod member;
+mod ports;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -9,6 +9,7 @@ pub(crate) mod kill;
 pub(crate) mod logs;
 pub(crate) mod ls;
 pub(crate) mod pause;
+pub(crate) mod port;
 pub(crate) mod prune;
 pub(crate) mod restart;
 pub(crate) mod rm;
@@ -40,6 +41,8 @@ pub(crate) enum Command {
     Restart(restart::Args),
     /// Send a signal to every container of pods.
     Kill(kill::Args),
+    /// Add, remove or list a pod's published ports (while it runs, restarting nothing).
+    Port(port::Args),
     /// Pause every container of pods.
     Pause(pause::Args),
     /// Unpause every container of pods.
@@ -70,6 +73,7 @@ pub(crate) fn run(globals: &Globals, command: Command) -> Result<()> {
         Command::Restart(a) => restart::run(globals, &a),
         Command::Kill(a) => kill::run(globals, &a),
         Command::Pause(a) => pause::run(globals, &a),
+        Command::Port(a) => port::run(globals, &a),
         Command::Unpause(a) => unpause::run(globals, &a),
         Command::Rm(a) => rm::run(globals, &a),
         Command::Prune(a) => prune::run(globals, &a),
