@@ -277,7 +277,14 @@ fn a_pod_stops_starts_restarts_pauses_and_is_pruned_as_one_unit() {
 #[ignore = "root: cargo xtask test"]
 fn a_killed_infra_leaves_the_pod_degraded_and_rm_f_removes_everything() {
     let e = Engine::new();
-    e.ok(&["pod", "create", "--name", "frail"]);
+    e.ok(&[
+        "pod",
+        "create",
+        "--name",
+        "frail",
+        "--restart",
+        "on-failure:2",
+    ]);
     e.ok(&[
         "run", "-d", "--pod", "frail", "--name", "member", IMAGE, "sleep", "1000",
     ]);
@@ -292,6 +299,16 @@ fn a_killed_infra_leaves_the_pod_degraded_and_rm_f_removes_everything() {
     wait_pod_state(&e, "frail", "Degraded");
     assert_eq!(e.inspect("member", "{{.State.Status}}"), "running");
     assert_eq!(e.ok(&["exec", "member", "hostname"]).trim(), "frail");
+    // The pod's restart policy is its members': a failing one is restarted twice.
+    e.ok(&[
+        "run", "-d", "--pod", "frail", "--name", "failing", IMAGE, "sh", "-c", "exit 3",
+    ]);
+    e.wait_for(
+        "failing",
+        "{{.RestartCount}} {{.State.Status}}",
+        "2 exited",
+        Duration::from_secs(20),
+    );
     e.ok(&["pod", "rm", "-f", "frail"]);
     e.assert_clean();
 }

@@ -36,7 +36,7 @@ pub use create::INFRA_IMAGE;
 pub use inspect::{PodMember, PodReport};
 pub use lifecycle::MemberResults;
 
-use crate::container::{NetworkMode, Resources};
+use crate::container::{NetworkMode, Resources, RestartPolicy};
 use crate::engine::Engine;
 
 /// The first argument that makes a program a pod's infra process (see
@@ -158,6 +158,9 @@ pub struct PodCreateOptions {
     pub resources: Resources,
     /// `--cgroup-parent` (default [`crate::container::DEFAULT_CGROUP_PARENT`]).
     pub cgroup_parent: Option<String>,
+    /// `--restart`: the restart policy of every container of the pod that has none of its
+    /// own (each member's monitor applies it).
+    pub restart: RestartPolicy,
 }
 
 impl Default for PodCreateOptions {
@@ -177,6 +180,7 @@ impl Default for PodCreateOptions {
             aliases: Vec::new(),
             resources: Resources::default(),
             cgroup_parent: None,
+            restart: RestartPolicy::No,
         }
     }
 }

@@ -62,6 +62,10 @@ pub(crate) struct Args {
     /// The cgroup the pod's cgroup goes under.
     #[arg(long)]
     cgroup_parent: Option<String>,
+    /// The restart policy of its containers (`no`, `on-failure[:N]`, `always`,
+    /// `unless-stopped`), for those without one of their own.
+    #[arg(long, default_value = "no")]
+    restart: String,
 }
 
 impl Args {
@@ -79,6 +83,7 @@ impl Args {
             add_hosts: self.add_host.clone(),
             aliases: self.network_alias.clone(),
             cgroup_parent: self.cgroup_parent.clone(),
+            restart: self.restart.parse()?,
             ..PodCreateOptions::default()
         };
         if let Some(s) = &self.share {
