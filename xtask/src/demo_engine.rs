@@ -16,7 +16,7 @@ const IMAGE: &str = "docker.io/library/busybox:latest";
 const NAME: &str = "demo-press";
 
 /// `peapod` with the demo's private root, runroot and cgroup parent.
-struct Peapod {
+pub(crate) struct Peapod {
     bin: PathBuf,
     dir: PathBuf,
 }
@@ -34,6 +34,11 @@ impl Peapod {
                     .args(["--cgroup-parent", CGROUP_PARENT])
                     .args(rest);
             }
+            Some((&"pod", ["create", rest @ ..])) => {
+                cmd.args(["pod", "create"])
+                    .args(["--cgroup-parent", CGROUP_PARENT])
+                    .args(rest);
+            }
             _ => {
                 cmd.args(args);
             }
@@ -42,7 +47,7 @@ impl Peapod {
     }
 
     /// Echoes `$ peapod ARGS` and runs it on our stdout and stderr; its exit code.
-    fn show_code(&self, args: &[&str]) -> Result<i32> {
+    pub(crate) fn show_code(&self, args: &[&str]) -> Result<i32> {
         let shown: Vec<String> = args.iter().map(|a| quote(a)).collect();
         println!("\n$ peapod {}", shown.join(" "));
         std::io::Write::flush(&mut std::io::stdout())?;
@@ -54,7 +59,7 @@ impl Peapod {
     }
 
     /// [`Self::show_code`], failing unless it succeeds.
-    fn show(&self, args: &[&str]) -> Result<()> {
+    pub(crate) fn show(&self, args: &[&str]) -> Result<()> {
         match self.show_code(args)? {
             0 => Ok(()),
             code => bail!("peapod {} failed with exit code {code}", args.join(" ")),
@@ -62,7 +67,7 @@ impl Peapod {
     }
 
     /// Runs quietly; stdout.
-    fn quiet(&self, args: &[&str]) -> Result<String> {
+    pub(crate) fn quiet(&self, args: &[&str]) -> Result<String> {
         crate::util::output(&mut self.cmd(args))
     }
 }
@@ -124,6 +129,7 @@ pub(crate) fn run(bin: &Path, fixtures: &Path, dir: &Path) -> Result<()> {
     p.show(&["logs", "--tail", "1", NAME])?;
     p.show(&["rm", NAME])?;
     p.show(&["ps", "-a"])?;
+    crate::demo_pod::run(&p, IMAGE)?;
     nothing_left(&p)?;
     println!("\n  nothing left: no container, mount, cgroup or monitor process");
     Ok(())
@@ -131,6 +137,13 @@ pub(crate) fn run(bin: &Path, fixtures: &Path, dir: &Path) -> Result<()> {
 
 /// Removes what an earlier, interrupted demo left, and starts from an empty directory.
 fn fresh(p: &Peapod) -> Result<()> {
+    if p.dir.join("root").exists()
+        && let Ok(pods) = p.quiet(&["pod", "ls", "-q", "--no-trunc"])
+    {
+        for id in pods.lines() {
+            let _ = p.quiet(&["pod", "rm", "-f", id]);
+        }
+    }
     if p.dir.join("root").exists()
         && let Ok(ids) = p.quiet(&["ps", "-aq"])
     {
@@ -223,7 +236,7 @@ fn quote(arg: &str) -> String {
     }
 }
 
-fn section(title: &str) {
+pub(crate) fn section(title: &str) {
     println!("\n== {title}");
 }
 
