@@ -82,7 +82,8 @@ impl Db {
         let user: Option<String> = self
             .conn()
             .query_row(
-                "SELECT c.name FROM leases l JOIN containers c ON c.id = l.container_id WHERE l.network = ?1 LIMIT 1",
+                "SELECT COALESCE(c.name, l.endpoint) FROM leases l LEFT JOIN containers c ON c.id = l.endpoint
+                 WHERE l.network = ?1 LIMIT 1",
                 [name],
                 |r| r.get(0),
             )
@@ -101,12 +102,13 @@ impl Db {
         Ok(n == 1)
     }
 
-    /// Allocates an address on `network` for `container` with `pick` (given the addresses in
-    /// use) and records it, in one immediate transaction.
+    /// Allocates an address on `network` for `endpoint` (a container's or a pod's id) with
+    /// `pick` (given the addresses in use) and records it, in one immediate transaction. One
+    /// lease per address family: a second of the same family is refused by the table.
     pub(crate) fn lease(
         &mut self,
         network: &str,
-        container: &str,
+        endpoint: &str,
         pick: impl FnOnce(&HashSet<IpAddr>) -> Result<IpAddr>,
     ) -> Result<IpAddr> {
         let path = self.path.clone();
@@ -130,9 +132,10 @@ impl Db {
             rows.iter().filter_map(|a| a.parse().ok()).collect()
         };
         let ip = pick(&used)?;
+        let family = if ip.is_ipv4() { 4 } else { 6 };
         tx.execute(
-            "INSERT INTO leases (network, address, container_id) VALUES (?1, ?2, ?3)",
-            params![network, ip.to_string(), container],
+            "INSERT INTO leases (network, address, endpoint, family) VALUES (?1, ?2, ?3, ?4)",
+            params![network, ip.to_string(), endpoint, family],
         )
         .map_err(err)?;
         tx.commit().map_err(err)?;
@@ -155,19 +158,34 @@ impl Db {
             .collect())
     }
 
-    /// The containers with an address on `network`: (container id, address).
+    /// The endpoints with an address on `network`: (endpoint id, address), by address.
     pub(crate) fn network_members(&self, network: &str) -> Result<Vec<(String, IpAddr)>> {
         self.address_pairs(
-            "SELECT container_id, address FROM leases WHERE network = ?1 ORDER BY address",
+            "SELECT endpoint, address FROM leases WHERE network = ?1 ORDER BY address",
             network,
         )
     }
 
-    /// A container's leases: (network, address).
-    pub(crate) fn leases_of(&self, container: &str) -> Result<Vec<(String, IpAddr)>> {
+    /// An endpoint's leases: (network, address), by network then family (v4 first).
+    pub(crate) fn leases_of(&self, endpoint: &str) -> Result<Vec<(String, IpAddr)>> {
         self.address_pairs(
-            "SELECT network, address FROM leases WHERE container_id = ?1 ORDER BY network",
-            container,
+            "SELECT network, address FROM leases WHERE endpoint = ?1 ORDER BY network, family",
+            endpoint,
         )
+    }
+
+    /// Releases an endpoint's leases on `network` (every network with `None`); how many.
+    #[expect(dead_code, reason = "network disconnect and pods call it")]
+    pub(crate) fn release(&self, endpoint: &str, network: Option<&str>) -> Result<usize> {
+        let n = match network {
+            Some(net) => self.conn().execute(
+                "DELETE FROM leases WHERE endpoint = ?1 AND network = ?2",
+                params![endpoint, net],
+            ),
+            None => self
+                .conn()
+                .execute("DELETE FROM leases WHERE endpoint = ?1", [endpoint]),
+        };
+        n.map_err(self.err())
     }
 }
