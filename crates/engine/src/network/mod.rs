@@ -4,7 +4,7 @@
 //! 10.90.0.0/16; `bridge` is its alias) is made on first use.
 //!
 //! Everything acts in the calling process's network namespace (the host's, or a test's fake
-//! host): the bridge and the nftables rules live there. What is wired is an [`Endpoint`]:
+//! host): the bridge and the nftables rules live there. What is wired is an endpoint:
 //! whatever holds a network namespace (a container, or a pod's infra process), keyed by its
 //! id. Its namespace is pinned at `RUNROOT/netns/<id>` from its start to its last exit; the
 //! runtime joins it by path.
