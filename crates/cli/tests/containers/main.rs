@@ -5,11 +5,13 @@
 
 mod bad_input;
 mod debian;
+mod fake_host;
 mod faults;
 mod flags;
 mod lifecycle;
 mod monitor;
 mod network;
+mod network_stack;
 mod runtimes;
 mod support;
 mod tmux;

@@ -94,6 +94,12 @@ BEGIN
     DELETE FROM leases WHERE endpoint = OLD.id;
 END;
 ",
+    // Dual-stack networks and a network's MTU.
+    "
+ALTER TABLE networks ADD COLUMN subnet6 TEXT;         -- CIDR, or NULL without IPv6
+ALTER TABLE networks ADD COLUMN gateway6 TEXT;
+ALTER TABLE networks ADD COLUMN mtu INTEGER;          -- bytes, or NULL for the kernel's
+",
 ];
 
 /// A connection to the engine's tables.

@@ -19,6 +19,11 @@ pub(crate) struct NetworkRow {
     pub(crate) gateway: String,
     pub(crate) internal: bool,
     pub(crate) created: i64,
+    /// The IPv6 subnet of a dual-stack network.
+    pub(crate) subnet6: Option<String>,
+    pub(crate) gateway6: Option<String>,
+    /// Bytes; `None` for the kernel's default.
+    pub(crate) mtu: Option<u32>,
 }
 
 fn network_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NetworkRow> {
@@ -30,19 +35,25 @@ fn network_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NetworkRow> {
         gateway: r.get(4)?,
         internal: r.get(5)?,
         created: r.get(6)?,
+        subnet6: r.get(7)?,
+        gateway6: r.get(8)?,
+        mtu: r.get(9)?,
     })
 }
 
-const COLUMNS: &str = "name, id, bridge, subnet, gateway, internal, created";
+const COLUMNS: &str =
+    "name, id, bridge, subnet, gateway, internal, created, subnet6, gateway6, mtu";
 
 impl Db {
     /// Adds a network; `Ok(false)` if its name or bridge is taken.
     pub(crate) fn insert_network(&self, n: &NetworkRow) -> Result<bool> {
         match self.conn().execute(
-            "INSERT INTO networks (name, id, bridge, subnet, gateway, internal, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            &format!(
+                "INSERT INTO networks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            ),
             params![
-                n.name, n.id, n.bridge, n.subnet, n.gateway, n.internal, n.created
+                n.name, n.id, n.bridge, n.subnet, n.gateway, n.internal, n.created, n.subnet6,
+                n.gateway6, n.mtu
             ],
         ) {
             Ok(_) => Ok(true),
@@ -102,15 +113,16 @@ impl Db {
         Ok(n == 1)
     }
 
-    /// Allocates an address on `network` for `endpoint` (a container's or a pod's id) with
-    /// `pick` (given the addresses in use) and records it, in one immediate transaction. One
-    /// lease per address family: a second of the same family is refused by the table.
+    /// Allocates addresses on `network` for `endpoint` (a container's or a pod's id) with
+    /// `pick` (given the addresses in use; one per family of a dual-stack network) and
+    /// records them, in one immediate transaction. One lease per address family: a second of
+    /// the same family is refused by the table.
     pub(crate) fn lease(
         &mut self,
         network: &str,
         endpoint: &str,
-        pick: impl FnOnce(&HashSet<IpAddr>) -> Result<IpAddr>,
-    ) -> Result<IpAddr> {
+        pick: impl FnOnce(&HashSet<IpAddr>) -> Result<Vec<IpAddr>>,
+    ) -> Result<Vec<IpAddr>> {
         let path = self.path.clone();
         let err = |source| Error::Db {
             path: path.clone(),
@@ -131,15 +143,17 @@ impl Db {
                 .map_err(err)?;
             rows.iter().filter_map(|a| a.parse().ok()).collect()
         };
-        let ip = pick(&used)?;
-        let family = if ip.is_ipv4() { 4 } else { 6 };
-        tx.execute(
-            "INSERT INTO leases (network, address, endpoint, family) VALUES (?1, ?2, ?3, ?4)",
-            params![network, ip.to_string(), endpoint, family],
-        )
-        .map_err(err)?;
+        let ips = pick(&used)?;
+        for ip in &ips {
+            let family = if ip.is_ipv4() { 4 } else { 6 };
+            tx.execute(
+                "INSERT INTO leases (network, address, endpoint, family) VALUES (?1, ?2, ?3, ?4)",
+                params![network, ip.to_string(), endpoint, family],
+            )
+            .map_err(err)?;
+        }
         tx.commit().map_err(err)?;
-        Ok(ip)
+        Ok(ips)
     }
 
     /// Pairs of (text, address) that `sql` selects for `key`; unparsable addresses skipped.
@@ -175,7 +189,6 @@ impl Db {
     }
 
     /// Releases an endpoint's leases on `network` (every network with `None`); how many.
-    #[expect(dead_code, reason = "network disconnect and pods call it")]
     pub(crate) fn release(&self, endpoint: &str, network: Option<&str>) -> Result<usize> {
         let n = match network {
             Some(net) => self.conn().execute(

@@ -6,11 +6,20 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use super::{bad, port_mappings, subnet_of};
+use super::{bad, port_mappings, subnet_for, subnets_of};
 use crate::Engine;
 use crate::container::{ContainerRecord, Containers, NetworkMode};
 use crate::db::NetworkRow;
 use crate::error::{Error, Result};
+
+/// One network of an endpoint, ready to attach.
+pub(super) struct Plan {
+    row: NetworkRow,
+    subnets: Vec<peapod_net::Subnet>,
+    ips: Vec<IpAddr>,
+    /// The marker saying the bridge was made this boot.
+    ready: PathBuf,
+}
 
 /// What the network code needs of a container or a pod.
 #[derive(Clone, Debug)]
@@ -24,8 +33,10 @@ pub(crate) struct Endpoint {
     pub(crate) network: NetworkMode,
     /// The bridge networks it is on, the first on `eth0`.
     pub(crate) networks: Vec<String>,
-    /// `--ip`, on the first network.
+    /// `--ip`, on the first network (either family).
     pub(crate) ip: Option<String>,
+    /// `--ip6`, on the first network.
+    pub(crate) ip6: Option<String>,
     /// `--network-alias`.
     pub(crate) aliases: Vec<String>,
     /// `-p` specs, as given.
@@ -39,24 +50,35 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
-    /// A container's endpoint.
-    pub(crate) fn of(engine: &Engine, r: &ContainerRecord) -> Self {
+    /// A container's endpoint: on its `--network`, then on the networks it was connected to
+    /// (those it holds a lease on), by name.
+    pub(crate) fn of(engine: &Engine, r: &ContainerRecord) -> Result<Self> {
         let c = &r.config;
-        Self {
+        let mut networks = match &c.network {
+            NetworkMode::Bridge(n) if n == "bridge" => vec![super::DEFAULT_NETWORK.to_owned()],
+            NetworkMode::Bridge(n) => vec![n.clone()],
+            _ => Vec::new(),
+        };
+        if !networks.is_empty() {
+            for (n, _) in engine.db.leases_of(&r.id)? {
+                if !networks.contains(&n) {
+                    networks.push(n);
+                }
+            }
+        }
+        Ok(Self {
             id: r.id.clone(),
             name: r.name.clone(),
             network: c.network.clone(),
-            networks: match &c.network {
-                NetworkMode::Bridge(n) => vec![n.clone()],
-                _ => Vec::new(),
-            },
+            networks,
             ip: c.ip.clone(),
+            ip6: c.ip6.clone(),
             aliases: c.aliases.clone(),
             publish: c.publish.clone(),
             hostname: c.config.hostname.clone(),
             add_hosts: c.add_hosts.clone(),
             dir: engine.paths(&r.id).dir,
-        }
+        })
     }
 
     /// The name it gives itself in its hosts file.
@@ -77,12 +99,18 @@ pub(crate) fn netns_path(runroot: &Path, id: &str) -> PathBuf {
     runroot.join("netns").join(id)
 }
 
-/// The host end of an endpoint's veth pair on its `index`th network (15 bytes at most, as
-/// IFNAMSIZ wants): `ppID12` for the first, `ppID11N` after.
-pub(crate) fn host_ifname(id: &str, index: usize) -> String {
-    match index {
-        0 => format!("pp{}", id.get(..12).unwrap_or(id)),
-        n => format!("pp{}{}", id.get(..11).unwrap_or(id), n % 10),
+/// The host end of an endpoint's veth pair on a network (15 bytes at most, as IFNAMSIZ
+/// wants): `ppID12` on its first network, `ppID8NET5` (with the network's id) on one it was
+/// connected to.
+pub(crate) fn host_ifname(id: &str, first: bool, network_id: &str) -> String {
+    if first {
+        format!("pp{}", id.get(..12).unwrap_or(id))
+    } else {
+        format!(
+            "pp{}{}",
+            id.get(..8).unwrap_or(id),
+            network_id.get(..5).unwrap_or(network_id)
+        )
     }
 }
 
@@ -99,6 +127,24 @@ pub(crate) fn teardown(runroot: &Path, id: &str, publish: &[String]) {
     if path.exists() {
         let _ = peapod_net::remove_netns(&path);
     }
+}
+
+/// `--ip` (either family) and `--ip6` parsed: (flag, address).
+pub(super) fn fixed_addresses(
+    ip: Option<&str>,
+    ip6: Option<&str>,
+) -> Result<Vec<(&'static str, IpAddr)>> {
+    let mut fixed = Vec::new();
+    for (flag, value) in [("--ip", ip), ("--ip6", ip6)] {
+        if let Some(v) = value {
+            let ip: IpAddr = v.parse().map_err(|e| bad(flag, v, e))?;
+            if flag == "--ip6" && ip.is_ipv4() {
+                return Err(bad(flag, v, "not an IPv6 address"));
+            }
+            fixed.push((flag, ip));
+        }
+    }
+    Ok(fixed)
 }
 
 /// The firewall's view of an endpoint: its id, its first address of each family, its ports.
@@ -122,31 +168,54 @@ fn container_ports(
 }
 
 impl super::Networks<'_> {
-    /// At create: the endpoint's address on its first network, leased; `None` without one.
-    pub(crate) fn allocate(&self, ep: &Endpoint) -> Result<Option<IpAddr>> {
+    /// At create: the endpoint's addresses on its first network (one per family of a
+    /// dual-stack network), leased; empty without a network.
+    pub(crate) fn allocate(&self, ep: &Endpoint) -> Result<Vec<IpAddr>> {
         let Some(name) = ep.networks.first() else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let row = self.ensure(name)?;
-        let subnet = subnet_of(&row)?;
+        let fixed = fixed_addresses(ep.ip.as_deref(), ep.ip6.as_deref())?;
+        self.lease(ep, &row, &fixed)
+    }
+
+    /// Leases the endpoint an address of each family of `row`, `fixed` ones (flag, address)
+    /// honoured or refused, in one transaction.
+    pub(crate) fn lease(
+        &self,
+        ep: &Endpoint,
+        row: &NetworkRow,
+        fixed: &[(&'static str, IpAddr)],
+    ) -> Result<Vec<IpAddr>> {
+        let subnets = subnets_of(row)?;
+        for (flag, ip) in fixed {
+            if subnet_for(&subnets, *ip).is_none() {
+                return Err(bad(
+                    flag,
+                    &ip.to_string(),
+                    format!("network {} has no subnet of its family", row.name),
+                ));
+            }
+        }
         // The database connection is behind a shared reference: lease through a fresh one.
         let mut db = crate::db::Db::open(&self.engine.root)?;
-        let fixed = ep
-            .ip
-            .as_deref()
-            .map(str::parse::<IpAddr>)
-            .transpose()
-            .map_err(|e| bad("--ip", ep.ip.as_deref().unwrap_or(""), e))?;
-        let ip = db.lease(&row.name, &ep.id, |used| match fixed {
-            Some(ip) => {
-                subnet
-                    .check_static(ip, used)
-                    .map_err(|e| bad("--ip", &ip.to_string(), e))?;
-                Ok(ip)
+        db.lease(&row.name, &ep.id, |used| {
+            let mut ips = Vec::new();
+            for subnet in &subnets {
+                let family = subnet.gateway().is_ipv4();
+                let ip = match fixed.iter().find(|(_, ip)| ip.is_ipv4() == family) {
+                    Some((flag, ip)) => {
+                        subnet
+                            .check_static(*ip, used)
+                            .map_err(|e| bad(flag, &ip.to_string(), e))?;
+                        *ip
+                    }
+                    None => subnet.allocate(used)?,
+                };
+                ips.push(ip);
             }
-            None => Ok(subnet.allocate(used)?),
-        })?;
-        Ok(Some(ip))
+            Ok(ips)
+        })
     }
 
     /// The endpoint's leased addresses on `network`.
@@ -168,39 +237,83 @@ impl super::Networks<'_> {
         Ok(ips)
     }
 
-    /// At start: the bridge (and its masquerade, once per boot), then the endpoint's
-    /// namespace, veth pair, address, route and published ports. Nothing is left on failure.
-    pub(crate) fn setup(&self, ep: &Endpoint) -> Result<()> {
-        let Some(name) = ep.networks.first() else {
-            return Ok(());
-        };
-        let row = self.ensure(name)?;
-        let subnet = subnet_of(&row)?;
+    /// What joins the endpoint to one network: its row, its subnets and its leases, the
+    /// bridge made if this boot has not made it yet.
+    pub(super) fn plan(&self, ep: &Endpoint, network: &str) -> Result<Plan> {
+        let row = self.ensure(network)?;
+        let subnets = subnets_of(&row)?;
         let ips = self.leased(ep, &row.name)?;
         // The bridge and its rules, once per boot (a marker in the runroot says so); made
-        // again if the bridge went away meanwhile (see the retry below).
+        // again if the bridge went away meanwhile (see the retry in `attach`).
         let ready = self.engine.runroot.join("networks").join(&row.name);
         if !ready.exists() {
-            self.ensure_bridge(&row, &subnet, &ready)?;
+            self.ensure_bridge(&row, &subnets, &ready)?;
         }
+        Ok(Plan {
+            row,
+            subnets,
+            ips,
+            ready,
+        })
+    }
+
+    /// Attaches the endpoint's namespace `ns` to a planned network as `ifname`, with the
+    /// default routes when `routes`; returns the host end's name.
+    pub(super) fn attach(
+        &self,
+        ep: &Endpoint,
+        plan: &Plan,
+        ns: std::os::fd::BorrowedFd<'_>,
+        ifname: String,
+        first: bool,
+    ) -> Result<String> {
+        let routes = first && !plan.row.internal;
+        let attachment = peapod_net::Attachment {
+            bridge: plan.row.bridge.clone(),
+            host_ifname: host_ifname(&ep.id, first, &plan.row.id),
+            container_ifname: ifname,
+            addresses: plan
+                .ips
+                .iter()
+                .filter_map(|ip| Some(subnet_for(&plan.subnets, *ip)?.with_prefix(*ip)))
+                .collect(),
+            gateways: if routes {
+                plan.subnets
+                    .iter()
+                    .map(peapod_net::Subnet::gateway)
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            mtu: plan.row.mtu,
+        };
+        let mut attached = attachment.attach(ns);
+        if matches!(attached, Err(peapod_net::NetError::NoSuchLink(_))) {
+            self.ensure_bridge(&plan.row, &plan.subnets, &plan.ready)?;
+            attached = attachment.attach(ns);
+        }
+        attached?;
+        Ok(attachment.host_ifname)
+    }
+
+    /// At start: the bridges (and their masquerade, once per boot), then the endpoint's
+    /// namespace, a veth pair per network (`eth0`, `eth1`, ...), addresses, default routes
+    /// (through its first network) and published ports. Nothing is left on failure.
+    pub(crate) fn setup(&self, ep: &Endpoint) -> Result<()> {
+        if ep.networks.is_empty() {
+            return Ok(());
+        }
+        let plans = ep
+            .networks
+            .iter()
+            .map(|n| self.plan(ep, n))
+            .collect::<Result<Vec<_>>>()?;
         let runroot = &self.engine.runroot;
         let netns = netns_path(runroot, &ep.id);
         if let Some(dir) = netns.parent() {
             std::fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
         }
         teardown(runroot, &ep.id, &ep.publish);
-        let attachment = peapod_net::Attachment {
-            bridge: row.bridge.clone(),
-            host_ifname: host_ifname(&ep.id, 0),
-            container_ifname: "eth0".into(),
-            addresses: ips.iter().map(|ip| subnet.with_prefix(*ip)).collect(),
-            gateways: if row.internal {
-                Vec::new()
-            } else {
-                vec![subnet.gateway()]
-            },
-            mtu: None,
-        };
         let ports = ep.ports()?;
         let fw = peapod_net::Nftables::default();
         if !ports.is_empty() {
@@ -209,34 +322,48 @@ impl super::Networks<'_> {
             peapod_net::Firewall::check_ports(&fw, &ports)?;
         }
         let ns = peapod_net::create_netns(&netns)?;
-        let published = container_ports(&ep.id, &ips, ports);
-        let mut attached = attachment.attach(std::os::fd::AsFd::as_fd(&ns));
-        if matches!(attached, Err(peapod_net::NetError::NoSuchLink(_))) {
-            self.ensure_bridge(&row, &subnet, &ready)?;
-            attached = attachment.attach(std::os::fd::AsFd::as_fd(&ns));
+        let mut made = Vec::new();
+        let mut done = Ok(());
+        for (i, plan) in plans.iter().enumerate() {
+            let fd = std::os::fd::AsFd::as_fd(&ns);
+            match self.attach(ep, plan, fd, format!("eth{i}"), i == 0) {
+                Ok(host) => made.push(host),
+                Err(e) => {
+                    done = Err(e);
+                    break;
+                }
+            }
         }
-        let done = attached.and_then(|()| peapod_net::Firewall::publish(&fw, &published));
+        if done.is_ok() {
+            let published = container_ports(&ep.id, &plans[0].ips, ports);
+            done = peapod_net::Firewall::publish(&fw, &published).map_err(Error::from);
+        }
         if let Err(e) = done {
             drop(ns);
-            let _ = peapod_net::detach(&attachment.host_ifname);
+            for host in made {
+                let _ = peapod_net::detach(&host);
+            }
             let _ = peapod_net::remove_netns(&netns);
-            return Err(e.into());
+            return Err(e);
         }
         Ok(())
     }
 
-    /// Makes the network's bridge (with the gateway address) and its masquerade rules, and
-    /// marks them made.
+    /// Makes the network's bridge (with the gateway addresses and MTU) and its masquerade
+    /// rules, and marks them made.
     fn ensure_bridge(
         &self,
         row: &NetworkRow,
-        subnet: &peapod_net::Subnet,
+        subnets: &[peapod_net::Subnet],
         ready: &Path,
     ) -> Result<()> {
         peapod_net::Bridge {
             name: row.bridge.clone(),
-            addresses: vec![subnet.gateway_net()],
-            mtu: None,
+            addresses: subnets
+                .iter()
+                .map(peapod_net::Subnet::gateway_net)
+                .collect(),
+            mtu: row.mtu,
         }
         .ensure()?;
         let fw = peapod_net::Nftables::default();
@@ -244,7 +371,7 @@ impl super::Networks<'_> {
             &fw,
             &peapod_net::NetworkRules {
                 bridge: row.bridge.clone(),
-                subnets: vec![subnet.net()],
+                subnets: subnets.iter().map(peapod_net::Subnet::net).collect(),
                 internal: row.internal,
             },
         )?;
@@ -357,15 +484,15 @@ impl super::Networks<'_> {
 
 impl Containers<'_> {
     /// At create: the container's address on its network, leased; `None` without one.
-    pub(crate) fn allocate_address(&self, record: &ContainerRecord) -> Result<Option<IpAddr>> {
+    pub(crate) fn allocate_address(&self, record: &ContainerRecord) -> Result<Vec<IpAddr>> {
         let engine = self.engine;
-        engine.networks().allocate(&Endpoint::of(engine, record))
+        engine.networks().allocate(&Endpoint::of(engine, record)?)
     }
 
     /// At start: the container's network (see [`super::Networks::setup`]).
     pub(crate) fn setup_network(&self, record: &ContainerRecord) -> Result<()> {
         let engine = self.engine;
-        engine.networks().setup(&Endpoint::of(engine, record))
+        engine.networks().setup(&Endpoint::of(engine, record)?)
     }
 
     /// At start, for `--network container:NAME` (see [`super::Networks::join_container`]).
@@ -373,11 +500,6 @@ impl Containers<'_> {
         let engine = self.engine;
         engine
             .networks()
-            .join_container(&Endpoint::of(engine, record))
-    }
-
-    /// The container's addresses, for inspect: (network, address).
-    pub(crate) fn addresses(&self, id: &str) -> Result<Vec<(String, IpAddr)>> {
-        self.engine.db.leases_of(id)
+            .join_container(&Endpoint::of(engine, record)?)
     }
 }

@@ -1,6 +1,7 @@
 //! What is checked before a container is made, and the files its network gives it:
 //! `/etc/resolv.conf`, and `/etc/hosts` kept up to date on every member of a network.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::Endpoint;
@@ -38,15 +39,28 @@ pub(crate) fn validate(opts: &CreateOptions) -> Result<()> {
             "publishing a port needs a bridge network (--network bridge)",
         ));
     }
-    if let Some(ip) = &opts.ip {
-        ip.parse::<IpAddr>().map_err(|e| bad("--ip", ip, e))?;
+    for (flag, ip) in [("--ip", &opts.ip), ("--ip6", &opts.ip6)] {
+        let Some(ip) = ip else { continue };
+        let parsed = ip.parse::<IpAddr>().map_err(|e| bad(flag, ip, e))?;
+        if flag == "--ip6" && parsed.is_ipv4() {
+            return Err(bad(flag, ip, "not an IPv6 address"));
+        }
         if !bridge {
             return Err(bad(
-                "--ip",
+                flag,
                 ip,
                 "a fixed address needs a bridge network (--network bridge)",
             ));
         }
+    }
+    if let (Some(a), Some(b)) = (&opts.ip, &opts.ip6)
+        && a.parse::<IpAddr>().is_ok_and(|a| a.is_ipv6())
+    {
+        return Err(bad(
+            "--ip",
+            a,
+            format!("--ip6 {b} gives the IPv6 address already"),
+        ));
     }
     for d in &opts.dns {
         d.parse::<IpAddr>().map_err(|e| bad("--dns", d, e))?;
@@ -77,53 +91,83 @@ pub(crate) fn resolv_conf(opts: &CreateOptions) -> String {
     peapod_net::resolv_conf(&host, &dns)
 }
 
-/// Rewrites the `/etc/hosts` of every endpoint on `network`: its own names, its
-/// `--add-host` entries, and every other endpoint of the network by name and alias (the
-/// name resolution peapod gives every network, its default one included). Files are
-/// rewritten in place, so a running container sees the change.
+/// Rewrites the `/etc/hosts` of every endpoint on `network` (see [`refresh_hosts_of`]).
 pub(crate) fn refresh_hosts(engine: &Engine, network: &str) -> Result<()> {
-    let members = engine.db.network_members(network)?;
-    // An endpoint's addresses on this network (v4 and v6 of a dual-stack one), in order.
-    let mut endpoints: Vec<(Endpoint, Vec<IpAddr>)> = Vec::new();
-    for (id, ip) in members {
-        if let Some((_, ips)) = endpoints.iter_mut().find(|(e, _)| e.id == id) {
-            ips.push(ip);
-        } else if let Some(ep) = endpoint_by_id(engine, &id)? {
-            endpoints.push((ep, vec![ip]));
+    let mut ids: Vec<String> = Vec::new();
+    for (id, _) in engine.db.network_members(network)? {
+        if !ids.contains(&id) {
+            ids.push(id);
         }
     }
-    let entries = |e: &Endpoint, ips: &[IpAddr]| -> Vec<peapod_net::HostEntry> {
+    refresh_hosts_of(engine, &ids)
+}
+
+/// Rewrites the `/etc/hosts` of the endpoints `ids`: their own names, their `--add-host`
+/// entries, and every other endpoint of each of their networks by name and alias, at each
+/// of its addresses there (the name resolution peapod gives every network, its default one
+/// included). Files are rewritten in place, so a running container sees the change.
+pub(crate) fn refresh_hosts_of(engine: &Engine, ids: &[String]) -> Result<()> {
+    let mut members: HashMap<String, Vec<(String, IpAddr)>> = HashMap::new();
+    let mut endpoints: HashMap<String, Option<Endpoint>> = HashMap::new();
+    let mut endpoint = |id: &str| -> Result<Option<Endpoint>> {
+        if let Some(e) = endpoints.get(id) {
+            return Ok(e.clone());
+        }
+        let e = endpoint_by_id(engine, id)?;
+        endpoints.insert(id.to_owned(), e.clone());
+        Ok(e)
+    };
+    let names = |e: &Endpoint| {
         let mut names = vec![e.name.clone()];
         names.extend(e.aliases.iter().cloned());
-        ips.iter()
-            .map(|ip| peapod_net::HostEntry {
-                ip: *ip,
-                names: names.clone(),
-            })
-            .collect()
+        names
     };
-    // `--add-host NAME:host-gateway` resolves to the network's gateway.
-    let gateway = engine
-        .db
-        .network(network)?
-        .and_then(|n| n.gateway.parse().ok());
-    for (ep, ips) in &endpoints {
+    for id in ids {
+        let Some(ep) = endpoint(id)? else { continue };
+        let leases = engine.db.leases_of(id)?;
+        let mut own_names = names(&ep);
+        let hostname = ep.hostname();
+        if hostname != ep.name {
+            own_names.insert(0, hostname);
+        }
+        let own: Vec<peapod_net::HostEntry> = leases
+            .iter()
+            .map(|(_, ip)| peapod_net::HostEntry {
+                ip: *ip,
+                names: own_names.clone(),
+            })
+            .collect();
+        let mut peers: Vec<peapod_net::HostEntry> = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        for (network, _) in &leases {
+            if seen.contains(&network.as_str()) {
+                continue;
+            }
+            seen.push(network);
+            if !members.contains_key(network) {
+                members.insert(network.clone(), engine.db.network_members(network)?);
+            }
+            for (other, ip) in members.get(network).into_iter().flatten() {
+                if other == id || peers.iter().any(|p| p.ip == *ip) {
+                    continue;
+                }
+                if let Some(o) = endpoint(other)? {
+                    peers.push(peapod_net::HostEntry {
+                        ip: *ip,
+                        names: names(&o),
+                    });
+                }
+            }
+        }
+        // `--add-host NAME:host-gateway` resolves to its first network's gateway.
+        let gateway = match ep.networks.first() {
+            Some(n) => engine.db.network(n)?.and_then(|n| n.gateway.parse().ok()),
+            None => None,
+        };
         let add: Vec<peapod_net::HostEntry> = ep
             .add_hosts
             .iter()
             .filter_map(|h| peapod_net::HostEntry::parse_add_host(h, gateway).ok())
-            .collect();
-        let hostname = ep.hostname();
-        let mut own = entries(ep, ips);
-        if hostname != ep.name {
-            for o in &mut own {
-                o.names.insert(0, hostname.clone());
-            }
-        }
-        let peers: Vec<peapod_net::HostEntry> = endpoints
-            .iter()
-            .filter(|(o, _)| o.id != ep.id)
-            .flat_map(|(o, oips)| entries(o, oips))
             .collect();
         let text = peapod_net::hosts_file(&add, &own, &peers);
         let path = ep.dir.join("hosts");
@@ -136,5 +180,9 @@ pub(crate) fn refresh_hosts(engine: &Engine, network: &str) -> Result<()> {
 
 /// The endpoint of this id: a container's (a pod's, once pods hold namespaces, goes here).
 fn endpoint_by_id(engine: &Engine, id: &str) -> Result<Option<Endpoint>> {
-    Ok(engine.db.container(id)?.map(|r| Endpoint::of(engine, &r)))
+    engine
+        .db
+        .container(id)?
+        .map(|r| Endpoint::of(engine, &r))
+        .transpose()
 }
