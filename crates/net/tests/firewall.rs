@@ -409,3 +409,82 @@ fn containers_cannot_reach_the_hosts_loopback_services() {
     drop(secret);
     host.finish(vec![("ctr-l", a)]);
 }
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_running_containers_ports_change_without_touching_the_others() {
+    let host = Host::new(false);
+    let a = host.container("ctr-c", 10);
+    let b = host.container("ctr-d", 11);
+    host.fw
+        .publish(&Host::ports("fwtest-c", 10, &["8080:80"]))
+        .unwrap();
+    host.fw
+        .publish(&Host::ports("fwtest-d", 11, &["8070:80"]))
+        .unwrap();
+    let web = listen_in(&a, "[::]:80");
+    let added: Vec<_> = ["8090-8091:80-81".parse().unwrap()].to_vec();
+    host.fw
+        .change_ports(
+            &Host::ports("fwtest-c", 10, &["8080:80", "8090-8091:80-81"]),
+            &added,
+            &[],
+        )
+        .unwrap();
+    for to in ["127.0.0.1:8080", "127.0.0.1:8090", "192.0.2.10:8090"] {
+        assert!(exchange(None, to, &web, "x").is_ok(), "{to}");
+    }
+
+    // A port another container publishes: refused, nothing changed.
+    let before = nft_list_ruleset();
+    let err = host
+        .fw
+        .change_ports(
+            &Host::ports("fwtest-c", 10, &["8080:80", "8090-8091:80-81", "8070:80"]),
+            &["8070:80".parse().unwrap()],
+            &[],
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "host port 8070/tcp on 0.0.0.0 is already in use (published by container fwtest-d)"
+    );
+    // Removing a port of another container fails too: the batch is all or nothing.
+    assert!(
+        host.fw
+            .change_ports(
+                &Host::ports("fwtest-c", 10, &["8080:80", "8090-8091:80-81"]),
+                &[],
+                &["8070:80".parse().unwrap()],
+            )
+            .is_err()
+    );
+    assert_eq!(nft_list_ruleset(), before, "nothing changed");
+
+    // Removing 8080 leaves 8090 and the other container's port.
+    host.fw
+        .change_ports(
+            &Host::ports("fwtest-c", 10, &["8090-8091:80-81"]),
+            &[],
+            &["8080:80".parse().unwrap()],
+        )
+        .unwrap();
+    assert!(exchange(None, "127.0.0.1:8080", &web, "gone").is_err());
+    assert!(exchange(None, "127.0.0.1:8090", &web, "kept").is_ok());
+    let table = host.fw.list_table().unwrap().unwrap();
+    assert!(
+        table.contains("tcp . 8070 : jump c-fwtest-d") && !table.contains("tcp . 8080 "),
+        "{table}"
+    );
+    // Removing the last one removes the container's chain as well.
+    host.fw
+        .change_ports(&Host::ports("fwtest-c", 10, &[]), &[], &added)
+        .unwrap();
+    let table = host.fw.list_table().unwrap().unwrap();
+    assert!(!table.contains("fwtest-c"), "{table}");
+    host.fw
+        .unpublish(&Host::ports("fwtest-d", 11, &["8070:80"]))
+        .unwrap();
+    drop(web);
+    host.finish(vec![("ctr-c", a), ("ctr-d", b)]);
+}

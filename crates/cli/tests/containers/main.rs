@@ -5,12 +5,13 @@
 
 mod bad_input;
 mod debian;
-mod fakehost;
+mod fake_host;
 mod faults;
 mod flags;
 mod lifecycle;
 mod monitor;
 mod network;
+mod network_stack;
 mod pods;
 mod pods_net;
 mod runtimes;

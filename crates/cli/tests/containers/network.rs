@@ -2,72 +2,10 @@
 //! bridge and the nft table): no traffic leaves this machine, and the fake host goes with
 //! the test.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
+use crate::fake_host::{FakeHost, ask_until};
 use crate::support::{Engine, IMAGE, text};
-
-/// A named network namespace (`ip netns add`), deleted on drop.
-struct FakeHost {
-    name: String,
-}
-
-impl FakeHost {
-    fn new(engine: &Engine) -> Self {
-        let unique = engine
-            .tmp
-            .path()
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        let name = format!("pp-{}", &unique[unique.len() - 6..]);
-        for args in [
-            &["netns", "add", &name][..],
-            &["-n", &name, "link", "set", "lo", "up"][..],
-        ] {
-            let out = Command::new("ip").args(args).output().unwrap();
-            assert!(out.status.success(), "ip {args:?}: {}", text(&out));
-        }
-        Self { name }
-    }
-
-    fn path(&self) -> String {
-        format!("/run/netns/{}", self.name)
-    }
-
-    /// `peapod ARGS` run inside the fake host (its network namespace only).
-    fn peapod(&self, e: &Engine, args: &[&str]) -> Output {
-        let inner = e.cmd(args);
-        let mut cmd = Command::new("nsenter");
-        cmd.arg(format!("--net={}", self.path()))
-            .arg(inner.get_program())
-            .args(inner.get_args());
-        cmd.stdin(Stdio::null()).output().unwrap()
-    }
-
-    fn ok(&self, e: &Engine, args: &[&str]) -> String {
-        let out = self.peapod(e, args);
-        assert!(out.status.success(), "peapod {args:?}: {}", text(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// The links of the fake host.
-    fn links(&self) -> String {
-        let out = Command::new("ip")
-            .args(["-n", &self.name, "-br", "link"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for FakeHost {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .output();
-    }
-}
 
 #[test]
 #[ignore = "root: cargo xtask test"]
@@ -297,49 +235,6 @@ fn parallel_containers_get_distinct_addresses_and_networks_refuse_bad_input() {
         .map(|d| d.flatten().collect())
         .unwrap_or_default();
     assert!(pinned.is_empty(), "{pinned:?}");
-}
-
-/// Asks `addr:port` from a container on the fake host's own network (`--network host`),
-/// retrying (bounded) until the answer is the whole `want`.
-fn ask_until(host: &FakeHost, e: &Engine, network: &str, addr: &str, port: &str, want: &str) {
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let out = host.peapod(
-            e,
-            &[
-                "run",
-                "--rm",
-                "--network",
-                network,
-                IMAGE,
-                "nc",
-                "-w",
-                "2",
-                addr,
-                port,
-            ],
-        );
-        if String::from_utf8_lossy(&out.stdout) == want {
-            return;
-        }
-        if std::time::Instant::now() >= until {
-            let addrs = Command::new("ip")
-                .args(["-n", &host.name, "addr"])
-                .output()
-                .unwrap();
-            let inside = host.peapod(
-                e,
-                &["run", "--rm", "--network", network, IMAGE, "ip", "addr"],
-            );
-            panic!(
-                "{addr}:{port} from {network}: {}\nfake host: {}\ninside: {}",
-                text(&out),
-                text(&addrs),
-                text(&inside)
-            );
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::fakehost::FakeHost;
+use crate::fake_host::FakeHost;
 use crate::support::{Engine, IMAGE, text};
 
 /// What `nc ADDR PORT` from the fake host's own network reads (a `--network host` container).

@@ -194,7 +194,13 @@ impl Containers<'_> {
         )?;
         let mut config = serde_json::to_value(&built).map_err(Error::json("config.json"))?;
         let address = self.allocate_address(record)?;
-        bundle::write_etc_files(&paths.dir, &hostname, &record.name, &opts, address)?;
+        bundle::write_etc_files(
+            &paths.dir,
+            &hostname,
+            &record.name,
+            &opts,
+            address.first().copied(),
+        )?;
         let netns = crate::network::netns_path(&engine.runroot, &record.id);
         bundle::complete(
             &mut config,

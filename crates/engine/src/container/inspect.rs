@@ -118,7 +118,6 @@ impl Containers<'_> {
                     "Type": "tmpfs", "Source": "", "Destination": destination, "RW": true, "Mode": options.join(","), "Propagation": ""}),
             })
             .collect();
-        let addresses = self.addresses(&r.id)?;
         let time = |t: Option<i64>| t.map_or_else(|| "0001-01-01T00:00:00Z".to_owned(), rfc3339);
         Ok(json!({
             "Id": r.id,
@@ -173,10 +172,7 @@ impl Containers<'_> {
                 "LogConfig": {"Type": "k8s-file", "Config": {"max-size": o.log_max_size.unwrap_or(10 << 20).to_string(), "max-file": o.log_max_files.unwrap_or(3).to_string()}},
             },
             "Mounts": mounts,
-            "NetworkSettings": {
-                "IPAddress": addresses.first().map(|(_, ip)| ip.to_string()).unwrap_or_default(),
-                "Networks": addresses.iter().map(|(n, ip)| (n.clone(), json!({"IPAddress": ip.to_string()}))).collect::<serde_json::Map<_, _>>(),
-            },
+            "NetworkSettings": self.network_settings(&r)?,
             "Config": {
                 "Hostname": config["hostname"],
                 "User": o.config.user.clone().unwrap_or_default(),

@@ -144,6 +144,8 @@ pub struct CreateOptions {
     pub publish: Vec<String>,
     /// `--ip`: a fixed address on its network.
     pub ip: Option<String>,
+    /// `--ip6`: a fixed IPv6 address on its (dual-stack) network.
+    pub ip6: Option<String>,
     /// `--dns`.
     pub dns: Vec<String>,
     /// `--dns-search`.

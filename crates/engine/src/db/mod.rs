@@ -74,6 +74,34 @@ CREATE TABLE leases (
 );
 CREATE INDEX leases_container ON leases(container_id);
 ",
+    // Leases belong to an endpoint (a container or a pod: whatever holds the network
+    // namespace), one per address family and network; a container's go with its row.
+    "
+CREATE TABLE endpoint_leases (
+    network  TEXT NOT NULL REFERENCES networks(name),
+    address  TEXT NOT NULL,
+    endpoint TEXT NOT NULL,                  -- the id of the container or pod
+    family   INTEGER NOT NULL,               -- 4 or 6
+    PRIMARY KEY (network, address),
+    UNIQUE (network, endpoint, family)
+);
+INSERT INTO endpoint_leases (network, address, endpoint, family)
+    SELECT network, address, container_id, CASE WHEN instr(address, ':') > 0 THEN 6 ELSE 4 END
+    FROM leases;
+DROP TABLE leases;
+ALTER TABLE endpoint_leases RENAME TO leases;
+CREATE INDEX leases_endpoint ON leases(endpoint);
+CREATE TRIGGER container_leases AFTER DELETE ON containers
+BEGIN
+    DELETE FROM leases WHERE endpoint = OLD.id;
+END;
+",
+    // Dual-stack networks and a network's MTU.
+    "
+ALTER TABLE networks ADD COLUMN subnet6 TEXT;         -- CIDR, or NULL without IPv6
+ALTER TABLE networks ADD COLUMN gateway6 TEXT;
+ALTER TABLE networks ADD COLUMN mtu INTEGER;          -- bytes, or NULL for the kernel's
+",
     "
 CREATE TABLE pods (
     id       TEXT PRIMARY KEY,               -- 64 hex digits

@@ -19,6 +19,11 @@ pub(crate) struct NetworkRow {
     pub(crate) gateway: String,
     pub(crate) internal: bool,
     pub(crate) created: i64,
+    /// The IPv6 subnet of a dual-stack network.
+    pub(crate) subnet6: Option<String>,
+    pub(crate) gateway6: Option<String>,
+    /// Bytes; `None` for the kernel's default.
+    pub(crate) mtu: Option<u32>,
 }
 
 fn network_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NetworkRow> {
@@ -30,19 +35,25 @@ fn network_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NetworkRow> {
         gateway: r.get(4)?,
         internal: r.get(5)?,
         created: r.get(6)?,
+        subnet6: r.get(7)?,
+        gateway6: r.get(8)?,
+        mtu: r.get(9)?,
     })
 }
 
-const COLUMNS: &str = "name, id, bridge, subnet, gateway, internal, created";
+const COLUMNS: &str =
+    "name, id, bridge, subnet, gateway, internal, created, subnet6, gateway6, mtu";
 
 impl Db {
     /// Adds a network; `Ok(false)` if its name or bridge is taken.
     pub(crate) fn insert_network(&self, n: &NetworkRow) -> Result<bool> {
         match self.conn().execute(
-            "INSERT INTO networks (name, id, bridge, subnet, gateway, internal, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            &format!(
+                "INSERT INTO networks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            ),
             params![
-                n.name, n.id, n.bridge, n.subnet, n.gateway, n.internal, n.created
+                n.name, n.id, n.bridge, n.subnet, n.gateway, n.internal, n.created, n.subnet6,
+                n.gateway6, n.mtu
             ],
         ) {
             Ok(_) => Ok(true),
@@ -82,7 +93,8 @@ impl Db {
         let user: Option<String> = self
             .conn()
             .query_row(
-                "SELECT c.name FROM leases l JOIN containers c ON c.id = l.container_id WHERE l.network = ?1 LIMIT 1",
+                "SELECT COALESCE(c.name, l.endpoint) FROM leases l LEFT JOIN containers c ON c.id = l.endpoint
+                 WHERE l.network = ?1 LIMIT 1",
                 [name],
                 |r| r.get(0),
             )
@@ -101,14 +113,16 @@ impl Db {
         Ok(n == 1)
     }
 
-    /// Allocates an address on `network` for `container` with `pick` (given the addresses in
-    /// use) and records it, in one immediate transaction.
+    /// Allocates addresses on `network` for `endpoint` (a container's or a pod's id) with
+    /// `pick` (given the addresses in use; one per family of a dual-stack network) and
+    /// records them, in one immediate transaction. One lease per address family: a second of
+    /// the same family is refused by the table.
     pub(crate) fn lease(
         &mut self,
         network: &str,
-        container: &str,
-        pick: impl FnOnce(&HashSet<IpAddr>) -> Result<IpAddr>,
-    ) -> Result<IpAddr> {
+        endpoint: &str,
+        pick: impl FnOnce(&HashSet<IpAddr>) -> Result<Vec<IpAddr>>,
+    ) -> Result<Vec<IpAddr>> {
         let path = self.path.clone();
         let err = |source| Error::Db {
             path: path.clone(),
@@ -129,14 +143,17 @@ impl Db {
                 .map_err(err)?;
             rows.iter().filter_map(|a| a.parse().ok()).collect()
         };
-        let ip = pick(&used)?;
-        tx.execute(
-            "INSERT INTO leases (network, address, container_id) VALUES (?1, ?2, ?3)",
-            params![network, ip.to_string(), container],
-        )
-        .map_err(err)?;
+        let ips = pick(&used)?;
+        for ip in &ips {
+            let family = if ip.is_ipv4() { 4 } else { 6 };
+            tx.execute(
+                "INSERT INTO leases (network, address, endpoint, family) VALUES (?1, ?2, ?3, ?4)",
+                params![network, ip.to_string(), endpoint, family],
+            )
+            .map_err(err)?;
+        }
         tx.commit().map_err(err)?;
-        Ok(ip)
+        Ok(ips)
     }
 
     /// Pairs of (text, address) that `sql` selects for `key`; unparsable addresses skipped.
@@ -155,19 +172,33 @@ impl Db {
             .collect())
     }
 
-    /// The containers with an address on `network`: (container id, address).
+    /// The endpoints with an address on `network`: (endpoint id, address), by address.
     pub(crate) fn network_members(&self, network: &str) -> Result<Vec<(String, IpAddr)>> {
         self.address_pairs(
-            "SELECT container_id, address FROM leases WHERE network = ?1 ORDER BY address",
+            "SELECT endpoint, address FROM leases WHERE network = ?1 ORDER BY address",
             network,
         )
     }
 
-    /// A container's leases: (network, address).
-    pub(crate) fn leases_of(&self, container: &str) -> Result<Vec<(String, IpAddr)>> {
+    /// An endpoint's leases: (network, address), by network then family (v4 first).
+    pub(crate) fn leases_of(&self, endpoint: &str) -> Result<Vec<(String, IpAddr)>> {
         self.address_pairs(
-            "SELECT network, address FROM leases WHERE container_id = ?1 ORDER BY network",
-            container,
+            "SELECT network, address FROM leases WHERE endpoint = ?1 ORDER BY network, family",
+            endpoint,
         )
+    }
+
+    /// Releases an endpoint's leases on `network` (every network with `None`); how many.
+    pub(crate) fn release(&self, endpoint: &str, network: Option<&str>) -> Result<usize> {
+        let n = match network {
+            Some(net) => self.conn().execute(
+                "DELETE FROM leases WHERE endpoint = ?1 AND network = ?2",
+                params![endpoint, net],
+            ),
+            None => self
+                .conn()
+                .execute("DELETE FROM leases WHERE endpoint = ?1", [endpoint]),
+        };
+        n.map_err(self.err())
     }
 }

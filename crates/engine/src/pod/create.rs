@@ -111,6 +111,8 @@ impl Pods<'_> {
         record.name = format!("{}-infra", pod.short_id());
         record.config.name = Some(record.name.clone());
         record.config.config.hostname = Some(pod.hostname().to_owned());
+        // Its network's other containers resolve the pod by its name.
+        record.config.aliases.push(pod.name.clone());
         engine.db.insert_container(&record)?;
         let made = (|| -> Result<()> {
             let address = engine.containers().allocate_address(&record)?;
@@ -121,7 +123,7 @@ impl Pods<'_> {
                 pod.hostname(),
                 &pod.name,
                 &record.config,
-                address,
+                address.first().copied(),
             )?;
             engine.db.set_pod_infra(&pod.id, &id)?;
             if let NetworkMode::Bridge(network) = &record.config.network {
@@ -195,7 +197,7 @@ fn validate(opts: &PodCreateOptions, infra: &CreateOptions) -> Result<()> {
         ));
     }
     crate::network::validate(infra)?;
-    let ports = crate::network::port_mappings(infra)?;
+    let ports = crate::network::port_mappings(&infra.publish)?;
     if !ports.is_empty() {
         // A host port in use (by another pod, a container or any listener) is refused now,
         // and again when the infra starts.

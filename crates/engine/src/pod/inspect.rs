@@ -120,8 +120,8 @@ impl Pods<'_> {
         let ip = match infra {
             Some(i) => self
                 .engine
-                .containers()
-                .addresses(&i.id)?
+                .db
+                .leases_of(&i.id)?
                 .first()
                 .map(|(_, ip)| ip.to_string())
                 .unwrap_or_default(),

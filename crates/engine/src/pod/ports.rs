@@ -1,15 +1,15 @@
 //! `pod port add/rm`: changing a pod's published ports while it runs (podman cannot,
-//! podman#18309). Only the firewall's rules for the pod change: no container, no infra and no
-//! namespace is restarted or touched. The new list is recorded with the pod and its infra (so
-//! that a later start publishes it and a stop unpublishes it).
+//! podman#18309). Only the firewall's rules for the pod change, in one nft transaction
+//! ([`crate::network::Networks`]' `publish_ports`/`unpublish_ports` on the infra's endpoint):
+//! no container, no infra and no namespace is restarted or touched. The new list is recorded
+//! with the pod and its infra (so that a later start publishes it and a stop unpublishes it).
 
-use std::net::IpAddr;
-
-use peapod_net::{ContainerPorts, Firewall, Nftables, PortMapping};
+use peapod_net::PortMapping;
 
 use super::{PodRecord, Pods};
 use crate::container::{NetworkMode, State};
 use crate::error::{Error, Result};
+use crate::network::Endpoint;
 
 fn bad(value: &str, why: impl std::fmt::Display) -> Error {
     Error::InvalidFlag {
@@ -20,10 +20,7 @@ fn bad(value: &str, why: impl std::fmt::Display) -> Error {
 }
 
 fn mappings(specs: &[String]) -> Result<Vec<PortMapping>> {
-    specs
-        .iter()
-        .map(|p| p.parse::<PortMapping>().map_err(|e| bad(p, e)))
-        .collect()
+    crate::network::port_mappings(specs)
 }
 
 impl Pods<'_> {
@@ -33,12 +30,11 @@ impl Pods<'_> {
     ///
     /// # Errors
     /// [`Error::InvalidFlag`] for a bad or taken port, or a pod without a bridge network;
-    /// [`Error::NoSuchPod`]; firewall errors (the old ports are then published again).
+    /// [`Error::NoSuchPod`]; firewall errors (nothing changed).
     pub fn publish(&self, key: &str, add: &[String]) -> Result<PodRecord> {
         let pod = self.get(key)?;
         let added = mappings(add)?;
-        let old = pod.config.publish.clone();
-        let old_maps = mappings(&old)?;
+        let old_maps = mappings(&pod.config.publish)?;
         for (spec, m) in add.iter().zip(&added) {
             let clash = old_maps.iter().any(|o| {
                 o.proto == m.proto && o.pairs().any(|(h, _)| m.pairs().any(|(nh, _)| nh == h))
@@ -50,9 +46,9 @@ impl Pods<'_> {
                 ));
             }
         }
-        let mut new = old.clone();
+        let mut new = pod.config.publish.clone();
         new.extend(add.iter().cloned());
-        self.republish(pod, &old, new, &added)
+        self.republish(pod, new, |ep| self.engine.networks().publish_ports(ep, add))
     }
 
     /// `pod port rm POD SPEC…`: stops publishing ports of the pod (each as it was added).
@@ -61,9 +57,8 @@ impl Pods<'_> {
     /// [`Error::InvalidFlag`] for a port the pod does not publish; as [`Pods::publish`].
     pub fn unpublish(&self, key: &str, remove: &[String]) -> Result<PodRecord> {
         let pod = self.get(key)?;
-        let old = pod.config.publish.clone();
         let gone = mappings(remove)?;
-        let mut new = old.clone();
+        let mut new = pod.config.publish.clone();
         for (spec, m) in remove.iter().zip(&gone) {
             let at = mappings(&new)?
                 .iter()
@@ -71,17 +66,18 @@ impl Pods<'_> {
                 .ok_or_else(|| bad(spec, format!("pod {} does not publish it", pod.name)))?;
             new.remove(at);
         }
-        self.republish(pod, &old, new, &[])
+        self.republish(pod, new, |ep| {
+            self.engine.networks().unpublish_ports(ep, remove)
+        })
     }
 
-    /// Records `new` as the pod's ports and, if its infra runs, swaps the firewall's rules
-    /// from `old` to `new` (checking `added` first).
+    /// Changes the firewall with `change` on the infra's endpoint if it runs, then records
+    /// `new` as the pod's ports.
     fn republish(
         &self,
         mut pod: PodRecord,
-        old: &[String],
         new: Vec<String>,
-        added: &[PortMapping],
+        change: impl FnOnce(&Endpoint) -> Result<()>,
     ) -> Result<PodRecord> {
         let engine = self.engine;
         let Some(infra_id) = pod.infra_id.clone() else {
@@ -98,36 +94,7 @@ impl Pods<'_> {
         }
         let mut infra = engine.containers().get(&infra_id)?;
         if infra.state == State::Running {
-            let fw = Nftables::default();
-            if !added.is_empty() {
-                fw.check_ports(added)?;
-            }
-            let ip = engine
-                .containers()
-                .addresses(&infra_id)?
-                .first()
-                .map(|(_, ip)| *ip);
-            let ports = |specs: &[String]| -> Result<ContainerPorts> {
-                Ok(ContainerPorts {
-                    id: infra_id.clone(),
-                    ipv4: match ip {
-                        Some(IpAddr::V4(v4)) => Some(v4),
-                        _ => None,
-                    },
-                    ipv6: match ip {
-                        Some(IpAddr::V6(v6)) => Some(v6),
-                        _ => None,
-                    },
-                    ports: mappings(specs)?,
-                })
-            };
-            let before = ports(old)?;
-            let after = ports(&new)?;
-            fw.unpublish(&before)?;
-            if let Err(e) = fw.publish(&after) {
-                let _ = fw.publish(&before);
-                return Err(e.into());
-            }
+            change(&Endpoint::of(engine, &infra)?)?;
         }
         pod.config.publish = new.clone();
         infra.config.publish = new;

@@ -263,4 +263,20 @@ pub trait Firewall {
     /// # Errors
     /// The backend's error (for instance a port now published by another container).
     fn unpublish(&self, ctr: &ContainerPorts) -> Result<()>;
+
+    /// Changes the published ports of a container that is running: `ctr.ports` is the full
+    /// set after the change, `added` the mappings new in it, `removed` those no longer in
+    /// it (a pod's `port add`/`port rm`). All or nothing; the container's network
+    /// namespace is not touched.
+    ///
+    /// # Errors
+    /// [`NetError::PortInUse`] for an added port held or published elsewhere,
+    /// [`NetError::InvalidPort`], or the backend's error (for instance a removed port
+    /// published by another container); nothing changed.
+    fn change_ports(
+        &self,
+        ctr: &ContainerPorts,
+        added: &[PortMapping],
+        removed: &[PortMapping],
+    ) -> Result<()>;
 }

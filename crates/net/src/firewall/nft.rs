@@ -389,4 +389,44 @@ impl Firewall for Nftables {
             other => other,
         }
     }
+
+    fn change_ports(
+        &self,
+        ctr: &ContainerPorts,
+        added: &[PortMapping],
+        removed: &[PortMapping],
+    ) -> Result<()> {
+        check_id(&ctr.id)?;
+        if added.is_empty() && removed.is_empty() {
+            return Ok(());
+        }
+        check_host_ports_free(added)?;
+        let chain = format!("c-{}", ctr.id);
+        let jump = format!("jump {chain}");
+        // The chain is rewritten whole for the ports left; the map loses exactly the removed
+        // elements (`add` of one that jumps elsewhere fails: another container's port is
+        // never removed) and gains the added ones (`create` fails on one published).
+        let mut s = format!("add chain {TABLE} {chain}\nflush chain {TABLE} {chain}\n");
+        Self::dnat_rules(ctr, &chain, &mut s)?;
+        if !removed.is_empty() {
+            s.push_str(&format!(
+                "add element {TABLE} ports {{ {} }}\ndelete element {TABLE} ports {{ {} }}\n",
+                elements(removed, Some(&jump)),
+                elements(removed, None)
+            ));
+        }
+        if !added.is_empty() {
+            s.push_str(&format!(
+                "create element {TABLE} ports {{ {} }}\n",
+                elements(added, Some(&jump))
+            ));
+        }
+        if ctr.ports.is_empty() {
+            s.push_str(&format!("delete chain {TABLE} {chain}\n"));
+        }
+        match self.apply(&format!("change the ports of container {}", ctr.id), &s) {
+            Err(e) => self.check_published(added).and(Err(e)),
+            Ok(()) => Ok(()),
+        }
+    }
 }

@@ -114,6 +114,9 @@ pub(crate) struct CreateFlags {
     /// A fixed IPv4 or IPv6 address on its network.
     #[arg(long)]
     ip: Option<String>,
+    /// A fixed IPv6 address on its (dual-stack) network.
+    #[arg(long)]
+    ip6: Option<String>,
     /// A DNS server for the container.
     #[arg(long)]
     dns: Vec<String>,
@@ -257,6 +260,7 @@ impl CreateFlags {
             no_healthcheck: self.no_healthcheck,
             publish: self.publish.clone(),
             ip: self.ip.clone(),
+            ip6: self.ip6.clone(),
             dns: self.dns.clone(),
             dns_search: self.dns_search.clone(),
             add_hosts: self.add_host.clone(),

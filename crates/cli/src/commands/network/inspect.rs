@@ -4,18 +4,25 @@ use anyhow::Result;
 use serde_json::Value;
 
 use crate::commands::Globals;
-use crate::output;
+use crate::output::{self, Template};
 
-/// `network inspect NAME...`.
+/// `network inspect [--format T] NAME...`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
+    /// A Go template applied to each network (`{{.Subnet}}`, `{{json .IPAM}}`).
+    #[arg(short, long)]
+    format: Option<String>,
     /// The networks.
     #[arg(required = true)]
     names: Vec<String>,
 }
 
-/// Prints a JSON array.
+/// Prints a JSON array, or the template for each.
 pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
+    let template = match args.format.as_deref().map(str::trim) {
+        None | Some("json") => None,
+        Some(text) => Some(Template::parse(text)?),
+    };
     let engine = globals.engine()?;
     let mut docs = Vec::new();
     let mut errors = Vec::new();
@@ -25,6 +32,10 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
             Err(e) => errors.push(e.into()),
         }
     }
-    output::print_json(&mut std::io::stdout().lock(), &Value::Array(docs))?;
+    let mut out = std::io::stdout().lock();
+    match template {
+        None => output::print_json(&mut out, &Value::Array(docs))?,
+        Some(t) => t.print(&mut out, &docs, &[])?,
+    }
     crate::commands::fail_after(errors)
 }

@@ -1,8 +1,11 @@
 //! `peapod network …`: one file per verb.
 
+pub(crate) mod connect;
 pub(crate) mod create;
+pub(crate) mod disconnect;
 pub(crate) mod inspect;
 pub(crate) mod ls;
+pub(crate) mod prune;
 pub(crate) mod rm;
 
 use anyhow::Result;
@@ -22,6 +25,12 @@ pub(crate) enum Command {
     /// Remove networks.
     #[command(alias = "remove")]
     Rm(rm::Args),
+    /// Remove every network no container is on.
+    Prune(prune::Args),
+    /// Connect a container to a network.
+    Connect(connect::Args),
+    /// Disconnect a container from a network.
+    Disconnect(disconnect::Args),
 }
 
 /// Runs `peapod network VERB`.
@@ -31,5 +40,8 @@ pub(crate) fn run(globals: &Globals, command: Command) -> Result<()> {
         Command::Ls(a) => ls::run(globals, &a),
         Command::Inspect(a) => inspect::run(globals, &a),
         Command::Rm(a) => rm::run(globals, &a),
+        Command::Prune(a) => prune::run(globals, &a),
+        Command::Connect(a) => connect::run(globals, &a),
+        Command::Disconnect(a) => disconnect::run(globals, &a),
     }
 }
