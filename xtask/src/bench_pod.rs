@@ -6,6 +6,9 @@
 //! - a pod with three containers: `pod create`, three `run -d --pod P busybox sleep 1000`,
 //!   `pod rm -f P` (podman with `-t 0`, so that neither waits a stop timeout).
 //!
+//! - the idle RSS of what holds a pod's namespaces: peapod's infra process, podman's infra
+//!   container (catatonit) with its conmon.
+//!
 //! Medians, p10/p90 and the peapod/podman ratio are printed. Everything lives on a tmpfs at
 //! [`DIR`]; each tool's pods go under a cgroup parent of the benchmark's, removed at the end
 //! with every process and mount it made.
@@ -201,6 +204,74 @@ fn run_in(dir: &Path, runs: usize) -> Result<()> {
                 med / podman
             );
         }
+    }
+    infra_rss(&tools)?;
+    Ok(())
+}
+
+/// The RSS (KiB) of a process, from `/proc/PID/status`.
+fn rss_kib(pid: &str) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim()))
+        .with_context(|| format!("no process {}", pid.trim()))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS line")
+}
+
+/// What holds an idle pod's namespaces, 3 s after it started: peapod's infra process against
+/// podman's infra container (catatonit) and the conmon that watches it.
+fn infra_rss(tools: &[Tool; 2]) -> Result<()> {
+    for tool in tools {
+        let mut create = vec!["pod", "create", "--name", "idle"];
+        create.extend(&tool.create_flags);
+        tool.check(&create)?;
+        tool.check(&["pod", "start", "idle"])?;
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let text = |tool: &Tool, args: &[&str]| -> Result<String> {
+        let out = tool.cmd(args).stdout(Stdio::piped()).output()?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let ours = text(
+        &tools[0],
+        &["pod", "inspect", "--format", "{{.InfraPid}}", "idle"],
+    )?;
+    let infra = text(
+        &tools[1],
+        &[
+            "pod",
+            "inspect",
+            "--format",
+            "{{.InfraContainerID}}",
+            "idle",
+        ],
+    )?;
+    let pause = text(
+        &tools[1],
+        &["inspect", "--format", "{{.State.Pid}}", &infra],
+    )?;
+    let conmon = text(
+        &tools[1],
+        &["inspect", "--format", "{{.State.ConmonPid}}", &infra],
+    )?;
+    println!("\nIdle RSS of what holds a pod's namespaces, 3 s after `pod start`");
+    println!(
+        "peapod   __peapod-infra            {:>8.2} MiB",
+        rss_kib(&ours)? as f64 / 1024.0
+    );
+    println!(
+        "podman   catatonit + conmon        {:>8.2} MiB ({:.2} + {:.2})",
+        (rss_kib(&pause)? + rss_kib(&conmon)?) as f64 / 1024.0,
+        rss_kib(&pause)? as f64 / 1024.0,
+        rss_kib(&conmon)? as f64 / 1024.0
+    );
+    for tool in tools {
+        let mut rm = vec!["pod", "rm", "-f"];
+        rm.extend(&tool.rm_flags);
+        rm.push("idle");
+        tool.check(&rm)?;
     }
     Ok(())
 }

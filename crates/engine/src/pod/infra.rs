@@ -251,8 +251,12 @@ fn sleep_and_reap(run_dir: &Path) -> i32 {
     if set.thread_block().is_err() {
         return 1;
     }
-    // Drop the code pages used so far: it only sleeps from here on.
+    // Drop the code pages used so far and the heap's free memory: it only sleeps from here.
     crate::monitor::stdio::trim(&crate::monitor::stdio::code_ranges());
+    // SAFETY: malloc_trim(3) has no preconditions; single-threaded.
+    unsafe {
+        libc::malloc_trim(0);
+    }
     loop {
         match set.wait() {
             Ok(Signal::SIGCHLD) => loop {
