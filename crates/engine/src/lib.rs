@@ -47,7 +47,8 @@
 //!
 //! Dependencies: `oci-spec` (the runtime spec), `caps` (capability names), `rusqlite` (the
 //! shared database, through `peapod-image`'s opener), `peapod-image` (the store, and its
-//! `openat2` unpacker for `cp` into a container), `peapod-runtime` (in-process create,
+//! `openat2` unpacker for `cp` into a container), `peapod-ns` (a pod's pinned namespaces),
+//! `peapod-runtime` (in-process create,
 //! exec, kill), `peapod-cgroup` (stats, OOM kills), `peapod-rootfs` (overlays, safe opens),
 //! `nix`/`libc` (the monitor's `poll(2)` loop, ptys, signals, inotify for `logs -f`),
 //! `tar` (`cp` streams), `getrandom` (ids), `humantime` (RFC 3339 times and durations:

@@ -6,9 +6,10 @@
 //!    (`POD/infra`) and takes `RUNDIR/monitor.lock`;
 //! 2. joins the pod's pinned network namespace (unless the pod is on the host's network),
 //!    then `unshare(2)`s the IPC, UTS and PID namespaces the pod shares and sets the hostname;
-//! 3. forks: the child (PID 1 of the new PID namespace, if there is one) bind-mounts its
-//!    `/proc/self/ns/{ipc,uts,pid}` onto the pins and tells the parent; the parent writes
-//!    `state.json` (the child's host pid) and the ready line for the engine, and exits;
+//! 3. forks: the parent pins the child's (the infra's: PID 1 of the new PID namespace, if there
+//!    is one) IPC, UTS and PID namespaces by bind mounts (`peapod_ns::pin`), writes
+//!    `state.json` (the child's host pid and start time) and the ready line for the engine,
+//!    and exits;
 //! 4. the child waits for signals: `SIGCHLD` → reap every exited child (orphans of the PID
 //!    namespace come to it); `SIGTERM`/`SIGINT`/`SIGHUP` → record the exit and end (ending PID 1
 //!    kills whatever is left in its PID namespace: the engine stops the members first).
@@ -16,20 +17,19 @@
 //! Linux: `namespaces(7)`, `pid_namespaces(7)` ("the init process of the namespace"),
 //! `setns(2)`, `unshare(2)`.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use nix::fcntl::{Flock, FlockArg};
-use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, setns, unshare};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork};
+use peapod_ns::NamespaceKind;
 use serde::{Deserialize, Serialize};
 
 use crate::container::now_ns;
@@ -53,18 +53,15 @@ pub(crate) struct InfraConfig {
     pub(crate) pins: PathBuf,
 }
 
-/// The namespaces pinned under the pins directory, with their `clone(2)` flags.
-pub(crate) const PINNED: &[(&str, CloneFlags)] = &[
-    ("ipc", CloneFlags::CLONE_NEWIPC),
-    ("uts", CloneFlags::CLONE_NEWUTS),
-    ("pid", CloneFlags::CLONE_NEWPID),
-];
+/// The namespaces pinned under the pins directory (each as `pins/<proc name>`).
+pub(crate) const PINNED: &[NamespaceKind] =
+    &[NamespaceKind::Ipc, NamespaceKind::Uts, NamespaceKind::Pid];
 
-fn shared(share: &super::Share, name: &str) -> bool {
-    match name {
-        "ipc" => share.ipc,
-        "uts" => share.uts,
-        "pid" => share.pid,
+fn shared(share: &super::Share, kind: NamespaceKind) -> bool {
+    match kind {
+        NamespaceKind::Ipc => share.ipc,
+        NamespaceKind::Uts => share.uts,
+        NamespaceKind::Pid => share.pid,
         _ => false,
     }
 }
@@ -127,9 +124,9 @@ fn prepare(run_dir: &Path) -> Result<(InfraConfig, Flock<File>)> {
         )))?;
     }
     let mut flags = CloneFlags::empty();
-    for (name, flag) in PINNED {
-        if shared(&cfg.share, name) {
-            flags |= *flag;
+    for kind in PINNED {
+        if shared(&cfg.share, *kind) {
+            flags |= kind.clone_flag();
         }
     }
     unshare(flags).map_err(Error::sys("create the pod's namespaces (unshare)"))?;
@@ -142,35 +139,13 @@ fn prepare(run_dir: &Path) -> Result<(InfraConfig, Flock<File>)> {
 
 /// Steps 3 and 4.
 fn hold(cfg: &InfraConfig, run_dir: &Path, ready: &OwnedFd, lock: Flock<File>) -> i32 {
-    let (sync_r, sync_w) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
-        Ok(p) => p,
-        Err(e) => {
-            tell(
-                ready,
-                &Ready::Failed(125, format!("cannot create a pipe: {e}")),
-            );
-            return 1;
-        }
-    };
     // SAFETY: single-threaded (the engine exec'd us; no thread was started).
     match unsafe { fork() } {
         Ok(ForkResult::Parent { child }) => {
             // The child holds the lock from here on: dropping ours would unlock the shared
             // open file description (flock(2)), so only its fd is closed, at exit.
             std::mem::forget(lock);
-            drop(sync_w);
-            let mut answer = String::new();
-            let _ = File::from(sync_r).read_to_string(&mut answer);
-            if answer != "ok" {
-                let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
-                let why = if answer.is_empty() {
-                    "its infra process died while pinning its namespaces".to_owned()
-                } else {
-                    answer
-                };
-                tell(ready, &Ready::Failed(125, why));
-                return 1;
-            }
+            let pinned = pin(cfg, child.as_raw());
             let state = MonitorState {
                 monitor_pid: child.as_raw(),
                 pid: child.as_raw(),
@@ -179,7 +154,7 @@ fn hold(cfg: &InfraConfig, run_dir: &Path, ready: &OwnedFd, lock: Flock<File>) -
                 start_ticks: start_ticks(child.as_raw()),
                 ..MonitorState::default()
             };
-            if let Err(e) = state.save(run_dir) {
+            if let Err(e) = pinned.and_then(|()| state.save(run_dir)) {
                 let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
                 tell(ready, &Ready::Failed(125, e.to_string()));
                 return 1;
@@ -189,13 +164,6 @@ fn hold(cfg: &InfraConfig, run_dir: &Path, ready: &OwnedFd, lock: Flock<File>) -
         }
         Ok(ForkResult::Child) => {
             let _lock = lock;
-            drop(sync_r);
-            let answer = pin(cfg).map_or_else(|e| e.to_string(), |()| "ok".to_owned());
-            let _ = nix::unistd::write(sync_w.as_fd(), answer.as_bytes());
-            drop(sync_w);
-            if answer != "ok" {
-                return 1;
-            }
             sleep_and_reap(run_dir)
         }
         Err(e) => {
@@ -205,34 +173,16 @@ fn hold(cfg: &InfraConfig, run_dir: &Path, ready: &OwnedFd, lock: Flock<File>) -
     }
 }
 
-/// Bind-mounts this process's shared namespaces onto the pins.
-fn pin(cfg: &InfraConfig) -> Result<()> {
+/// Pins the shared namespaces of `child` (the infra, PID 1 of the new PID namespace if there
+/// is one; it has the IPC and UTS namespaces this process made) under the pins directory.
+fn pin(cfg: &InfraConfig, child: i32) -> Result<()> {
     std::fs::create_dir_all(&cfg.pins).map_err(Error::io("create", &cfg.pins))?;
-    for (name, _) in PINNED {
-        if !shared(&cfg.share, name) {
-            continue;
-        }
-        let target = cfg.pins.join(name);
-        let _ = nix::mount::umount2(&target, nix::mount::MntFlags::MNT_DETACH);
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o444)
-            .open(&target)
-            .map_err(Error::io("create", &target))?;
-        let source = format!("/proc/self/ns/{name}");
-        mount(
-            Some(source.as_str()),
-            &target,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .map_err(Error::sys(format!(
-            "pin namespace {source} on {}",
-            target.display()
-        )))?;
+    for kind in PINNED.iter().filter(|k| shared(&cfg.share, **k)) {
+        let target = cfg.pins.join(kind.proc_name());
+        peapod_ns::pin(child, *kind, &target).map_err(|e| Error::Monitor {
+            name: format!("pod {}", cfg.pod),
+            why: e.to_string(),
+        })?;
     }
     Ok(())
 }

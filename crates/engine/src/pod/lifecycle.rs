@@ -123,10 +123,8 @@ impl Pods<'_> {
         let engine = self.engine;
         crate::network::teardown(&engine.runroot, &infra.id, &infra.config.publish);
         let pins = super::ns_dir(&engine.runroot, &pod.id);
-        for (name, _) in infra::PINNED {
-            let pin = pins.join(name);
-            let _ = nix::mount::umount2(&pin, nix::mount::MntFlags::MNT_DETACH);
-            let _ = std::fs::remove_file(&pin);
+        for kind in infra::PINNED {
+            let _ = peapod_ns::unpin(&pins.join(kind.proc_name()));
         }
         let _ = std::fs::remove_dir(&pins);
         if let Ok(cg) = peapod_cgroup::Cgroup::open(&format!("{}/infra", pod.cgroup_path())) {
