@@ -34,6 +34,7 @@ struct Tool {
     program: PathBuf,
     global: Vec<OsString>,
     create_flags: Vec<&'static str>,
+    /// What `pod rm -f` needs besides (podman: `-t 0`, not to wait a stop timeout).
     rm_flags: Vec<&'static str>,
 }
 
@@ -67,10 +68,7 @@ impl Tool {
         let mut create = vec!["pod", "create", "--name", name];
         create.extend(&self.create_flags);
         self.check(&create)?;
-        let mut rm = vec!["pod", "rm"];
-        rm.extend(&self.rm_flags);
-        rm.push(name);
-        self.check(&rm)?;
+        self.check(&["pod", "rm", name])?;
         Ok(started.elapsed())
     }
 
