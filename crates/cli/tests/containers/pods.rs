@@ -242,8 +242,13 @@ fn a_pod_stops_starts_restarts_pauses_and_is_pruned_as_one_unit() {
     assert_ne!(pod_field(&e, "unit", "{{.InfraPid}}"), infra);
     e.ok(&["pod", "restart", "-t", "0", "unit"]);
     wait_pod_state(&e, "unit", "Running");
-    // Running pods are kept by prune and refused by a plain rm.
+    // Running pods are kept by prune (and `system prune`, which removes the others) and
+    // refused by a plain rm.
     assert_eq!(e.ok(&["pod", "prune", "-f"]), "");
+    e.ok(&["pod", "create", "--name", "spare"]);
+    let pruned = e.ok(&["system", "prune", "-f"]);
+    assert!(pruned.starts_with("Deleted Pods:\nspare\n\n"), "{pruned}");
+    assert_eq!(e.ok(&["pod", "ls", "-q"]).lines().count(), 1);
     let out = e.run(&["pod", "rm", "unit"]);
     assert_eq!(out.status.code(), Some(125), "{}", text(&out));
     assert!(

@@ -26,7 +26,9 @@ pub(crate) struct Args {
 }
 
 fn warning(args: &Args) -> String {
-    let mut text = String::from("WARNING! This will remove:\n  - all stopped containers\n");
+    let mut text = String::from(
+        "WARNING! This will remove:\n  - all pods of which no container runs\n  - all stopped containers\n",
+    );
     if args.volumes {
         text.push_str(if args.all {
             "  - all volumes not used by at least one container\n"
@@ -42,7 +44,7 @@ fn warning(args: &Args) -> String {
     text
 }
 
-/// Asks (unless `-f`), prunes containers, then volumes, then images (so that those the
+/// Asks (unless `-f`), prunes pods, containers, then volumes, then images (so that those the
 /// pruned containers held go too), and prints docker's report.
 pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
     if !args.force && !confirm(&warning(args), "system prune")? {
@@ -50,6 +52,15 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
     }
     let engine = globals.engine()?;
     let mut text = String::new();
+    // Pods of which nothing runs go first, with their containers (as podman's does).
+    let pods = engine.pods().prune()?;
+    if !pods.is_empty() {
+        text.push_str("Deleted Pods:\n");
+        for name in &pods {
+            text.push_str(&format!("{name}\n"));
+        }
+        text.push('\n');
+    }
     let containers = engine.containers().prune()?;
     let mut bytes: u64 = containers.iter().map(|c| c.size).sum();
     if !containers.is_empty() {
