@@ -136,6 +136,9 @@ pub enum Error {
     /// The root filesystem could not be prepared.
     #[error(transparent)]
     Rootfs(#[from] crate::rootfs::RootfsError),
+    /// A verb or feature this engine does not have (yet).
+    #[error("not supported: {0}")]
+    Unsupported(String),
     /// A record or report could not be (de)serialised.
     #[error("{what}: {source}")]
     Json {

@@ -64,7 +64,7 @@ pub(super) fn main(run_dir: &Path, ready_fd: i32) -> i32 {
         }
     };
     // A healthcheck execs into the container: protect our binary first, as exec needs.
-    if cfg.health.is_some() && !peapod_runtime::exe_is_protected() {
+    if super::health::execs(&cfg) && !peapod_runtime::exe_is_protected() {
         let _ = peapod_runtime::reexec_read_only();
     }
     let _ = nix::fcntl::fcntl(
@@ -151,7 +151,7 @@ impl Monitor {
             restart_count: cfg.restart_count,
             ..MonitorState::default()
         };
-        let health = cfg.health.clone().map(Health::new);
+        let health = Health::new(&cfg);
         Ok(Self {
             run_dir: run_dir.to_path_buf(),
             cfg,
@@ -224,8 +224,8 @@ impl Monitor {
             self.state.started = Some(now_ns());
             self.state.error = None;
             if let Some(h) = &mut self.health {
-                h.reset();
-                self.state.health = Some(h.state.clone());
+                h.reset(started.pid);
+                h.publish(&mut self.state);
             }
             self.save();
             if first {
@@ -475,8 +475,8 @@ impl Monitor {
                 if exit.is_none() && h.due() {
                     h.run(&self.cfg);
                 }
-                if std::mem::take(&mut h.changed) {
-                    self.state.health = Some(h.state.clone());
+                if h.take_changed() {
+                    h.publish(&mut self.state);
                     self.save();
                 }
             }
