@@ -4,15 +4,15 @@
 #[derive(Debug, thiserror::Error)]
 pub enum KubeError {
     /// The text is not YAML.
-    #[error("{file}: document {document}: not valid YAML: {source}")]
+    #[error("{file}: document {document}: not valid YAML: {cause}")]
     Yaml {
         /// The file, as named by the caller.
         file: String,
         /// Which document (from 1).
         document: usize,
-        /// The parser's message (with its line and column).
-        #[source]
-        source: serde_yaml_ng::Error,
+        /// The parser's message (with its line and column), in this message (not a
+        /// `source()`, so that a printed chain says it once).
+        cause: serde_yaml_ng::Error,
     },
     /// A document has no `kind`/`apiVersion`, or one that is not Pod (v1) or Deployment
     /// (apps/v1).
@@ -71,12 +71,11 @@ pub enum KubeError {
         why: String,
     },
     /// The manifest could not be written out.
-    #[error("pod {pod}: cannot write the manifest: {source}")]
+    #[error("pod {pod}: cannot write the manifest: {cause}")]
     Write {
         /// The pod.
         pod: String,
-        /// The cause.
-        #[source]
-        source: serde_yaml_ng::Error,
+        /// The cause (in this message).
+        cause: serde_yaml_ng::Error,
     },
 }

@@ -78,9 +78,9 @@ pub fn generate(pod: &KubePod) -> Result<Generated, KubeError> {
         }),
         status: None,
     };
-    let yaml = serde_yaml_ng::to_string(&manifest).map_err(|source| KubeError::Write {
+    let yaml = serde_yaml_ng::to_string(&manifest).map_err(|cause| KubeError::Write {
         pod: pod.name.clone(),
-        source,
+        cause,
     })?;
     Ok(Generated { yaml, warnings })
 }

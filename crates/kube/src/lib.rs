@@ -88,10 +88,10 @@ pub fn parse(file: &str, text: &str, opts: &ParseOptions) -> Result<Parsed, Kube
     let mut parsed = Parsed::default();
     for (i, document) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let number = i + 1;
-        let mut value = Value::deserialize(document).map_err(|source| KubeError::Yaml {
+        let mut value = Value::deserialize(document).map_err(|cause| KubeError::Yaml {
             file: file.to_owned(),
             document: number,
-            source,
+            cause,
         })?;
         if value.is_null() {
             continue;
@@ -107,18 +107,19 @@ pub fn parse(file: &str, text: &str, opts: &ParseOptions) -> Result<Parsed, Kube
         let kind: &'static str = match (kind.as_str(), api_version.as_str()) {
             ("Pod", "v1") => "Pod",
             ("Deployment", "apps/v1") => "Deployment",
+            _ if opts.lenient => {
+                parsed.warnings.push(format!(
+                    "{file}: document {number}: kind {kind:?} ({api_version:?}) is not supported: ignored"
+                ));
+                continue;
+            }
             _ => {
-                let err = KubeError::UnsupportedKind {
+                return Err(KubeError::UnsupportedKind {
                     file: file.to_owned(),
                     document: number,
                     kind,
                     api_version,
-                };
-                if opts.lenient {
-                    parsed.warnings.push(format!("{err}: ignored"));
-                    continue;
-                }
-                return Err(err);
+                });
             }
         };
         let name = value
@@ -127,18 +128,19 @@ pub fn parse(file: &str, text: &str, opts: &ParseOptions) -> Result<Parsed, Kube
             .unwrap_or_default()
             .to_owned();
         let fields = strict::prune(&mut value, &strict::allowed(kind));
-        if !fields.is_empty() {
-            let err = KubeError::Unsupported {
+        if !fields.is_empty() && !opts.lenient {
+            return Err(KubeError::Unsupported {
                 file: file.to_owned(),
                 kind: kind.into(),
-                name: name.clone(),
+                name,
                 fields,
-            };
-            if !opts.lenient {
-                return Err(err);
-            }
-            parsed.warnings.push(format!("{err}: ignored"));
+            });
         }
+        parsed.warnings.extend(
+            fields
+                .iter()
+                .map(|f| format!("{file}: {kind} {name:?}: unsupported field {f}: ignored")),
+        );
         let mut ctx = Ctx {
             file,
             kind,
