@@ -10,6 +10,7 @@ mod flags;
 mod lifecycle;
 mod monitor;
 mod network;
+mod probes;
 mod runtimes;
 mod support;
 mod tmux;
