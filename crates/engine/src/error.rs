@@ -136,6 +136,16 @@ pub enum Error {
     /// The root filesystem could not be prepared.
     #[error(transparent)]
     Rootfs(#[from] crate::rootfs::RootfsError),
+    /// A volume of a `kube play` pod cannot be made ready (a hostPath of the wrong type).
+    #[error("pod {pod}: volume {volume}: {why}")]
+    KubeVolume {
+        /// The pod.
+        pod: String,
+        /// The volume's name in the manifest.
+        volume: String,
+        /// What is wrong.
+        why: String,
+    },
     /// A verb or feature this engine does not have (yet).
     #[error("not supported: {0}")]
     Unsupported(String),
