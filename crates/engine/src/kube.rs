@@ -147,13 +147,22 @@ impl HostPathType {
     }
 }
 
-/// `kube play`'s options.
-#[derive(Clone, Debug, Default)]
+/// `kube play`'s options (default: start, do not replace).
+#[derive(Clone, Debug)]
 pub struct KubePlayOptions {
     /// Start the pods (`--start`, default true); else only create them.
     pub start: bool,
     /// Replace pods of the same names (`--replace`): `kube down` them first.
     pub replace: bool,
+}
+
+impl Default for KubePlayOptions {
+    fn default() -> Self {
+        Self {
+            start: true,
+            replace: false,
+        }
+    }
 }
 
 /// What `kube play` made.

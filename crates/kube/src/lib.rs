@@ -8,6 +8,9 @@
 //! generate POD` writes a pod's plan back as a Pod manifest that [`parse`] reads back to
 //! the same plan.
 //!
+//! A Deployment's own `metadata.labels` are given to its pods under its template's (which
+//! win); `metadata.namespace` may only be `default`, peapod's one namespace.
+//!
 //! **Strict**: a field that peapod does not implement (or that Kubernetes does not have:
 //! a typo) is an error naming it (`spec.containers[0].lifecycle`), or a warning with
 //! [`ParseOptions::lenient`]; never silently ignored. See [`strict`](crate) for how.
@@ -150,6 +153,14 @@ pub fn parse(file: &str, text: &str, opts: &ParseOptions) -> Result<Parsed, Kube
         if name.is_empty() {
             return Err(ctx.invalid("metadata.name", "required"));
         }
+        if let Some(ns) = value.pointer("/metadata/namespace").and_then(Value::as_str)
+            && ns != "default"
+        {
+            return Err(ctx.invalid(
+                "metadata.namespace",
+                format!("{ns:?}: peapod has one namespace, \"default\""),
+            ));
+        }
         let bad = |ctx: &Ctx<'_>, e: serde_json::Error| {
             ctx.invalid("", format!("not a valid {kind}: {e}"))
         };
@@ -185,16 +196,23 @@ fn deployment_pods(
     let replicas = spec.replicas.unwrap_or(1);
     let replicas = u32::try_from(replicas)
         .map_err(|_| ctx.invalid("spec.replicas", format!("{replicas} is negative")))?;
-    let labels: BTreeMap<String, String> = spec
+    let template_labels: BTreeMap<String, String> = spec
         .template
         .metadata
         .and_then(|m| m.labels)
         .unwrap_or_default();
+    // The Deployment's own labels go to its pods too (there is no Deployment object to
+    // keep them on); the template's win.
+    let mut labels = d.metadata.labels.unwrap_or_default();
+    labels.extend(template_labels.clone());
     let selector = spec.selector.match_labels.unwrap_or_default();
     if selector.is_empty() {
         return Err(ctx.invalid("spec.selector.matchLabels", "required (apps/v1)"));
     }
-    if let Some((k, v)) = selector.iter().find(|(k, v)| labels.get(*k) != Some(*v)) {
+    if let Some((k, v)) = selector
+        .iter()
+        .find(|(k, v)| template_labels.get(*k) != Some(*v))
+    {
         return Err(ctx.invalid(
             "spec.selector.matchLabels",
             format!("{k}={v} does not match the template's labels"),

@@ -92,6 +92,7 @@ const DEPLOYMENT: &[&str] = &[
     "kind",
     "metadata",
     "metadata.name",
+    "metadata.namespace",
     "metadata.labels",
     "metadata.labels.*",
     "spec",
@@ -110,7 +111,9 @@ pub(crate) fn allowed(kind: &str) -> HashSet<String> {
         set.extend(DEPLOYMENT.iter().map(|p| (*p).to_owned()));
         "spec.template."
     } else {
-        set.extend(["apiVersion", "kind", "metadata.name"].map(str::to_owned));
+        set.extend(
+            ["apiVersion", "kind", "metadata.name", "metadata.namespace"].map(str::to_owned),
+        );
         ""
     };
     set.extend(POD.iter().map(|p| format!("{pod_prefix}{p}")));

@@ -219,7 +219,7 @@ fn deployments_make_one_pod_per_replica_in_a_stream() {
     let yaml = r"
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: api, labels: {team: a}}
+metadata: {name: api, namespace: default, labels: {team: a, v: '1'}}
 spec:
   replicas: 3
   selector: {matchLabels: {app: api}}
@@ -438,6 +438,10 @@ fn bad_values_are_named() {
         assert!(err.contains(expected), "{containers}: {err}");
         assert!(err.starts_with("test.yaml: Pod \"p\": "), "{err}");
     }
+    let elsewhere = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: kube-system}\nspec: {containers: [{name: c, image: b}]}\n";
+    assert!(
+        error(elsewhere).contains("metadata.namespace: \"kube-system\": peapod has one namespace")
+    );
     let no_name = "apiVersion: v1\nkind: Pod\nspec: {containers: [{name: c, image: b}]}\n";
     assert!(error(no_name).contains("metadata.name: required"));
     let twice = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: b}]}\n";
