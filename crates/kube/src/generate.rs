@@ -6,14 +6,12 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, ExecAction,
-    HTTPGetAction, HTTPHeader, HostPathVolumeSource, Pod, PodSpec, Probe as KProbe,
-    ResourceRequirements, SecurityContext, TCPSocketAction, Volume, VolumeMount,
+    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HostPathVolumeSource,
+    Pod, PodSpec, ResourceRequirements, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use peapod_engine::container::{CreateOptions, MountSpec, Probe, ProbeAction, RestartPolicy};
+use peapod_engine::container::{CreateOptions, MountSpec, RestartPolicy};
 use peapod_engine::kube::{HostPathType, KubePod, KubeRestartPolicy, KubeVolume};
 
 use crate::{KubeError, quantity};
@@ -61,6 +59,15 @@ pub fn generate(pod: &KubePod) -> Result<Generated, KubeError> {
         // Published at the pod level: a manifest lists them under the first container.
         first.ports.get_or_insert_with(Vec::new).append(&mut ports);
     }
+    let all = || pod.init_containers.iter().chain(&pod.containers);
+    let grace = all().find_map(|c| c.stop_timeout);
+    if all().any(|c| c.stop_timeout != grace) {
+        warnings.push(format!(
+            "pod {}: containers' stop timeouts differ: a manifest has one (terminationGracePeriodSeconds): {} written",
+            pod.name,
+            grace.map_or_else(|| "none".to_owned(), |g| format!("{g}s"))
+        ));
+    }
     let manifest = Pod {
         metadata: ObjectMeta {
             name: Some(pod.name.clone()),
@@ -70,6 +77,7 @@ pub fn generate(pod: &KubePod) -> Result<Generated, KubeError> {
         spec: Some(PodSpec {
             hostname: pod.hostname.clone(),
             restart_policy: Some(pod.restart_policy.as_str().to_owned()),
+            termination_grace_period_seconds: grace.map(i64::from),
             volumes: (!volumes.is_empty()).then(|| volumes.iter().map(volume).collect()),
             init_containers: (!init_containers.is_empty())
                 .then(|| init_containers.into_iter().map(|(_, c)| c).collect()),
@@ -327,9 +335,13 @@ fn container(
         resources,
         security_context: (security != SecurityContext::default()).then_some(security),
         volume_mounts: (!mounts.is_empty()).then_some(mounts),
-        startup_probe: opts.probes.startup.as_ref().map(probe),
-        liveness_probe: opts.probes.liveness.as_ref().map(probe),
-        readiness_probe: opts.probes.readiness.as_ref().map(probe),
+        startup_probe: opts.probes.startup.as_ref().map(crate::probe::to_manifest),
+        liveness_probe: opts.probes.liveness.as_ref().map(crate::probe::to_manifest),
+        readiness_probe: opts
+            .probes
+            .readiness
+            .as_ref()
+            .map(crate::probe::to_manifest),
         ..Container::default()
     })
 }
@@ -337,52 +349,4 @@ fn container(
 /// Escapes `$(` as `$$(` so that Kubernetes' expansion gives the text back.
 fn escape(text: &str) -> String {
     text.replace("$$", "$$$$").replace("$(", "$$(")
-}
-
-fn probe(p: &Probe) -> KProbe {
-    let int = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
-    let mut out = KProbe {
-        initial_delay_seconds: (p.initial_delay_seconds != 0).then(|| int(p.initial_delay_seconds)),
-        period_seconds: Some(int(p.period_seconds)),
-        timeout_seconds: Some(int(p.timeout_seconds)),
-        success_threshold: Some(int(p.success_threshold)),
-        failure_threshold: Some(int(p.failure_threshold)),
-        ..KProbe::default()
-    };
-    match &p.action {
-        ProbeAction::Exec { command } => {
-            out.exec = Some(ExecAction {
-                command: Some(command.clone()),
-            })
-        }
-        ProbeAction::HttpGet {
-            host,
-            port,
-            path,
-            headers,
-        } => {
-            out.http_get = Some(HTTPGetAction {
-                host: host.clone(),
-                port: IntOrString::Int(i32::from(*port)),
-                path: Some(path.clone()),
-                http_headers: (!headers.is_empty()).then(|| {
-                    headers
-                        .iter()
-                        .map(|(name, value)| HTTPHeader {
-                            name: name.clone(),
-                            value: value.clone(),
-                        })
-                        .collect()
-                }),
-                ..HTTPGetAction::default()
-            });
-        }
-        ProbeAction::TcpSocket { host, port } => {
-            out.tcp_socket = Some(TCPSocketAction {
-                host: host.clone(),
-                port: IntOrString::Int(i32::from(*port)),
-            });
-        }
-    }
-    out
 }

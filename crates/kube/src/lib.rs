@@ -44,6 +44,7 @@
 
 mod error;
 mod generate;
+mod probe;
 mod quantity;
 mod strict;
 #[cfg(test)]

@@ -14,6 +14,8 @@ metadata:
 spec:
   hostname: webhost
   restartPolicy: OnFailure
+  terminationGracePeriodSeconds: 5
+  securityContext: {runAsUser: 7}
   volumes:
   - name: data
     hostPath: {path: /srv/data, type: DirectoryOrCreate}
@@ -211,6 +213,15 @@ fn a_full_pod_becomes_its_plan() {
     assert_eq!(client.config.entrypoint, None);
     assert!(client.config.cmd.is_empty());
     assert!(client.config.tty && client.stdin);
+    // The pod's user for a container without its own; the pod's grace period for all.
+    assert_eq!(client.config.user.as_deref(), Some("7"));
+    assert_eq!(prep.config.user.as_deref(), Some("7"));
+    assert!(
+        pod.init_containers
+            .iter()
+            .chain(&pod.containers)
+            .all(|c| c.stop_timeout == Some(5))
+    );
     assert_eq!(client.restart, RestartPolicy::OnFailure { max: 0 });
 }
 

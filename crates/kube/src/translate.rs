@@ -5,12 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, PodSpec, Probe as KProbe};
+use k8s_openapi::api::core::v1::{Container, PodSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use peapod_engine::container::{
-    CreateOptions, MountSpec, Probe, ProbeAction, Probes, RestartPolicy,
-};
+use peapod_engine::container::{CreateOptions, MountSpec, Probes, RestartPolicy};
 use peapod_engine::kube::{HostPathType, KubePod, KubeRestartPolicy, KubeVolume};
 
 use crate::KubeError;
@@ -67,6 +64,17 @@ pub(crate) fn pod(
         volumes,
         ..KubePod::default()
     };
+    let grace = spec
+        .termination_grace_period_seconds
+        .map(|g| {
+            u32::try_from(g).map_err(|_| {
+                ctx.invalid(
+                    "spec.terminationGracePeriodSeconds",
+                    format!("{g} is not a number of seconds"),
+                )
+            })
+        })
+        .transpose()?;
     let mut seen = std::collections::HashSet::new();
     let lists = [
         (
@@ -85,7 +93,9 @@ pub(crate) fn pod(
                 ));
             }
             let init = list == "spec.initContainers";
-            let opts = container(ctx, &plan, &field, c, init)?;
+            let mut opts = container(ctx, &plan, &field, c, init)?;
+            opts.stop_timeout = grace;
+            pod_user(ctx, &field, c, spec, &mut opts)?;
             if init {
                 plan.init_containers.push(opts);
             } else {
@@ -95,6 +105,56 @@ pub(crate) fn pod(
         }
     }
     Ok(plan)
+}
+
+/// The pod's `securityContext.runAsUser`/`runAsGroup`, for a container that sets neither
+/// (a container's own win, as Kubernetes').
+fn pod_user(
+    ctx: &Ctx<'_>,
+    field: &str,
+    c: &Container,
+    spec: &PodSpec,
+    opts: &mut CreateOptions,
+) -> Result<(), KubeError> {
+    let Some(pod) = &spec.security_context else {
+        return Ok(());
+    };
+    let own = c.security_context.as_ref();
+    let user = own.and_then(|s| s.run_as_user).or(pod.run_as_user);
+    let group = own.and_then(|s| s.run_as_group).or(pod.run_as_group);
+    opts.config.user = user_of(ctx, field, user, group)?;
+    Ok(())
+}
+
+/// `uid[:gid]` of a `runAsUser` and `runAsGroup`.
+fn user_of(
+    ctx: &Ctx<'_>,
+    field: &str,
+    user: Option<i64>,
+    group: Option<i64>,
+) -> Result<Option<String>, KubeError> {
+    let id = |n: Option<i64>, what: &str| -> Result<Option<u32>, KubeError> {
+        n.map(|n| {
+            u32::try_from(n).map_err(|_| {
+                ctx.invalid(
+                    &format!("{field}.securityContext.{what}"),
+                    format!("{n} is not a uid/gid"),
+                )
+            })
+        })
+        .transpose()
+    };
+    Ok(match (id(user, "runAsUser")?, id(group, "runAsGroup")?) {
+        (Some(u), Some(g)) => Some(format!("{u}:{g}")),
+        (Some(u), None) => Some(u.to_string()),
+        (None, Some(_)) => {
+            return Err(ctx.invalid(
+                &format!("{field}.securityContext.runAsGroup"),
+                "needs runAsUser too (peapod does not take the image's user with another group)",
+            ));
+        }
+        (None, None) => None,
+    })
 }
 
 fn volumes(ctx: &Ctx<'_>, pod: &str, spec: &PodSpec) -> Result<Vec<KubeVolume>, KubeError> {
@@ -185,7 +245,7 @@ fn published(
     Ok(ports)
 }
 
-fn port(ctx: &Ctx<'_>, field: &str, n: i32) -> Result<u16, KubeError> {
+pub(crate) fn port(ctx: &Ctx<'_>, field: &str, n: i32) -> Result<u16, KubeError> {
     u16::try_from(n)
         .ok()
         .filter(|p| *p > 0)
@@ -309,21 +369,21 @@ fn container(
     }
     if !init {
         opts.probes = Probes {
-            startup: probe(
+            startup: crate::probe::from_manifest(
                 ctx,
                 &format!("{field}.startupProbe"),
                 c,
                 c.startup_probe.as_ref(),
                 true,
             )?,
-            liveness: probe(
+            liveness: crate::probe::from_manifest(
                 ctx,
                 &format!("{field}.livenessProbe"),
                 c,
                 c.liveness_probe.as_ref(),
                 true,
             )?,
-            readiness: probe(
+            readiness: crate::probe::from_manifest(
                 ctx,
                 &format!("{field}.readinessProbe"),
                 c,
@@ -381,31 +441,7 @@ fn security(
     let Some(s) = &c.security_context else {
         return Ok(());
     };
-    let id = |n: Option<i64>, what: &str| -> Result<Option<u32>, KubeError> {
-        n.map(|n| {
-            u32::try_from(n).map_err(|_| {
-                ctx.invalid(
-                    &format!("{field}.securityContext.{what}"),
-                    format!("{n} is not a uid/gid"),
-                )
-            })
-        })
-        .transpose()
-    };
-    opts.config.user = match (
-        id(s.run_as_user, "runAsUser")?,
-        id(s.run_as_group, "runAsGroup")?,
-    ) {
-        (Some(u), Some(g)) => Some(format!("{u}:{g}")),
-        (Some(u), None) => Some(u.to_string()),
-        (None, Some(_)) => {
-            return Err(ctx.invalid(
-                &format!("{field}.securityContext.runAsGroup"),
-                "needs runAsUser too (peapod does not take the image's user with another group)",
-            ));
-        }
-        (None, None) => None,
-    };
+    opts.config.user = user_of(ctx, field, s.run_as_user, s.run_as_group)?;
     if let Some(caps) = &s.capabilities {
         opts.config.cap_add = caps.add.clone().unwrap_or_default();
         opts.config.cap_drop = caps.drop.clone().unwrap_or_default();
@@ -420,127 +456,4 @@ fn security(
     }
     opts.no_new_privileges = s.allow_privilege_escalation == Some(false);
     Ok(())
-}
-
-fn probe(
-    ctx: &Ctx<'_>,
-    field: &str,
-    c: &Container,
-    p: Option<&KProbe>,
-    single_success: bool,
-) -> Result<Option<Probe>, KubeError> {
-    let Some(p) = p else { return Ok(None) };
-    let named_port = |port: &IntOrString, pfield: &str| -> Result<u16, KubeError> {
-        match port {
-            IntOrString::Int(n) => self::port(ctx, pfield, *n),
-            IntOrString::String(name) => c
-                .ports
-                .iter()
-                .flatten()
-                .find(|p| p.name.as_deref() == Some(name))
-                .map(|p| p.container_port)
-                .map_or_else(
-                    || {
-                        Err(ctx.invalid(
-                            pfield,
-                            format!("no port named {name:?} in the container's ports"),
-                        ))
-                    },
-                    |n| self::port(ctx, pfield, n),
-                ),
-        }
-    };
-    let host = |h: &Option<String>, hfield: &str| -> Result<Option<String>, KubeError> {
-        match h.as_deref() {
-            None | Some("") => Ok(None),
-            Some(h) if h.parse::<std::net::IpAddr>().is_ok() => Ok(Some(h.to_owned())),
-            Some(h) => Err(ctx.invalid(hfield, format!("{h:?} is not an IP address"))),
-        }
-    };
-    let action = match (&p.exec, &p.http_get, &p.tcp_socket) {
-        (Some(e), None, None) => ProbeAction::Exec {
-            command: e
-                .command
-                .clone()
-                .filter(|c| !c.is_empty())
-                .ok_or_else(|| ctx.invalid(&format!("{field}.exec.command"), "required"))?,
-        },
-        (None, Some(h), None) => {
-            if let Some(s) = h.scheme.as_deref().filter(|s| *s != "HTTP") {
-                return Err(ctx.invalid(
-                    &format!("{field}.httpGet.scheme"),
-                    format!("{s:?}: only HTTP is supported"),
-                ));
-            }
-            ProbeAction::HttpGet {
-                host: host(&h.host, &format!("{field}.httpGet.host"))?,
-                port: named_port(&h.port, &format!("{field}.httpGet.port"))?,
-                path: h
-                    .path
-                    .clone()
-                    .filter(|p| !p.is_empty())
-                    .unwrap_or_else(|| "/".into()),
-                headers: h
-                    .http_headers
-                    .iter()
-                    .flatten()
-                    .map(|h| (h.name.clone(), h.value.clone()))
-                    .collect(),
-            }
-        }
-        (None, None, Some(t)) => ProbeAction::TcpSocket {
-            host: host(&t.host, &format!("{field}.tcpSocket.host"))?,
-            port: named_port(&t.port, &format!("{field}.tcpSocket.port"))?,
-        },
-        _ => return Err(ctx.invalid(field, "needs exactly one of exec, httpGet and tcpSocket")),
-    };
-    let mut probe = Probe::new(action);
-    let set = |n: Option<i32>, name: &str, min: u32, slot: &mut u32| -> Result<(), KubeError> {
-        if let Some(n) = n {
-            *slot = u32::try_from(n).ok().filter(|n| *n >= min).ok_or_else(|| {
-                ctx.invalid(
-                    &format!("{field}.{name}"),
-                    format!("{n} is less than {min}"),
-                )
-            })?;
-        }
-        Ok(())
-    };
-    set(
-        p.initial_delay_seconds,
-        "initialDelaySeconds",
-        0,
-        &mut probe.initial_delay_seconds,
-    )?;
-    set(
-        p.period_seconds,
-        "periodSeconds",
-        1,
-        &mut probe.period_seconds,
-    )?;
-    set(
-        p.timeout_seconds,
-        "timeoutSeconds",
-        1,
-        &mut probe.timeout_seconds,
-    )?;
-    set(
-        p.success_threshold,
-        "successThreshold",
-        1,
-        &mut probe.success_threshold,
-    )?;
-    set(
-        p.failure_threshold,
-        "failureThreshold",
-        1,
-        &mut probe.failure_threshold,
-    )?;
-    if single_success && probe.success_threshold != 1 {
-        return Err(ctx.invalid(
-            &format!("{field}.successThreshold"),
-            "must be 1 for liveness and startup probes",
-        ));
-    }
-    Ok(Some(probe))
 }
