@@ -187,6 +187,10 @@ pub fn parse(file: &str, text: &str, opts: &ParseOptions) -> Result<Parsed, Kube
     Ok(parsed)
 }
 
+/// The most replicas of one Deployment (each is a pod on this one host; a bound on what a
+/// file can make the engine do).
+pub const MAX_REPLICAS: u32 = 64;
+
 /// A Deployment's replicas, each a pod `<name>-<n>`.
 fn deployment_pods(
     ctx: &mut Ctx<'_>,
@@ -197,6 +201,12 @@ fn deployment_pods(
     let replicas = spec.replicas.unwrap_or(1);
     let replicas = u32::try_from(replicas)
         .map_err(|_| ctx.invalid("spec.replicas", format!("{replicas} is negative")))?;
+    if replicas > MAX_REPLICAS {
+        return Err(ctx.invalid(
+            "spec.replicas",
+            format!("{replicas}: at most {MAX_REPLICAS} pods of one Deployment on one host"),
+        ));
+    }
     let template_labels: BTreeMap<String, String> = spec
         .template
         .metadata

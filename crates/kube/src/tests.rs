@@ -461,6 +461,8 @@ fn bad_values_are_named() {
 
 #[test]
 fn deployment_rules() {
+    let huge = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: 1000000000, selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: b}]}}}\n";
+    assert!(error(huge).contains("spec.replicas: 1000000000: at most 64 pods"));
     let d = |spec: &str| {
         format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d}}\nspec:\n{spec}")
     };
