@@ -371,6 +371,21 @@ fn malformed_yaml_names_the_document_and_place() {
 }
 
 #[test]
+fn alias_bombs_are_refused() {
+    let mut yaml = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for (prev, next) in ('a'..='i').zip('b'..='j') {
+        yaml.push_str(&format!("{next}: &{next} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+    }
+    let started = std::time::Instant::now();
+    let err = error(&yaml);
+    assert!(
+        err.contains("not valid YAML") && err.contains("repetition limit"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
 fn bad_values_are_named() {
     let pod = |containers: &str| {
         format!(
