@@ -34,6 +34,8 @@ struct Tool {
     program: PathBuf,
     global: Vec<OsString>,
     create_flags: Vec<&'static str>,
+    /// Its environment (podman: `CONTAINERS_CONF`).
+    env: Vec<(&'static str, String)>,
     /// What `pod rm -f` needs besides (podman: `-t 0`, not to wait a stop timeout).
     rm_flags: Vec<&'static str>,
 }
@@ -42,6 +44,7 @@ impl Tool {
     fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.global).args(args);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd.stdin(Stdio::null()).stdout(Stdio::null());
         cmd
     }
@@ -126,7 +129,15 @@ fn run_in(dir: &Path, runs: usize) -> Result<()> {
         ],
         create_flags: vec!["--cgroup-parent", "/peapod-bench-pod"],
         rm_flags: Vec::new(),
+        env: Vec::new(),
     };
+    // This machine's hard open-files limit (20000) is below podman's default rlimits, which
+    // its infra container gets too (README, "Driving peapod-oci from podman").
+    let conf = dir.join("containers.conf");
+    std::fs::write(
+        &conf,
+        "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n",
+    )?;
     let podman = Tool {
         name: "podman",
         program: "podman".into(),
@@ -156,6 +167,7 @@ fn run_in(dir: &Path, runs: usize) -> Result<()> {
             "none",
         ],
         rm_flags: vec!["-t", "0"],
+        env: vec![("CONTAINERS_CONF", conf.display().to_string())],
     };
     let tools = [peapod, podman];
     for tool in &tools {

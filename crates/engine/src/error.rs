@@ -165,6 +165,19 @@ pub enum Error {
     /// The root filesystem could not be prepared.
     #[error(transparent)]
     Rootfs(#[from] crate::rootfs::RootfsError),
+    /// A volume of a `kube play` pod cannot be made ready (a hostPath of the wrong type).
+    #[error("pod {pod}: volume {volume}: {why}")]
+    KubeVolume {
+        /// The pod.
+        pod: String,
+        /// The volume's name in the manifest.
+        volume: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// A verb or feature this engine does not have (yet).
+    #[error("not supported: {0}")]
+    Unsupported(String),
     /// A record or report could not be (de)serialised.
     #[error("{what}: {source}")]
     Json {

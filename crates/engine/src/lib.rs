@@ -51,7 +51,8 @@
 //! `peapod-runtime` (in-process create,
 //! exec, kill), `peapod-cgroup` (stats, OOM kills), `peapod-rootfs` (overlays, safe opens),
 //! `nix`/`libc` (the monitor's `poll(2)` loop, ptys, signals, inotify for `logs -f`),
-//! `tar` (`cp` streams), `getrandom` (ids), `humantime` (RFC 3339 times and durations:
+//! `tar` (`cp` streams), `httparse` (the HTTP probes' response head: hyper's parser, no
+//! dependencies), `getrandom` (ids), `humantime` (RFC 3339 times and durations:
 //! small, no dependencies), `serde_json` (records, config.json), `thiserror`. No async
 //! runtime: the monitor must stay small and may fork.
 
@@ -61,6 +62,7 @@ mod db;
 mod engine;
 mod error;
 pub mod events;
+pub mod kube;
 pub mod logs;
 pub mod monitor;
 pub mod network;

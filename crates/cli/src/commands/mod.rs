@@ -5,6 +5,7 @@
 
 pub(crate) mod container;
 pub(crate) mod image;
+mod kube;
 mod network;
 mod pod;
 mod registry;
@@ -125,6 +126,9 @@ enum Command {
     Save(image::save::Args),
     /// Create an image from a root filesystem tar.
     Import(image::import::Args),
+    /// Play, take down and generate Kubernetes manifests.
+    #[command(subcommand)]
+    Kube(kube::Command),
     /// Manage peapod itself.
     #[command(subcommand)]
     System(system::Command),
@@ -244,6 +248,7 @@ pub fn main() -> ExitCode {
         Command::Load(args) => image::load::run(&globals, &args),
         Command::Save(args) => image::save::run(&globals, &args),
         Command::Import(args) => image::import::run(&globals, &args),
+        Command::Kube(command) => kube::run(&globals, command),
         Command::System(command) => system::run(&globals, command),
         Command::Stats(args) => container::stats::run(&globals, &args),
         Command::Top(args) => container::top::run(&globals, &args),

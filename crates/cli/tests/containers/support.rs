@@ -78,7 +78,7 @@ impl Engine {
                     .arg(&self.cgroup)
                     .args(&args[1..]);
             }
-            Some(&"pod") if args.get(1) == Some(&"create") => {
+            Some(&"pod" | &"kube") if matches!(args.get(1), Some(&"create" | &"play")) => {
                 cmd.args(&args[..2])
                     .arg("--cgroup-parent")
                     .arg(&self.cgroup)

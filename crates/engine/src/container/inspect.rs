@@ -137,6 +137,7 @@ impl Containers<'_> {
                 "StartedAt": time(r.started),
                 "FinishedAt": time(r.finished),
                 "Health": monitor.as_ref().and_then(|m| m.health.clone()),
+                "Probes": monitor.as_ref().and_then(|m| m.probes.clone()),
             },
             "Image": r.image_id,
             "ResolvConfPath": paths.dir.join("resolv.conf"),

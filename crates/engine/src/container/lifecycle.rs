@@ -136,6 +136,7 @@ impl Containers<'_> {
                 .health
                 .clone()
                 .filter(|h| crate::monitor::health_command(&h.test).is_some()),
+            probes: opts.probes.clone(),
             autoremove: opts.autoremove,
             restart_count: record.restart_count,
             cgroup_path: super::cgroup_path(&record),

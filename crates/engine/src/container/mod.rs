@@ -11,6 +11,7 @@ mod mounts;
 mod names;
 mod observe;
 mod options;
+mod probe;
 mod reconcile;
 mod remove;
 
@@ -31,6 +32,10 @@ pub use observe::{ContainerUsage, ObserveError, dir_size};
 pub use options::{
     HealthConfig, NetworkMode, PullPolicy, Resources, RestartPolicy, SeccompChoice, Ulimit,
     parse_cpus, parse_size, parse_ulimit,
+};
+pub use probe::{
+    DEFAULT_FAILURE_THRESHOLD, DEFAULT_PERIOD_SECONDS, DEFAULT_SUCCESS_THRESHOLD,
+    DEFAULT_TIMEOUT_SECONDS, Probe, ProbeAction, Probes,
 };
 pub(crate) use reconcile::{cgroup_path, cgroup_path_of};
 pub(crate) use remove::remove_after_exit;
@@ -118,6 +123,9 @@ pub struct CreateOptions {
     pub health: Option<HealthConfig>,
     /// `--no-healthcheck`.
     pub no_healthcheck: bool,
+    /// Kubernetes' startup, liveness and readiness probes (from `kube play`), run by the
+    /// monitor next to any healthcheck.
+    pub probes: Probes,
     /// `--rm`.
     pub autoremove: bool,
     /// `--init`: run a tiny init (tini) as PID 1.

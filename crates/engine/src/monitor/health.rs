@@ -3,33 +3,153 @@
 //! runtime, as `exec` does), captures its output, and records the result in docker's
 //! `State.Health` shape: `starting` until the first success (failures within the start
 //! period do not count), `healthy`, or `unhealthy` after `retries` consecutive failures.
+//!
+//! [`Health`] is what the monitor's loop drives: that healthcheck and the container's
+//! Kubernetes probes (`super::probe`), each with its own schedule and child.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use super::{HealthResult, HealthState, MonitorConfig};
-use crate::container::{HealthConfig, now_ns};
+use super::probe::ProbeSet;
+use super::{HealthResult, HealthState, MonitorConfig, MonitorState};
+use crate::container::{HealthConfig, ProbeAction, now_ns};
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_RETRIES: u32 = 3;
-const OUTPUT_LIMIT: usize = 4096;
+pub(super) const OUTPUT_LIMIT: usize = 4096;
 
-struct Running {
-    pid: i32,
-    began: Instant,
-    began_ns: i64,
-    output: OwnedFd,
+/// A check's child process while it runs.
+pub(super) struct Running {
+    pub(super) pid: i32,
+    pub(super) began: Instant,
+    pub(super) began_ns: i64,
+    pub(super) output: OwnedFd,
+}
+
+impl Running {
+    /// Its output so far (at most [`OUTPUT_LIMIT`] bytes), read without blocking.
+    pub(super) fn output(&self) -> String {
+        let mut output = vec![0u8; OUTPUT_LIMIT];
+        let n = nix::unistd::read(self.output.as_fd(), &mut output).unwrap_or(0);
+        output.truncate(n);
+        String::from_utf8_lossy(&output).into_owned()
+    }
+}
+
+/// Everything the monitor checks in a running container: docker's healthcheck and
+/// Kubernetes' probes. The loop asks [`Health::until_next`] how long it may sleep, calls
+/// [`Health::run`] when [`Health::due`], passes every reaped child to [`Health::reaped`],
+/// and copies the states into `state.json` ([`Health::publish`]) when
+/// [`Health::take_changed`] says so.
+pub(crate) struct Health {
+    check: Option<Healthcheck>,
+    probes: Option<ProbeSet>,
+}
+
+/// Whether the checks exec into the container (the monitor then protects its binary first,
+/// as `exec` needs).
+pub(crate) fn execs(cfg: &MonitorConfig) -> bool {
+    let probe_execs = [
+        &cfg.probes.startup,
+        &cfg.probes.liveness,
+        &cfg.probes.readiness,
+    ]
+    .into_iter()
+    .flatten()
+    .any(|p| matches!(p.action, ProbeAction::Exec { .. }));
+    cfg.health.is_some() || probe_execs
+}
+
+impl Health {
+    /// The checks of `cfg`; `None` if it has none.
+    pub(crate) fn new(cfg: &MonitorConfig) -> Option<Self> {
+        let check = cfg.health.clone().map(Healthcheck::new);
+        let probes = (!cfg.probes.is_empty()).then(|| ProbeSet::new(&cfg.probes));
+        (check.is_some() || probes.is_some()).then_some(Self { check, probes })
+    }
+
+    /// A new run of the container, whose init is `pid`.
+    pub(crate) fn reset(&mut self, pid: i32) {
+        if let Some(c) = &mut self.check {
+            c.reset();
+        }
+        if let Some(p) = &mut self.probes {
+            p.reset(pid);
+        }
+    }
+
+    /// How long until something is due.
+    pub(crate) fn until_next(&self) -> Duration {
+        let check = self.check.as_ref().map(Healthcheck::until_next);
+        let probes = self.probes.as_ref().map(ProbeSet::until_next);
+        check
+            .into_iter()
+            .chain(probes)
+            .min()
+            .unwrap_or(Duration::from_secs(3600))
+    }
+
+    /// Whether a check should start, or a running one has timed out.
+    pub(crate) fn due(&self) -> bool {
+        self.check.as_ref().is_some_and(Healthcheck::due)
+            || self.probes.as_ref().is_some_and(ProbeSet::due)
+    }
+
+    /// Starts the checks that are due, ends those that timed out.
+    pub(crate) fn run(&mut self, cfg: &MonitorConfig) {
+        if let Some(c) = &mut self.check
+            && c.due()
+        {
+            c.run(cfg);
+        }
+        if let Some(p) = &mut self.probes {
+            p.run(cfg);
+        }
+    }
+
+    /// A child was reaped: if it was a running check, records its result.
+    pub(crate) fn reaped(&mut self, pid: i32, code: i32) {
+        if let Some(c) = &mut self.check {
+            c.reaped(pid, code);
+        }
+        if let Some(p) = &mut self.probes {
+            p.reaped(pid, code);
+        }
+    }
+
+    /// Whether a state changed since the last call.
+    pub(crate) fn take_changed(&mut self) -> bool {
+        let check = self
+            .check
+            .as_mut()
+            .is_some_and(|c| std::mem::take(&mut c.changed));
+        let probes = self
+            .probes
+            .as_mut()
+            .is_some_and(|p| std::mem::take(&mut p.changed));
+        check || probes
+    }
+
+    /// Copies the states into the monitor's.
+    pub(crate) fn publish(&self, state: &mut MonitorState) {
+        if let Some(c) = &self.check {
+            state.health = Some(c.state.clone());
+        }
+        if let Some(p) = &self.probes {
+            state.probes = Some(p.state.clone());
+        }
+    }
 }
 
 /// One container's healthcheck.
-pub(crate) struct Health {
+struct Healthcheck {
     cfg: HealthConfig,
-    pub(crate) state: HealthState,
+    state: HealthState,
     started: Instant,
     next: Instant,
     running: Option<Running>,
-    pub(crate) changed: bool,
+    changed: bool,
 }
 
 fn nanos(n: Option<u64>, default: Duration) -> Duration {
@@ -39,8 +159,8 @@ fn nanos(n: Option<u64>, default: Duration) -> Duration {
     }
 }
 
-impl Health {
-    pub(crate) fn new(cfg: HealthConfig) -> Self {
+impl Healthcheck {
+    fn new(cfg: HealthConfig) -> Self {
         let now = Instant::now();
         Self {
             cfg,
@@ -61,7 +181,7 @@ impl Health {
     }
 
     /// A new run of the container: `starting`, first check after one interval.
-    pub(crate) fn reset(&mut self) {
+    fn reset(&mut self) {
         let now = Instant::now();
         self.started = now;
         self.next = now + self.interval();
@@ -73,7 +193,7 @@ impl Health {
     }
 
     /// How long until something is due.
-    pub(crate) fn until_next(&self) -> Duration {
+    fn until_next(&self) -> Duration {
         let at = match &self.running {
             Some(r) => r.began + self.timeout(),
             None => self.next,
@@ -82,7 +202,7 @@ impl Health {
     }
 
     /// Whether a check should start, or a running one has timed out.
-    pub(crate) fn due(&self) -> bool {
+    fn due(&self) -> bool {
         let now = Instant::now();
         match &self.running {
             Some(r) => now >= r.began + self.timeout(),
@@ -91,7 +211,7 @@ impl Health {
     }
 
     /// Starts a check, or ends one that timed out.
-    pub(crate) fn run(&mut self, cfg: &MonitorConfig) {
+    fn run(&mut self, cfg: &MonitorConfig) {
         if let Some(r) = self.running.take() {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(r.pid),
@@ -137,19 +257,12 @@ impl Health {
     }
 
     /// A child was reaped: if it was the running check, records its result.
-    pub(crate) fn reaped(&mut self, pid: i32, code: i32) {
+    fn reaped(&mut self, pid: i32, code: i32) {
         if self.running.as_ref().is_none_or(|r| r.pid != pid) {
             return;
         }
         let Some(r) = self.running.take() else { return };
-        let mut output = vec![0u8; OUTPUT_LIMIT];
-        let n = nix::unistd::read(r.output.as_fd(), &mut output).unwrap_or(0);
-        output.truncate(n);
-        self.record(
-            r.began_ns,
-            code,
-            String::from_utf8_lossy(&output).into_owned(),
-        );
+        self.record(r.began_ns, code, r.output());
     }
 
     fn record(&mut self, began_ns: i64, code: i32, output: String) {
@@ -195,7 +308,7 @@ pub(crate) fn command(test: &[String]) -> Option<Vec<String>> {
 }
 
 /// In the forked child: runs `args` in the container with stdout and stderr on `out`.
-fn exec_in_child(cfg: &MonitorConfig, args: Vec<String>, out: &OwnedFd) -> i32 {
+pub(super) fn exec_in_child(cfg: &MonitorConfig, args: Vec<String>, out: &OwnedFd) -> i32 {
     let mut mask = nix::sys::signal::SigSet::empty();
     mask.add(nix::sys::signal::Signal::SIGCHLD);
     let _ = mask.thread_unblock();

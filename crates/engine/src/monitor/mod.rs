@@ -15,6 +15,7 @@
 
 pub mod attach;
 mod health;
+mod probe;
 pub(crate) mod run;
 pub(crate) mod start;
 pub(crate) mod stdio;
@@ -25,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::container::{HealthConfig, RestartPolicy};
+use crate::container::{HealthConfig, Probes, RestartPolicy};
 use crate::error::{Error, Result};
 
 /// The first argument that makes a program the monitor (see [`dispatch`]).
@@ -54,6 +55,9 @@ pub(crate) struct MonitorConfig {
     pub(crate) wait_attach: bool,
     pub(crate) restart: RestartPolicy,
     pub(crate) health: Option<HealthConfig>,
+    /// Kubernetes' probes (`kube play`).
+    #[serde(default)]
+    pub(crate) probes: Probes,
     pub(crate) autoremove: bool,
     /// Restarts so far (kept across `start`s, as docker's RestartCount).
     pub(crate) restart_count: u32,
@@ -93,6 +97,9 @@ pub struct MonitorState {
     pub oom_killed: bool,
     /// The healthcheck's state, if the container has one.
     pub health: Option<HealthState>,
+    /// Kubernetes' probes' state, if the container has any.
+    #[serde(default)]
+    pub probes: Option<ProbeState>,
     /// Why the last start failed, if it did (a restart that could not be made).
     pub error: Option<String>,
     /// A pod's infra process: its start time in clock ticks since boot (`/proc/PID/stat`
@@ -111,6 +118,37 @@ pub struct HealthState {
     pub failing_streak: u32,
     /// The last five results.
     pub log: Vec<HealthResult>,
+}
+
+/// The state of a container's Kubernetes probes (`State.Probes` in inspect).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProbeState {
+    /// Whether the startup probe has succeeded in this run (true without one).
+    pub started: bool,
+    /// Whether the container is ready: readiness succeeded `successThreshold` times in a
+    /// row (true without a readiness probe once started).
+    pub ready: bool,
+    /// Liveness or startup failures that killed the container, over all its runs.
+    pub liveness_kills: u32,
+    /// The last ten results of any probe.
+    pub log: Vec<ProbeResult>,
+}
+
+/// One probe run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProbeResult {
+    /// `startup`, `liveness` or `readiness`.
+    pub probe: String,
+    /// RFC 3339.
+    pub start: String,
+    /// RFC 3339.
+    pub end: String,
+    /// Whether it succeeded.
+    pub success: bool,
+    /// What it said (the program's first 4 KiB, the HTTP status, the connect error).
+    pub output: String,
 }
 
 /// One healthcheck run.

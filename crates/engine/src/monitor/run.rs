@@ -63,9 +63,9 @@ pub(super) fn main(run_dir: &Path, ready_fd: i32) -> i32 {
             return 1;
         }
     };
-    // A healthcheck execs into the container, and a pod's member may join the pod's PID
-    // namespace: protect our binary first, as the runtime needs for both.
-    if (cfg.health.is_some() || cfg.joins_pid) && !peapod_runtime::exe_is_protected() {
+    // A healthcheck or an exec probe execs into the container, and a pod's member may join
+    // the pod's PID namespace: protect our binary first, as the runtime needs for both.
+    if (super::health::execs(&cfg) || cfg.joins_pid) && !peapod_runtime::exe_is_protected() {
         let _ = peapod_runtime::reexec_read_only();
     }
     let _ = nix::fcntl::fcntl(
@@ -152,7 +152,7 @@ impl Monitor {
             restart_count: cfg.restart_count,
             ..MonitorState::default()
         };
-        let health = cfg.health.clone().map(Health::new);
+        let health = Health::new(&cfg);
         Ok(Self {
             run_dir: run_dir.to_path_buf(),
             cfg,
@@ -225,8 +225,8 @@ impl Monitor {
             self.state.started = Some(now_ns());
             self.state.error = None;
             if let Some(h) = &mut self.health {
-                h.reset();
-                self.state.health = Some(h.state.clone());
+                h.reset(started.pid);
+                h.publish(&mut self.state);
             }
             self.save();
             if first {
@@ -476,8 +476,8 @@ impl Monitor {
                 if exit.is_none() && h.due() {
                     h.run(&self.cfg);
                 }
-                if std::mem::take(&mut h.changed) {
-                    self.state.health = Some(h.state.clone());
+                if h.take_changed() {
+                    h.publish(&mut self.state);
                     self.save();
                 }
             }

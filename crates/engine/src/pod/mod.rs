@@ -23,6 +23,7 @@
 mod create;
 pub(crate) mod infra;
 mod inspect;
+mod kube_play;
 mod lifecycle;
 pub(crate) mod member;
 mod ports;
