@@ -19,6 +19,8 @@
 //! - [`store`]: blobs by digest, image records and names in SQLite, unpacked layers by chain
 //!   id, garbage collection.
 //! - [`ingest`]: one streamed pass per layer from any source into the store.
+//! - [`layer_writer`]: a directory in unpacked-layer form (an overlay upper directory) into
+//!   a reproducible layer tar, committed to the store with that directory as the layer.
 //! - [`pull`]: a registry (any [`pull::Source`]; [`registry_source`] is the registry's) into
 //!   the store.
 //! - [`archive`]: docker-archive and oci-archive load/save, OCI layout directories, import.
@@ -62,6 +64,7 @@ pub mod digest;
 mod error;
 pub mod images;
 pub mod ingest;
+pub mod layer_writer;
 pub mod manifest;
 pub mod pull;
 pub mod reference;
