@@ -3,6 +3,7 @@
 //! options, the dispatch, and how errors and exit codes are reported (podman's: 125 for an
 //! engine or usage error).
 
+mod build;
 pub(crate) mod container;
 pub(crate) mod image;
 mod network;
@@ -121,6 +122,8 @@ enum Command {
     Save(image::save::Args),
     /// Create an image from a root filesystem tar.
     Import(image::import::Args),
+    /// Build an image from a Containerfile.
+    Build(build::Args),
     /// Manage peapod itself.
     #[command(subcommand)]
     System(system::Command),
@@ -239,6 +242,7 @@ pub fn main() -> ExitCode {
         Command::Load(args) => image::load::run(&globals, &args),
         Command::Save(args) => image::save::run(&globals, &args),
         Command::Import(args) => image::import::run(&globals, &args),
+        Command::Build(args) => build::run(&globals, &args),
         Command::System(command) => system::run(&globals, command),
         Command::Stats(args) => container::stats::run(&globals, &args),
         Command::Top(args) => container::top::run(&globals, &args),
