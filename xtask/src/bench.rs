@@ -53,6 +53,8 @@ enum What {
     Clients,
     /// `run --rm` sequential and 32 at once, monitor RSS, scale: peapod, podman, docker.
     Engine,
+    /// `build` of a 6-step Containerfile, uncached and cached: peapod, podman.
+    Build,
 }
 
 /// One contender: how to run one lifecycle.
@@ -71,6 +73,10 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         let dir = fixtures::build_default()?;
         fixtures::debian::ensure(&dir)?;
         return crate::bench_image::run(args.runs.min(20));
+    }
+    if args.what == What::Build {
+        deps::ensure()?;
+        return crate::bench_build::run(args.runs.min(10));
     }
     if args.what == What::Engine {
         deps::ensure()?;
