@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use crate::bench::{Contender, percentiles, time_one};
-use crate::util::{output, run_command, target_dir};
+use crate::util::{output, run_command};
 
 const CONTAINERFILE: &str = "FROM localhost/busybox:latest
 COPY files /files
@@ -37,20 +37,15 @@ fn peapod_binary() -> Result<PathBuf> {
 
 pub(crate) fn run(runs: usize) -> Result<()> {
     let peapod = peapod_binary()?;
-    let dir = target_dir().join("bench-build");
-    std::fs::create_dir_all(&dir)?;
-    run_command(
-        Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=4g", "bench-build"])
-            .arg(&dir),
-    )?;
     // podman refuses a run root of 50 characters or more.
     let runroot = PathBuf::from("/run/peapod-bench-bb");
-    let result = run_in(&dir, &runroot, &peapod, runs);
-    let _ = podman(&dir, &runroot)
-        .args(["rmi", "--all", "--force"])
-        .output();
-    let _ = Command::new("umount").arg("-l").arg(&dir).status();
+    let result = crate::util::on_tmpfs("bench-build", "4g", |dir| {
+        let result = run_in(dir, &runroot, &peapod, runs);
+        let _ = podman(dir, &runroot)
+            .args(["rmi", "--all", "--force"])
+            .output();
+        result
+    });
     let _ = std::fs::remove_dir_all(&runroot);
     result
 }
