@@ -7,6 +7,7 @@
 
 mod bad_input;
 mod cache;
+mod crosscheck;
 mod debian;
 mod features;
 /// The container tests' engine harness (private root, busybox loaded, leak checks).

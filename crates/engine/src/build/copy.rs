@@ -289,11 +289,11 @@ pub(crate) fn execute(
         let meta = fs::metadata(&real).map_err(BuildError::io("stat", &real))?;
         let name = real.file_name().map(PathBuf::from).unwrap_or_default();
         if meta.is_dir() {
-            let dir = mkdir_in_root(&root, Path::new(&plan.dest))?;
+            let dir = mkdir_in_root(&root, Path::new(&plan.dest), owner)?;
             copier.fix(&dir, &meta, true)?;
             copier.tree(&real, &dir, &origin_root, &patterns, in_root)?;
         } else if copier.add && is_archive(&real) {
-            let dir = mkdir_in_root(&root, Path::new(&plan.dest))?;
+            let dir = mkdir_in_root(&root, Path::new(&plan.dest), owner)?;
             let file = fs::File::open(&real).map_err(BuildError::io("open", &real))?;
             let opts = peapod_image::unpack::UnpackOptions {
                 mode: peapod_image::unpack::UnpackMode::Apply,
@@ -324,14 +324,14 @@ pub(crate) fn execute(
                 PathBuf::from(&plan.dest)
             };
             let parent = target.parent().unwrap_or(Path::new("/"));
-            let dir = mkdir_in_root(&root, parent)?;
+            let dir = mkdir_in_root(&root, parent, owner)?;
             let fname = target.file_name().map(PathBuf::from).unwrap_or(name);
             copier.entry(&real, &meta, &dir, &fname)?;
         }
     }
     drop(root);
     let parent = layers.last().map(|l| l.chain_id.clone());
-    ws.commit(store, parent.as_ref(), b.opts.source_date_epoch)
+    ws.commit(store, parent.as_ref(), b.opts.source_date_epoch, None)
 }
 
 fn magic(path: &Path) -> Vec<u8> {

@@ -31,6 +31,7 @@ mod config;
 mod context;
 mod copy;
 mod error;
+mod mountpoints;
 pub mod parse;
 mod stage;
 mod workspace;

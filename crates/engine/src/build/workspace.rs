@@ -78,15 +78,20 @@ impl Workspace {
             .map_err(BuildError::io("open", &merged))
     }
 
-    /// Unmounts and makes `upper/` a layer on top of `parent` (the last layer's chain id).
+    /// Unmounts, takes out the RUN's `mount_points`, and makes `upper/` a layer on top of
+    /// `parent` (the last layer's chain id).
     pub(crate) fn commit(
         mut self,
         store: &peapod_image::store::Store,
         parent: Option<&peapod_image::Digest>,
         epoch: Option<u64>,
+        mount_points: Option<&super::mountpoints::MountPoints>,
     ) -> Result<ImageLayer, BuildError> {
         self.rootfs.unmount()?;
         self.mounted = false;
+        if let Some(m) = mount_points {
+            m.tidy(&self.rootfs.upper());
+        }
         Ok(peapod_image::layer_writer::commit_dir(
             store,
             &self.rootfs.upper(),
@@ -107,7 +112,13 @@ impl Drop for Workspace {
 
 /// Makes directory `path` (absolute, inside the root) and its missing parents, resolving
 /// every component inside `root` (an image's symlinks cannot lead out); returns its fd.
-pub(crate) fn mkdir_in_root(root: &OwnedFd, path: &Path) -> Result<OwnedFd, BuildError> {
+/// Directories it makes are 0755 and owned by `owner` (uid, gid), else root (buildah's
+/// rule for COPY --chown).
+pub(crate) fn mkdir_in_root(
+    root: &OwnedFd,
+    path: &Path,
+    owner: Option<(u32, u32)>,
+) -> Result<OwnedFd, BuildError> {
     use nix::fcntl::OFlag;
     let mut at = PathBuf::from("/");
     let open = |p: &Path| {
@@ -130,7 +141,12 @@ pub(crate) fn mkdir_in_root(root: &OwnedFd, path: &Path) -> Result<OwnedFd, Buil
                     Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
                     Err(e) => return Err(BuildError::io("create", &at)(e.into())),
                 }
-                open(&at).map_err(crate::rootfs::RootfsError::from)?
+                let made = open(&at).map_err(crate::rootfs::RootfsError::from)?;
+                if let Some((uid, gid)) = owner {
+                    nix::unistd::fchown(&made, Some(uid.into()), Some(gid.into()))
+                        .map_err(|e| BuildError::io("set the owner of", &at)(e.into()))?;
+                }
+                made
             }
         };
     }
@@ -147,7 +163,7 @@ pub(crate) fn run(
     let layers = cur.state.image_layers();
     let ws = Workspace::mount(store, &layers)?;
     let workdir = cur.state.workdir();
-    mkdir_in_root(&ws.root_fd()?, Path::new(&workdir))?;
+    mkdir_in_root(&ws.root_fd()?, Path::new(&workdir), None)?;
     let command: Vec<String> = match &ins.args {
         Args::Exec(v) => v.clone(),
         Args::Shell(s) => cur.state.shell().into_iter().chain([s.clone()]).collect(),
@@ -207,6 +223,15 @@ pub(crate) fn run(
     let path = ws.dir.join("config.json");
     let text = serde_json::to_vec(&spec_json).map_err(crate::Error::json("config.json"))?;
     std::fs::write(&path, text).map_err(BuildError::io("write", &path))?;
+    let destinations: Vec<String> = spec_json["mounts"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .filter_map(|m| m["destination"].as_str().map(ToOwned::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mount_points = super::mountpoints::MountPoints::before(&ws.root_fd()?, &destinations);
     let (code, output) = run_container(b, &ws)?;
     if code != 0 {
         return Err(BuildError::RunFailed {
@@ -217,7 +242,12 @@ pub(crate) fn run(
         });
     }
     let parent = layers.last().map(|l| l.chain_id.clone());
-    ws.commit(store, parent.as_ref(), b.opts.source_date_epoch)
+    ws.commit(
+        store,
+        parent.as_ref(),
+        b.opts.source_date_epoch,
+        Some(&mount_points),
+    )
 }
 
 impl Workspace {
