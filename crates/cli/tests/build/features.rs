@@ -324,3 +324,43 @@ fn a_containerfile_on_stdin_builds_without_a_context() {
     e.ok(&["rmi", "stdin"]);
     assert_clean(&e);
 }
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn run_steps_get_no_network_unless_host_is_asked_for() {
+    let e = Engine::new();
+    let ctx = context(
+        &e,
+        "network",
+        &[(
+            "Containerfile",
+            &format!(
+                "FROM {IMAGE}\nRUN readlink /proc/self/ns/net > /ns && ls /sys/class/net > /nets\nRUN --network=host readlink /proc/self/ns/net > /ns-flag\n"
+            ),
+        )],
+    );
+    let host_ns = std::fs::read_link("/proc/self/ns/net")
+        .unwrap()
+        .display()
+        .to_string();
+    build_ok(&e, &["-t", "net-none", ctx.to_str().unwrap()]);
+    let ns = run_ok(&e, "net-none", &["cat", "/ns", "/nets", "/ns-flag"]);
+    let lines: Vec<&str> = ns.lines().collect();
+    assert_ne!(lines[0], host_ns, "a namespace of its own");
+    assert_eq!(lines[1], "lo", "with only lo");
+    assert_eq!(lines[2], host_ns, "RUN --network=host");
+    build_ok(
+        &e,
+        &[
+            "--network",
+            "host",
+            "--no-cache",
+            "-t",
+            "net-host",
+            ctx.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run_ok(&e, "net-host", &["cat", "/ns"]).trim(), host_ns);
+    e.ok(&["rmi", "net-none", "net-host"]);
+    assert_clean(&e);
+}

@@ -179,3 +179,6 @@ pub(crate) fn hash_tree(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
