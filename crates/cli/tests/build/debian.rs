@@ -52,6 +52,31 @@ fn a_debian_base_pulled_by_the_build_with_a_run_using_dpkg() {
             .lines()
             .any(|l| l.starts_with("ii  base-files"))
     );
-    e.ok(&["rmi", "deb", &image]);
+    // FROM by digest: the name the pull recorded.
+    let by_digest = e
+        .ok(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{index .RepoDigests 0}}",
+            &image,
+        ])
+        .trim()
+        .to_owned();
+    assert!(by_digest.contains("@sha256:"), "{by_digest}");
+    let ctx = context(
+        &e,
+        "digest",
+        &[(
+            "Containerfile",
+            &format!("FROM {by_digest}\nRUN cat /etc/debian_version > /v\n"),
+        )],
+    );
+    build_ok(
+        &e,
+        &["--pull", "never", "-t", "deb2", ctx.to_str().unwrap()],
+    );
+    assert!(run_ok(&e, "deb2", &["cat", "/v"]).starts_with(|c: char| c.is_ascii_digit()));
+    e.ok(&["rmi", "deb", "deb2", &image]);
     assert_clean(&e);
 }
