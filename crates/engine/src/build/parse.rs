@@ -201,6 +201,19 @@ fn instruction(line: usize, logical: &str) -> Result<Instruction, BuildError> {
     if rest.is_empty() {
         return Err(syntax(line, format!("{keyword} needs arguments")));
     }
+    if matches!(keyword.as_str(), "RUN" | "COPY" | "ADD")
+        && rest.split_whitespace().any(|w| {
+            w.starts_with("<<")
+                && w[2..]
+                    .trim_start_matches(['-', '"', '\''])
+                    .starts_with(|c: char| c.is_ascii_alphabetic())
+        })
+    {
+        return Err(syntax(
+            line,
+            format!("{keyword} with a heredoc (<<WORD) is not supported"),
+        ));
+    }
     let args = match rest.starts_with('[') {
         true => match serde_json::from_str::<Vec<String>>(rest) {
             Ok(v) => Args::Exec(v),

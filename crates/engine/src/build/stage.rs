@@ -385,6 +385,19 @@ impl<'a> Builder<'a> {
         };
         let words = from.args.words();
         let base = parse::expand(words.first().map_or("", String::as_str), from.line, &lookup)?;
+        if let Some(platform) = from.flag("platform") {
+            let platform = parse::expand(platform, from.line, &lookup)?;
+            let host = peapod_image::manifest::Platform::host().to_string();
+            if platform != host && !host.starts_with(&format!("{platform}/")) {
+                return Err(BuildError::at(
+                    from.line,
+                    "FROM",
+                    format!(
+                        "--platform={platform}: only this machine's platform ({host}) can be built"
+                    ),
+                ));
+            }
+        }
         let (state, key) = if base.eq_ignore_ascii_case("scratch") {
             (ImageState::scratch(), Digest::of(b"scratch"))
         } else if let Some(j) = self.stage_index(&base, index) {

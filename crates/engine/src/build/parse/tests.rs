@@ -40,6 +40,11 @@ fn unknown_instructions_and_flags_name_themselves_and_their_line() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("ONBUILD"), "{err}");
+    let err = parse("FROM busybox\nRUN <<EOF\necho hi\nEOF\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 2") && err.contains("heredoc"), "{err}");
+    assert!(parse("FROM busybox\nRUN echo 'a<<b' && cat <<< x\n").is_ok());
     let err = parse("FROM busybox\nRUN\n").unwrap_err().to_string();
     assert!(err.contains("RUN needs arguments"), "{err}");
 }
