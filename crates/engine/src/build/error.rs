@@ -50,6 +50,9 @@ pub enum BuildError {
         /// The end of its output when it was not shown (`-q`), else empty.
         output: String,
     },
+    /// A signal (SIGINT, SIGTERM, SIGHUP) stopped the build.
+    #[error("the build was interrupted")]
+    Interrupted,
     /// No Containerfile.
     #[error("no Containerfile or Dockerfile in {}", .0.display())]
     NoContainerfile(PathBuf),
@@ -75,6 +78,7 @@ impl BuildError {
     pub fn exit_code(&self) -> u8 {
         match self {
             BuildError::RunFailed { code, .. } => u8::try_from(*code).unwrap_or(1).max(1),
+            BuildError::Interrupted => 130,
             _ => 125,
         }
     }

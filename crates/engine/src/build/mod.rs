@@ -31,6 +31,7 @@ mod config;
 mod context;
 mod copy;
 mod error;
+mod interrupt;
 mod mountpoints;
 pub mod parse;
 mod stage;
@@ -164,11 +165,14 @@ impl BuildProgress for Silent {}
 /// # Errors
 /// [`BuildError`]: a syntax error or an unsupported instruction (naming its line), a
 /// context file missing or outside the context, an unknown base image, a failing RUN (its
-/// exit code and output), and store, mount and runtime errors. Nothing half-made is left.
+/// exit code and output), SIGINT/SIGTERM/SIGHUP ([`BuildError::Interrupted`], once the
+/// step in progress is undone), and store, mount and runtime errors. Nothing half-made is
+/// left.
 pub fn build(
     engine: &Engine,
     opts: &BuildOptions,
     progress: &dyn BuildProgress,
 ) -> Result<BuildReport, BuildError> {
+    let _signals = interrupt::Guard::install();
     stage::Builder::new(engine, opts, progress)?.run()
 }

@@ -374,7 +374,7 @@ impl<'a> Builder<'a> {
 
     fn build_stage(&mut self, index: usize) -> Result<(ImageState, Digest), BuildError> {
         let from = self.stages[index].from.clone();
-        self.begin(&from);
+        self.begin(&from)?;
         let global = self.global_args.clone();
         let lookup = |n: &str| {
             global
@@ -417,14 +417,15 @@ impl<'a> Builder<'a> {
         };
         let body = self.stages[index].body.clone();
         for ins in &body {
-            self.begin(ins);
+            self.begin(ins)?;
             self.instruction(ins, &mut current, index)?;
             self.progress.done(current.key.hex());
         }
         Ok((current.state, current.key))
     }
 
-    fn begin(&mut self, ins: &Instruction) {
+    fn begin(&mut self, ins: &Instruction) -> Result<(), BuildError> {
+        super::interrupt::check()?;
         self.step += 1;
         self.report.steps += 1;
         self.progress.step(
@@ -432,6 +433,7 @@ impl<'a> Builder<'a> {
             self.total,
             &format!("{} {}", ins.keyword, ins.text),
         );
+        Ok(())
     }
 
     fn base_image(&self, name: &str, line: usize) -> Result<(ImageState, Digest), BuildError> {

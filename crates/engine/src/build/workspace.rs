@@ -342,9 +342,10 @@ fn run_container(b: &Builder<'_>, ws: &Workspace) -> Result<(i32, String), Build
             return Err(crate::Error::from_start(e).into());
         }
     };
-    let code = container.wait();
+    let code = super::interrupt::wait(&container);
     let _ = container.delete(true);
     let code = code?;
+    super::interrupt::check()?;
     let mut output = String::new();
     if let Some(mut f) = log
         && code != 0
