@@ -131,6 +131,23 @@ fn ctrl_c_during_a_run_kills_its_container_and_leaves_nothing() {
             &format!("FROM {IMAGE}\nRUN sleep 3171917\n"),
         )],
     );
+    assert!(
+        crate::support::processes_mentioning("3171917").is_empty(),
+        "a sleep 3171917 left by an earlier run"
+    );
+    /// Kills the RUN's `sleep` if the test fails before the build does.
+    struct KillSleep;
+    impl Drop for KillSleep {
+        fn drop(&mut self) {
+            for pid in crate::support::processes_mentioning("3171917") {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+    let _kill_sleep = KillSleep;
     let mut cmd = e.cmd(&[
         "build",
         "--cgroup-parent",

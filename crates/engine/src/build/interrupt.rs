@@ -60,22 +60,27 @@ pub(crate) fn check() -> Result<(), BuildError> {
 }
 
 /// Waits for the container's first process `pid` (our child); on a signal, kills the whole
-/// container and goes on waiting. Its exit code (128 + signal when killed).
+/// container and goes on waiting. Its exit code (128 + signal when killed). It polls (1 ms
+/// doubling to 50 ms) rather than blocks, so that a signal that came just before the wait
+/// is not missed.
 pub(crate) fn wait(container: &peapod_runtime::Container) -> Result<i32, BuildError> {
-    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
     let pid = nix::unistd::Pid::from_raw(container.pid());
     let mut killed = false;
+    let mut nap = std::time::Duration::from_millis(1);
     loop {
-        match waitpid(pid, None) {
+        if requested() && !killed {
+            let _ = container.kill(Signal::SIGKILL, true);
+            killed = true;
+        }
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(_, code)) => return Ok(code),
             Ok(WaitStatus::Signaled(_, signal, _)) => return Ok(128 + signal as i32),
-            Ok(_) => {}
-            Err(nix::Error::EINTR) => {
-                if requested() && !killed {
-                    let _ = container.kill(Signal::SIGKILL, true);
-                    killed = true;
-                }
+            Ok(_) => {
+                std::thread::sleep(nap);
+                nap = (nap * 2).min(std::time::Duration::from_millis(50));
             }
+            Err(nix::Error::EINTR) => {}
             Err(e) => {
                 return Err(BuildError::Io {
                     action: "wait for",
