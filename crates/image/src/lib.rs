@@ -52,7 +52,8 @@
 //! - `rusqlite` with SQLite bundled: the engine's one database file (DESIGN.md), the same
 //!   SQLite on every host.
 //! - `tar` (≥ 0.4.45, synchronous): tar headers and PAX records only; entries are written by
-//!   our own dirfd-based code ([`unpack`]). `flate2`/`zstd`: decompression.
+//!   our own dirfd-based code ([`unpack`]), and written by [`layer_writer`].
+//!   `flate2`/`zstd`: decompression; `flate2` also compresses built layers (gzip).
 //! - `tokio` (`rt`, `sync`), `futures-util`, `bytes`: the async side of a pull, on a
 //!   `current_thread` runtime made for the call; unpacking runs on plain threads.
 //! - `tempfile`: ingest files and staging directories that vanish if dropped uncommitted.
