@@ -73,7 +73,7 @@ fn multi_stage_copy_from_and_target() {
         &[(
             "Containerfile",
             &format!(
-                "FROM {IMAGE} AS builder\nRUN mkdir /out && echo built > /out/artifact\n\nFROM {IMAGE} AS unused\nRUN exit 7\n\nFROM scratch\nCOPY --from=builder /out/artifact /artifact\nCOPY --from=builder /bin/busybox /bin/busybox\nCMD [\"/bin/busybox\", \"cat\", \"/artifact\"]\n"
+                "FROM {IMAGE} AS builder\nRUN mkdir /out && echo built > /out/artifact\n\nFROM {IMAGE} AS unused\nRUN exit 7\n\nFROM scratch\nCOPY --from=builder /out/artifact /artifact\nCOPY --from=builder /bin/busybox /bin/busybox\nCOPY --from={IMAGE} /etc/passwd /etc/passwd\nCMD [\"/bin/busybox\", \"cat\", \"/artifact\"]\n"
             ),
         )],
     );

@@ -87,17 +87,8 @@ pub(crate) fn plan(
             let layers = match state {
                 Some(s) => s.image_layers(),
                 None => {
-                    let images = &b.engine.images;
-                    let record = images
-                        .resolve(&from)
-                        .or_else(|_| {
-                            images.pull(&from, &b.opts.pull_options, &peapod_image::pull::Quiet)?;
-                            images.resolve(&from)
-                        })
-                        .map_err(|e| {
-                            BuildError::at(ins.line, &ins.keyword, format!("--from={from}: {e}"))
-                        })?;
-                    record.layers
+                    let flag = format!("{} --from", ins.keyword);
+                    b.base_image(&from, ins.line, &flag)?.0.image_layers()
                 }
             };
             for l in &layers {

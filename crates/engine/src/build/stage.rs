@@ -406,7 +406,7 @@ impl<'a> Builder<'a> {
                 None => unreachable!("stages a stage needs are built before it"),
             }
         } else {
-            self.base_image(&base, from.line)?
+            self.base_image(&base, from.line, "FROM")?
         };
         self.progress.done(key.hex());
         let mut current = Current {
@@ -436,10 +436,16 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    fn base_image(&self, name: &str, line: usize) -> Result<(ImageState, Digest), BuildError> {
+    /// An image of the store as a base (FROM, COPY --from), pulled as `--pull` says.
+    pub(crate) fn base_image(
+        &self,
+        name: &str,
+        line: usize,
+        keyword: &str,
+    ) -> Result<(ImageState, Digest), BuildError> {
         let images = &self.engine.images;
         let from_err =
-            |e: &dyn std::fmt::Display| BuildError::at(line, "FROM", format!("{name}: {e}"));
+            |e: &dyn std::fmt::Display| BuildError::at(line, keyword, format!("{name}: {e}"));
         let record = match (self.opts.pull, images.resolve(name)) {
             (PullPolicy::Always, _) | (PullPolicy::Missing, Err(_)) => {
                 let pulled = images
