@@ -148,6 +148,12 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
     let progress: &dyn BuildProgress = if args.quiet { &Silent } else { &Steps };
     match peapod_engine::build::build(&engine, &opts, progress) {
         Ok(built) => {
+            if !built.unused_build_args.is_empty() {
+                eprintln!(
+                    "[Warning] one or more build-args {:?} were not consumed",
+                    built.unused_build_args
+                );
+            }
             if !args.quiet {
                 for name in &built.names {
                     println!("COMMIT {name}");

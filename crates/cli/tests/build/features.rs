@@ -120,15 +120,23 @@ fn arg_before_from_build_args_and_their_defaults() {
         "world\nunset\n",
         "ARGs are not in the image's environment"
     );
-    build_ok(
+    let out = crate::build(
         &e,
         &[
             "-t",
             "args2",
             "--build-arg",
             "WHO=peapod",
+            "--build-arg",
+            "NOBODY=x",
             ctx.to_str().unwrap(),
         ],
+    );
+    assert!(out.status.success(), "{}", crate::support::text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("build-args [\"NOBODY\"] were not consumed"),
+        "{}",
+        crate::support::text(&out)
     );
     assert_eq!(
         run_ok(&e, "args2", &["cat", "/greeting"]),

@@ -142,6 +142,8 @@ pub struct BuildReport {
     pub cached: usize,
     /// RUN steps whose command was executed.
     pub runs: usize,
+    /// `--build-arg`s no ARG of the built stages declared (docker warns of them).
+    pub unused_build_args: Vec<String>,
 }
 
 /// What a build reports while it goes, podman's way (`STEP 2/6: RUN …`, `--> Using cache`).

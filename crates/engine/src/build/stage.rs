@@ -200,6 +200,8 @@ pub(crate) struct Builder<'a> {
     total: usize,
     pub(crate) report: BuildReport,
     pub(crate) context: Option<PathBuf>,
+    /// ARG names declared so far (before FROM, and in the stages built).
+    declared: std::collections::BTreeSet<String>,
 }
 
 impl<'a> Builder<'a> {
@@ -287,7 +289,6 @@ impl<'a> Builder<'a> {
             engine,
             opts,
             progress,
-            global_args,
             stages,
             built,
             step: 0,
@@ -298,7 +299,10 @@ impl<'a> Builder<'a> {
                 steps: 0,
                 cached: 0,
                 runs: 0,
+                unused_build_args: Vec::new(),
             },
+            declared: global_args.iter().map(|(k, _)| k.clone()).collect(),
+            global_args,
             context,
         })
     }
@@ -488,6 +492,7 @@ impl<'a> Builder<'a> {
                 let value = build_arg(self.opts, k)
                     .or_else(|| (!w.contains('=')).then(|| self.global(k)).flatten())
                     .map_or_else(|| current.expand(default, ins.line), Ok)?;
+                self.declared.insert(k.to_owned());
                 current.args.push((k.to_owned(), value));
             }
         }
@@ -599,6 +604,15 @@ impl<'a> Builder<'a> {
         )?;
         self.report.id = record.id;
         self.report.names = names;
+        let mut unused: Vec<String> = self
+            .opts
+            .build_args
+            .iter()
+            .map(|(k, _)| k.clone())
+            .filter(|k| !self.declared.contains(k))
+            .collect();
+        unused.dedup();
+        self.report.unused_build_args = unused;
         Ok(self.report)
     }
 }
