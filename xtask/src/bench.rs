@@ -55,6 +55,8 @@ enum What {
     Engine,
     /// `pod create` + `pod rm`, and a pod of three containers: peapod, podman.
     Pod,
+    /// `build` of a 6-step Containerfile, uncached and cached: peapod, podman.
+    Build,
 }
 
 /// One contender: how to run one lifecycle.
@@ -79,6 +81,10 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         dist::build()?;
         fixtures::build_default()?;
         return crate::bench_pod::run(args.runs.min(30));
+    }
+    if args.what == What::Build {
+        deps::ensure()?;
+        return crate::bench_build::run(args.runs.min(10));
     }
     if args.what == What::Engine {
         deps::ensure()?;

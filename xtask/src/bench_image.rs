@@ -110,16 +110,7 @@ fn layer_digests(reference: &str) -> Result<Vec<String>> {
 }
 
 pub(crate) fn run(runs: usize) -> Result<()> {
-    let dir = target_dir().join("bench-image");
-    std::fs::create_dir_all(&dir)?;
-    run_command(
-        Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=12g", "bench-image"])
-            .arg(&dir),
-    )?;
-    let result = run_in(&dir, runs);
-    let _ = Command::new("umount").arg("-l").arg(&dir).status();
-    result
+    crate::util::on_tmpfs("bench-image", "12g", |dir| run_in(dir, runs))
 }
 
 fn run_in(dir: &Path, runs: usize) -> Result<()> {

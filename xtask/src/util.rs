@@ -70,3 +70,17 @@ pub(crate) fn cargo() -> Command {
     cmd.current_dir(workspace_root());
     cmd
 }
+
+/// Runs `f` on `target/NAME`, a tmpfs of `size` mounted for the call (unmounted after).
+pub(crate) fn on_tmpfs<T>(name: &str, size: &str, f: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+    let dir = target_dir().join(name);
+    std::fs::create_dir_all(&dir)?;
+    run_command(
+        Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), name])
+            .arg(&dir),
+    )?;
+    let result = f(&dir);
+    let _ = Command::new("umount").arg("-l").arg(&dir).status();
+    result
+}

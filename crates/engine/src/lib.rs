@@ -2,8 +2,8 @@
 //!
 //! **Owns:** turning images into bundles; the records of containers and volumes (SQLite,
 //! WAL, in the same `peapod.db` as the image store); the per-container [`monitor`] process
-//! (stdio, logs, exit code, restart policy, healthchecks, cleanup); and, with the pod and
-//! network issues, pods and networks.
+//! (stdio, logs, exit code, restart policy, healthchecks, cleanup); image builds from a
+//! Containerfile ([`build`]); and, with the pod and network issues, pods and networks.
 //!
 //! **Does not own:** how a bundle becomes a process (`peapod-runtime`, or another OCI
 //! runtime), image formats (`peapod-image`) or network plumbing (`peapod-net`).
@@ -53,9 +53,12 @@
 //! `nix`/`libc` (the monitor's `poll(2)` loop, ptys, signals, inotify for `logs -f`),
 //! `tar` (`cp` streams), `httparse` (the HTTP probes' response head: hyper's parser, no
 //! dependencies), `getrandom` (ids), `humantime` (RFC 3339 times and durations:
-//! small, no dependencies), `serde_json` (records, config.json), `thiserror`. No async
+//! small, no dependencies), `serde_json` (records, config.json), `thiserror`, `glob`
+//! (rust-lang's, no dependencies: `.containerignore` patterns and COPY wildcards of
+//! [`build`]), `tempfile` (a build's RUN log, cache entries written then renamed). No async
 //! runtime: the monitor must stay small and may fork.
 
+pub mod build;
 pub mod container;
 pub mod cp;
 mod db;

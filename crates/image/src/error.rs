@@ -66,6 +66,17 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Writing a layer from a directory ([`crate::layer_writer`]) failed.
+    #[error("{action} {}: {source}", path.display())]
+    LayerWrite {
+        /// What was being done ("cannot stat", "cannot write the tar entry of"…).
+        action: &'static str,
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// An archive that is not a docker-archive or oci-archive, or misses a part.
     #[error("{}: {reason}", path.display())]
     Archive {

@@ -19,6 +19,8 @@
 //! - [`store`]: blobs by digest, image records and names in SQLite, unpacked layers by chain
 //!   id, garbage collection.
 //! - [`ingest`]: one streamed pass per layer from any source into the store.
+//! - [`layer_writer`]: a directory in unpacked-layer form (an overlay upper directory) into
+//!   a reproducible layer tar, committed to the store with that directory as the layer.
 //! - [`pull`]: a registry (any [`pull::Source`]; [`registry_source`] is the registry's) into
 //!   the store.
 //! - [`archive`]: docker-archive and oci-archive load/save, OCI layout directories, import.
@@ -50,7 +52,8 @@
 //! - `rusqlite` with SQLite bundled: the engine's one database file (DESIGN.md), the same
 //!   SQLite on every host.
 //! - `tar` (≥ 0.4.45, synchronous): tar headers and PAX records only; entries are written by
-//!   our own dirfd-based code ([`unpack`]). `flate2`/`zstd`: decompression.
+//!   our own dirfd-based code ([`unpack`]), and written by [`layer_writer`].
+//!   `flate2`/`zstd`: decompression; `flate2` also compresses built layers (gzip).
 //! - `tokio` (`rt`, `sync`), `futures-util`, `bytes`: the async side of a pull, on a
 //!   `current_thread` runtime made for the call; unpacking runs on plain threads.
 //! - `tempfile`: ingest files and staging directories that vanish if dropped uncommitted.
@@ -62,6 +65,7 @@ pub mod digest;
 mod error;
 pub mod images;
 pub mod ingest;
+pub mod layer_writer;
 pub mod manifest;
 pub mod pull;
 pub mod reference;

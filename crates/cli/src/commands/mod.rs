@@ -3,6 +3,7 @@
 //! options, the dispatch, and how errors and exit codes are reported (podman's: 125 for an
 //! engine or usage error).
 
+mod build;
 pub(crate) mod container;
 pub(crate) mod image;
 mod kube;
@@ -129,6 +130,8 @@ enum Command {
     /// Play, take down and generate Kubernetes manifests.
     #[command(subcommand)]
     Kube(kube::Command),
+    /// Build an image from a Containerfile.
+    Build(build::Args),
     /// Manage peapod itself.
     #[command(subcommand)]
     System(system::Command),
@@ -249,6 +252,7 @@ pub fn main() -> ExitCode {
         Command::Save(args) => image::save::run(&globals, &args),
         Command::Import(args) => image::import::run(&globals, &args),
         Command::Kube(command) => kube::run(&globals, command),
+        Command::Build(args) => build::run(&globals, &args),
         Command::System(command) => system::run(&globals, command),
         Command::Stats(args) => container::stats::run(&globals, &args),
         Command::Top(args) => container::top::run(&globals, &args),

@@ -2,7 +2,7 @@
 //! and the verbs ([`Containers`]): create, start, stop, kill, remove, list, inspect, wait,
 //! exec, attach, logs, pause, rename, top, stats, cp, prune.
 
-mod bundle;
+pub(crate) mod bundle;
 mod create;
 mod exec;
 mod inspect;

@@ -41,6 +41,7 @@ use nix::fcntl::{Flock, FlockArg};
 pub use blobs::BlobWriter;
 pub use db::{DiskUsage, ImageLayer, ImageRecord, PruneReport, open_database};
 pub use layers::LayerStaging;
+pub(crate) use layers::remove_tree;
 
 use crate::digest::Digest;
 
