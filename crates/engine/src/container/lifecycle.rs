@@ -102,6 +102,9 @@ impl Containers<'_> {
                 .collect();
             rootfs.mount(&layers)?;
         }
+        if attach && record.config.config.tty {
+            set_console_size(&paths.dir)?;
+        }
         let _ = std::fs::remove_dir_all(&paths.run);
         std::fs::create_dir_all(&paths.run).map_err(Error::io("create", &paths.run))?;
         let opts = &record.config;
@@ -467,4 +470,25 @@ fn is_mounted(merged: &Path, parent: &Path) -> bool {
         (Ok(m), Ok(p)) => m.dev() != p.dev(),
         _ => false,
     }
+}
+
+/// Gives the container's terminal the caller's size (its stdin's, when that is a terminal)
+/// from the start: OCI `process.consoleSize` in the bundle's config.json, which the runtime
+/// sets on the pty (TIOCSWINSZ) before the process runs, so that a program asking at once
+/// (`run -it IMAGE stty size`) sees it rather than 0 0. Later changes follow over the
+/// attach socket.
+fn set_console_size(bundle: &Path) -> Result<()> {
+    use std::os::fd::AsFd;
+    let Some((rows, cols)) = monitor::attach::window_size(std::io::stdin().as_fd()) else {
+        return Ok(());
+    };
+    let path = bundle.join("config.json");
+    let text = std::fs::read(&path).map_err(Error::io("read", &path))?;
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&text).map_err(Error::json("config.json"))?;
+    config["process"]["consoleSize"] = serde_json::json!({"height": rows, "width": cols});
+    let text = serde_json::to_vec_pretty(&config).map_err(Error::json("config.json"))?;
+    let tmp = bundle.join(".config.json.tmp");
+    std::fs::write(&tmp, text).map_err(Error::io("write", &tmp))?;
+    std::fs::rename(&tmp, &path).map_err(Error::io("rename into place", &path))
 }
