@@ -35,6 +35,44 @@ pub(crate) fn runtime_path(runtime: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(runtime))
 }
 
+/// The `ociVersion` a bundle for another runtime says: crun 1.8 refuses a version it does not
+/// know (1.2.0 among them: "unknown version specified"), runc 1.1 reads any, and every
+/// runtime of the 1.x line accepts 1.0.2. The label changes nothing in how the fields are
+/// read: a runtime parses every field it knows whatever the version says.
+pub(crate) const EXTERNAL_OCI_VERSION: &str = "1.0.2";
+
+/// Refuses, before anything is made, an external runtime that cannot run on this host: crun
+/// (1.8, Debian's; every release since too) refuses a hybrid cgroup host whose cgroup2
+/// mount holds controllers ("cgroups in hybrid mode not supported"), as this machine's
+/// does (hugetlb). On cgroup v2 (or v1) crun is let through.
+pub(crate) fn check_runtime(runtime: &str) -> Result<()> {
+    let path = runtime_path(runtime);
+    if path.file_name().and_then(|n| n.to_str()) != Some("crun") {
+        return Ok(());
+    }
+    let Ok(peapod_cgroup::Layout::Hybrid { unified, .. }) = peapod_cgroup::Layout::detect() else {
+        return Ok(());
+    };
+    let file = unified.mount_point.join("cgroup.controllers");
+    let controllers = std::fs::read_to_string(&file).unwrap_or_default();
+    if controllers.trim().is_empty() {
+        return Ok(());
+    }
+    Err(Error::InvalidFlag {
+        flag: "--runtime",
+        value: runtime.to_owned(),
+        why: format!(
+            "crun ({}) does not run containers on this host's hybrid cgroups: v1 controllers \
+             plus a cgroup2 mount at {} that holds controllers ({}), which crun refuses \
+             (\"cgroups in hybrid mode not supported\"); use the built-in runtime or runc here, \
+             crun on a cgroup v2 host",
+            path.display(),
+            unified.mount_point.display(),
+            controllers.trim()
+        ),
+    })
+}
+
 impl Containers<'_> {
     /// The state directory of the container's runtime: the built-in one's, or one per
     /// external runtime (their layouts differ).
