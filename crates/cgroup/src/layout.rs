@@ -81,8 +81,21 @@ pub enum Layout {
 }
 
 impl Layout {
-    /// Reads `/proc/self/mountinfo`.
+    /// This host's layout: probed at the usual mount points under `/sys/fs/cgroup` (a few
+    /// `statfs(2)` and `/proc/self/cgroup`; see `layout/probe.rs` for why), or, when a
+    /// hierarchy is elsewhere, read from `/proc/self/mountinfo` ([`Layout::from_proc`]).
     pub fn detect() -> Result<Layout> {
+        if let Ok(entries) = read_proc_cgroup()
+            && let Some(layout) = probe::probe(Path::new(PREFERRED_PREFIX), &entries)
+        {
+            return Ok(layout);
+        }
+        Layout::from_proc()
+    }
+
+    /// Reads `/proc/self/mountinfo` (whose cost grows with the number of mounts of the
+    /// caller's mount namespace).
+    pub fn from_proc() -> Result<Layout> {
         let text = crate::fsutil::read_kernel_file(MOUNTINFO).map_err(|err| Error::Read {
             path: MOUNTINFO.into(),
             err,
@@ -380,5 +393,6 @@ pub(crate) fn own_path<'a>(
         .map(|e| e.path.as_str())
 }
 
+mod probe;
 #[cfg(test)]
 mod tests;

@@ -208,3 +208,71 @@ fn placement_of_absolute_and_relative_paths() {
     );
     assert!(place(Path::new("/sys/fs/cgroup"), "/", None, &rel, "x").is_err());
 }
+
+/// Hierarchies in a fixed order (mountinfo lists them in mount order, /proc/self/cgroup by
+/// hierarchy id).
+fn sorted(layout: Layout) -> Layout {
+    match layout {
+        Layout::V1 { mut hierarchies } => {
+            hierarchies.sort_by(|a, b| a.controllers.cmp(&b.controllers));
+            Layout::V1 { hierarchies }
+        }
+        Layout::Hybrid {
+            mut hierarchies,
+            unified,
+        } => {
+            hierarchies.sort_by(|a, b| a.controllers.cmp(&b.controllers));
+            Layout::Hybrid {
+                hierarchies,
+                unified,
+            }
+        }
+        v2 => v2,
+    }
+}
+
+/// Whether every hierarchy of `layout` is mounted where the probe looks, showing its root.
+fn usual(layout: &Layout) -> bool {
+    let sys = Path::new(PREFERRED_PREFIX);
+    let v1_usual = layout.v1_hierarchies().iter().all(|h| {
+        let joined = h.controllers.join(",");
+        let names: Vec<&str> = std::iter::once(joined.as_str())
+            .chain(h.controllers.iter().map(String::as_str))
+            .map(|n| n.strip_prefix("name=").unwrap_or(n))
+            .collect();
+        h.root == "/" && names.iter().any(|n| h.mount_point == sys.join(n))
+    });
+    let unified_usual = layout.unified().is_some_and(|u| {
+        u.root == "/"
+            && (u.mount_point == sys.join("unified")
+                || (u.mount_point == sys && layout.v1_hierarchies().is_empty()))
+    });
+    v1_usual && unified_usual
+}
+
+/// The probe (statfs of the usual mount points) finds what mountinfo says, on the machine the
+/// test runs on (hybrid here, pure v2 in the test guest); it gives up, rather than guess,
+/// where a hierarchy is elsewhere.
+#[test]
+fn probe_agrees_with_mountinfo_on_this_machine() {
+    let from_mountinfo = sorted(Layout::from_proc().unwrap());
+    let entries = read_proc_cgroup().unwrap();
+    let probed = probe::probe(Path::new(PREFERRED_PREFIX), &entries);
+    if usual(&from_mountinfo) {
+        assert_eq!(probed.map(sorted), Some(from_mountinfo.clone()));
+    } else {
+        assert_eq!(probed, None, "mountinfo says {from_mountinfo:?}");
+    }
+    assert_eq!(sorted(Layout::detect().unwrap()), from_mountinfo);
+}
+
+/// A directory that is no cgroup mount is not taken for one.
+#[test]
+fn probe_refuses_a_tree_that_only_looks_like_cgroups() {
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["memory", "unified", "systemd"] {
+        std::fs::create_dir(dir.path().join(sub)).unwrap();
+    }
+    let entries = parse_proc_cgroup("2:name=systemd:/\n1:memory:/\n0::/\n").unwrap();
+    assert_eq!(probe::probe(dir.path(), &entries), None);
+}

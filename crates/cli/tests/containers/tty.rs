@@ -159,6 +159,25 @@ fn exec_it_runs_a_shell_in_a_terminal_of_its_own() {
 
 #[test]
 #[ignore = "root: cargo xtask test"]
+fn run_it_has_the_terminal_size_from_the_start() {
+    let e = Engine::new();
+    let t = Tmux::new();
+    // A size no default has: the first thing the program does is ask for it.
+    t.open(
+        "size",
+        97,
+        31,
+        &e.cmd(&[
+            "run", "--rm", "-it", "--name", "tty-size", IMAGE, "stty", "size",
+        ]),
+    );
+    assert_eq!(t.wait_exit("size"), 0);
+    t.wait_screen("size", &["31 97"]);
+    done(&e, &t);
+}
+
+#[test]
+#[ignore = "root: cargo xtask test"]
 fn run_t_without_i_shows_the_output_at_once() {
     let e = Engine::new();
     let t = Tmux::new();

@@ -130,6 +130,9 @@ pub(crate) fn complete(
         existing.retain(|m| !user_destinations.contains(&m["destination"].as_str().unwrap_or("")));
         existing.extend(mounts);
     }
+    if opts.runtime.is_some() {
+        spec["ociVersion"] = json!(super::lifecycle::EXTERNAL_OCI_VERSION);
+    }
     spec["process"]["noNewPrivileges"] = json!(opts.no_new_privileges);
     spec["process"]["rlimits"] = json!(
         opts.ulimits

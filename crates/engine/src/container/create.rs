@@ -281,6 +281,9 @@ fn validate(opts: &CreateOptions) -> Result<()> {
             });
         }
     }
+    if let Some(runtime) = &opts.runtime {
+        super::lifecycle::check_runtime(runtime)?;
+    }
     if let Some(w) = &opts.config.workdir
         && !w.starts_with('/')
     {

@@ -35,6 +35,44 @@ pub(crate) fn runtime_path(runtime: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(runtime))
 }
 
+/// The `ociVersion` a bundle for another runtime says: crun 1.8 refuses a version it does not
+/// know (1.2.0 among them: "unknown version specified"), runc 1.1 reads any, and every
+/// runtime of the 1.x line accepts 1.0.2. The label changes nothing in how the fields are
+/// read: a runtime parses every field it knows whatever the version says.
+pub(crate) const EXTERNAL_OCI_VERSION: &str = "1.0.2";
+
+/// Refuses, before anything is made, an external runtime that cannot run on this host: crun
+/// (1.8, Debian's; every release since too) refuses a hybrid cgroup host whose cgroup2
+/// mount holds controllers ("cgroups in hybrid mode not supported"), as this machine's
+/// does (hugetlb). On cgroup v2 (or v1) crun is let through.
+pub(crate) fn check_runtime(runtime: &str) -> Result<()> {
+    let path = runtime_path(runtime);
+    if path.file_name().and_then(|n| n.to_str()) != Some("crun") {
+        return Ok(());
+    }
+    let Ok(peapod_cgroup::Layout::Hybrid { unified, .. }) = peapod_cgroup::Layout::detect() else {
+        return Ok(());
+    };
+    let file = unified.mount_point.join("cgroup.controllers");
+    let controllers = std::fs::read_to_string(&file).unwrap_or_default();
+    if controllers.trim().is_empty() {
+        return Ok(());
+    }
+    Err(Error::InvalidFlag {
+        flag: "--runtime",
+        value: runtime.to_owned(),
+        why: format!(
+            "crun ({}) does not run containers on this host's hybrid cgroups: v1 controllers \
+             plus a cgroup2 mount at {} that holds controllers ({}), which crun refuses \
+             (\"cgroups in hybrid mode not supported\"); use the built-in runtime or runc here, \
+             crun on a cgroup v2 host",
+            path.display(),
+            unified.mount_point.display(),
+            controllers.trim()
+        ),
+    })
+}
+
 impl Containers<'_> {
     /// The state directory of the container's runtime: the built-in one's, or one per
     /// external runtime (their layouts differ).
@@ -109,6 +147,9 @@ impl Containers<'_> {
                 .map(|l| engine.images.store().layer_path(&l.chain_id))
                 .collect();
             rootfs.mount(&layers)?;
+        }
+        if attach && record.config.config.tty {
+            set_console_size(&paths.dir)?;
         }
         let _ = std::fs::remove_dir_all(&paths.run);
         std::fs::create_dir_all(&paths.run).map_err(Error::io("create", &paths.run))?;
@@ -480,4 +521,25 @@ fn is_mounted(merged: &Path, parent: &Path) -> bool {
         (Ok(m), Ok(p)) => m.dev() != p.dev(),
         _ => false,
     }
+}
+
+/// Gives the container's terminal the caller's size (its stdin's, when that is a terminal)
+/// from the start: OCI `process.consoleSize` in the bundle's config.json, which the runtime
+/// sets on the pty (TIOCSWINSZ) before the process runs, so that a program asking at once
+/// (`run -it IMAGE stty size`) sees it rather than 0 0. Later changes follow over the
+/// attach socket.
+fn set_console_size(bundle: &Path) -> Result<()> {
+    use std::os::fd::AsFd;
+    let Some((rows, cols)) = monitor::attach::window_size(std::io::stdin().as_fd()) else {
+        return Ok(());
+    };
+    let path = bundle.join("config.json");
+    let text = std::fs::read(&path).map_err(Error::io("read", &path))?;
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&text).map_err(Error::json("config.json"))?;
+    config["process"]["consoleSize"] = serde_json::json!({"height": rows, "width": cols});
+    let text = serde_json::to_vec_pretty(&config).map_err(Error::json("config.json"))?;
+    let tmp = bundle.join(".config.json.tmp");
+    std::fs::write(&tmp, text).map_err(Error::io("write", &tmp))?;
+    std::fs::rename(&tmp, &path).map_err(Error::io("rename into place", &path))
 }

@@ -18,6 +18,15 @@
 //! - [`read`] prints a log (every rotated file, oldest first), with `tail`, `since`, `until`
 //!   and `timestamps` ([`ReadOptions`]); [`follow`] then waits for new entries as `logs -f`
 //!   does, across rotations, until the writer is gone.
+//!
+//!   `logs -f` follows the file, not the monitor's attach socket (which serves `attach` and
+//!   foreground `run`), on purpose: the file outlives the monitor (a container restarted by
+//!   its policy or by `start` gets a new monitor and the same log; a follower of the socket
+//!   would end, or miss what was written between two monitors), rotation is the writer's
+//!   business alone (the follower reads the old file to its end, then the next), a follower
+//!   started late or a slow one costs the monitor nothing (it stays a single-threaded poll
+//!   loop that never waits on a reader), and `--since`/`--tail` need the file anyway. It ends
+//!   when the container is no longer running (checked between reads) after a last read.
 //! - [`parse_time`] reads `--since`/`--until` values as docker accepts them; [`remove`]
 //!   deletes a log with its rotated files.
 //!
