@@ -281,6 +281,9 @@ impl Container {
                 Err(e) => return Err(e.into()),
             }
         }
+        if let Some(mount_id) = self.record.shared_root_mount {
+            peapod_rootfs::release_shared_root(&self.record.rootfs, mount_id)?;
+        }
         let state = if self.record.poststop.is_empty() {
             String::new()
         } else {

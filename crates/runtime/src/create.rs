@@ -52,6 +52,7 @@ pub(crate) fn create(
         dir: Some(paths.dir.clone()),
         cgroup: None,
         init: None,
+        shared_root: None,
     };
     let (cgroup, ignored) = bring_up(&mut record, &bundle, opts, &paths, start_at_once, &mut undo)?;
     undo.disarm();
@@ -87,6 +88,7 @@ fn provisional_record(id: &str, bundle: &Bundle) -> Record {
             .unwrap_or_default(),
         seccomp: linux.and_then(|l| l.seccomp().clone()),
         creator: crate::state::ProcessRef::me(),
+        shared_root_mount: None,
     }
 }
 
@@ -110,6 +112,7 @@ fn bring_up(
         Some(resources) => cgroup.apply(&resources)?,
         None => Vec::new(),
     };
+    let shared_root = bind_shared_root(record, bundle, paths, undo)?;
     let exec_fifo = if start_at_once {
         None
     } else {
@@ -147,6 +150,7 @@ fn bring_up(
         console_socket,
         procfs,
         no_pivot: opts.no_pivot,
+        shared_root,
         preserve_fds: opts.preserve_fds,
         cgroup_dirs,
         joined_by_init: direct.then_some(joined),
@@ -222,6 +226,28 @@ fn bring_up(
         .chain(ignored.into_iter().map(Error::ResourceIgnored))
         .collect();
     Ok((cgroup, ignored))
+}
+
+/// Without a mount namespace, with something to mount: binds the rootfs onto itself in the
+/// runtime's mount namespace (init mounts under it; `delete` detaches it), and records the
+/// bind's mount id before init makes anything under it.
+fn bind_shared_root(
+    record: &mut Record,
+    bundle: &Bundle,
+    paths: &Paths,
+    undo: &mut Undo,
+) -> Result<Option<u64>> {
+    let spec = &bundle.spec;
+    let needs = spec.mounts().as_ref().is_some_and(|m| !m.is_empty())
+        || spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
+    if bundle.namespaces.contains(NamespaceKind::Mount) || !needs {
+        return Ok(None);
+    }
+    let mount_id = peapod_rootfs::bind_shared_root(&bundle.rootfs)?;
+    undo.shared_root = Some((bundle.rootfs.clone(), mount_id));
+    record.shared_root_mount = Some(mount_id);
+    record.save(paths)?;
+    Ok(Some(mount_id))
 }
 
 /// Whether `clone3` was refused rather than failed: container engines' seccomp profiles
@@ -496,12 +522,15 @@ pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     write().map_err(Error::io("write pid file", path))
 }
 
-/// Undoes a half-made container: kills init, removes the cgroup and the state directory.
+/// Undoes a half-made container: kills init, removes the cgroup, the bind of a rootfs
+/// without a mount namespace and the state directory.
 #[derive(Debug)]
 pub(crate) struct Undo {
     pub(crate) dir: Option<PathBuf>,
     pub(crate) cgroup: Option<Cgroup>,
     pub(crate) init: Option<i32>,
+    /// The rootfs and the mount id of its bind (see `bind_shared_root`).
+    pub(crate) shared_root: Option<(PathBuf, u64)>,
 }
 
 impl Undo {
@@ -509,6 +538,7 @@ impl Undo {
         self.dir = None;
         self.cgroup = None;
         self.init = None;
+        self.shared_root = None;
     }
 }
 
@@ -522,6 +552,9 @@ impl Drop for Undo {
             // remove() waits for exiting processes itself.
             let _ = cgroup.kill_all(Signal::SIGKILL);
             let _ = cgroup.remove();
+        }
+        if let Some((rootfs, mount_id)) = self.shared_root.take() {
+            let _ = peapod_rootfs::release_shared_root(&rootfs, mount_id);
         }
         if let Some(dir) = self.dir.take() {
             let _ = std::fs::remove_dir_all(dir);

@@ -37,6 +37,9 @@ pub(crate) struct InitContext<'a> {
     /// reopens through /proc after the pivot, it does through this.
     pub(crate) procfs: crate::procfs::Procfs,
     pub(crate) no_pivot: bool,
+    /// Without a mount namespace: the mount id of the bind of the rootfs onto itself the
+    /// runtime made, under which init mounts (None when there is nothing to mount).
+    pub(crate) shared_root: Option<u64>,
     pub(crate) preserve_fds: u32,
     /// The container's cgroup directories on the host, for a `cgroup` mount.
     pub(crate) cgroup_dirs: Vec<PathBuf>,
@@ -125,12 +128,14 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
         new_net_namespace: namespaces.is_new(NamespaceKind::Net),
         cgroup_dirs: &ctx.cgroup_dirs,
     };
-    // Without a mount namespace (validated to need no mount), nothing is mounted: the
-    // runtime's mount namespace is the container's, and the rootfs is entered by chroot.
-    let prepared = if namespaces.contains(NamespaceKind::Mount) {
-        Some(peapod_rootfs::prepare(&rootfs_spec)?)
+    // Without a mount namespace the runtime's is the container's: the mounts are made
+    // there, under the bind of the rootfs the runtime made, and the rootfs is entered by
+    // chroot.
+    let private = namespaces.contains(NamespaceKind::Mount);
+    let prepared = if private {
+        peapod_rootfs::prepare(&rootfs_spec)?
     } else {
-        None
+        peapod_rootfs::prepare_shared(&rootfs_spec, ctx.shared_root)?
     };
     let hook_state = wait_for_go(ctx)?;
 
@@ -154,22 +159,19 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
         hooks::run_in_container("createContainer", list, &hook_state)?;
     }
 
-    match prepared {
-        Some(prepared) => {
-            let entered = prepared.enter(ctx.no_pivot)?;
-            // Before `finish`, which makes /proc/sys read-only.
-            if let Some(sysctl) = linux.sysctl() {
-                peapod_rootfs::write_sysctls(sysctl)?;
-            }
-            entered.finish()?;
+    if private {
+        let entered = prepared.enter(ctx.no_pivot)?;
+        // Before `finish`, which makes /proc/sys read-only.
+        if let Some(sysctl) = linux.sysctl() {
+            peapod_rootfs::write_sysctls(sysctl)?;
         }
-        None => {
-            // Through the runtime's /proc: the rootfs may have none.
-            if let Some(sysctl) = linux.sysctl() {
-                peapod_rootfs::write_sysctls(sysctl)?;
-            }
-            chroot_into(&ctx.bundle.rootfs)?;
+        entered.finish()?;
+    } else {
+        // Through the runtime's /proc: the rootfs may have none.
+        if let Some(sysctl) = linux.sysctl() {
+            peapod_rootfs::write_sysctls(sysctl)?;
         }
+        prepared.chroot()?.finish()?;
     }
     if process.terminal().unwrap_or(false) {
         let socket = ctx
@@ -203,13 +205,6 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
             Ok(())
         },
     )
-}
-
-/// Makes `root` the root and cwd: for a container without a mount namespace, where
-/// pivot_root would move the runtime's own root.
-fn chroot_into(root: &Path) -> Result<()> {
-    nix::unistd::chdir(root).map_err(Error::sys(format!("enter the root {}", root.display())))?;
-    chroot_cwd()
 }
 
 /// Makes the working directory the root (and cwd `/`).

@@ -188,48 +188,6 @@ fn ignored_resources_warn_on_the_log_and_kernel_tcp_is_written() {
     world.assert_nothing_left();
 }
 
-/// Without a mount namespace the container shares the runtime's (the runtime spec: a
-/// namespace not listed is inherited), as under runc and crun, entered by chroot; nothing
-/// is mounted on the host, and `exec` lands in the same root.
-#[test]
-#[ignore = "root: cargo xtask test"]
-fn without_a_mount_namespace_the_rootfs_is_entered_by_chroot() {
-    let mut world = World::new("nomountns", &["sleep", "100"]);
-    let host_only = world.tmp.path().display().to_string();
-    let config = world.config.as_object_mut().unwrap();
-    config.remove("mounts");
-    config["root"]["readonly"] = json!(false);
-    let linux = config["linux"].as_object_mut().unwrap();
-    linux.remove("maskedPaths");
-    linux.remove("readonlyPaths");
-    linux["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|ns| ns["type"] != "mount");
-    world.run_detached();
-    let script = format!("test -x /checker && test ! -e {host_only} && echo inside");
-    let out = world.oci(&["exec", &world.id, "sh", "-c", &script]);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "inside\n",
-        "{}",
-        text(&out)
-    );
-    let pid = world.state()["pid"].as_i64().unwrap();
-    let root = std::fs::read_link(format!("/proc/{pid}/root")).unwrap();
-    assert_eq!(root, world.bundle().join("rootfs"));
-    let mounts_during = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(
-        world
-            .oci(&["delete", "--force", &world.id])
-            .status
-            .success()
-    );
-    // Nothing was mounted for it on the host, even while it ran.
-    assert!(!mounts_during.contains(&host_only), "{mounts_during}");
-    world.assert_nothing_left();
-}
-
 /// runc pauses a created container too (and resuming it gives a created one back).
 #[test]
 #[ignore = "root: cargo xtask test"]

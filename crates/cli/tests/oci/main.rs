@@ -8,6 +8,7 @@ mod compat;
 mod isolation;
 mod lifecycle;
 mod mount_options;
+mod no_mount_ns;
 mod resources;
 mod seccomp_exec;
 mod security;
