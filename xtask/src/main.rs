@@ -17,6 +17,7 @@ mod bench_image;
 mod demo;
 mod demo_engine;
 mod deps;
+mod deps_criu;
 mod dist;
 mod fixtures;
 mod test;

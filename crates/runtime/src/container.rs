@@ -53,12 +53,12 @@ pub struct StateReport {
 /// A container known to the runtime.
 #[derive(Debug)]
 pub struct Container {
-    paths: Paths,
-    record: Record,
+    pub(crate) paths: Paths,
+    pub(crate) record: Record,
     /// The cgroup, opened on first use (or kept from `create`).
-    cgroup: std::cell::OnceCell<Cgroup>,
+    pub(crate) cgroup: std::cell::OnceCell<Cgroup>,
     /// `create`'s warnings (resources this host ignored), until taken.
-    warnings: Vec<Error>,
+    pub(crate) warnings: Vec<Error>,
 }
 
 impl Container {

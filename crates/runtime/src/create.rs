@@ -14,6 +14,7 @@ use peapod_cgroup::Cgroup;
 use peapod_ns::{Forked, NamespaceKind};
 
 use crate::channel::{Channel, Message};
+use crate::claim::{Claimed, claim};
 use crate::config::Bundle;
 use crate::init::{self, InitContext};
 use crate::state::{Paths, Record, now_rfc3339};
@@ -42,54 +43,28 @@ pub(crate) fn create(
     if bundle.namespaces.joined_path(NamespaceKind::Pid).is_some() {
         crate::exe_guard::require_protected(id, "joining a pid namespace")?;
     }
-    std::fs::create_dir_all(&opts.root).map_err(Error::io("create runtime root", &opts.root))?;
-    let paths = Paths::new(&opts.root, id);
-    // Recorded before anything is made, and again as each thing is (the cgroup, init): if
-    // this process is killed at any point, `delete --force` finds and removes it all.
-    let mut record = provisional_record(id, &bundle);
-    paths.claim(&record)?;
-    let mut undo = Undo {
-        dir: Some(paths.dir.clone()),
-        cgroup: None,
-        init: None,
-        shared_root: None,
-    };
-    let (cgroup, ignored) = bring_up(&mut record, &bundle, opts, &paths, start_at_once, &mut undo)?;
-    undo.disarm();
-    Ok((record, paths, cgroup, ignored))
+    let mut claimed = claim(id, &bundle, &opts.root)?;
+    let Claimed {
+        record,
+        paths,
+        undo,
+        cgroup,
+        ..
+    } = &mut claimed;
+    bring_up(record, &bundle, opts, paths, cgroup, start_at_once, undo)?;
+    claimed.undo.disarm();
+    let resources = claimed.ignored.into_iter().map(Error::ResourceIgnored);
+    let ignored = ignored_capabilities(&bundle)
+        .into_iter()
+        .chain(resources)
+        .collect();
+    Ok((claimed.record, claimed.paths, claimed.cgroup, ignored))
 }
 
-/// The container's record as `create` starts: no init yet, `create` itself as its creator.
-fn provisional_record(id: &str, bundle: &Bundle) -> Record {
-    let linux = bundle.spec.linux().as_ref();
-    let hooks = bundle.spec.hooks().as_ref();
-    Record {
-        oci_version: bundle.spec.version().clone(),
-        id: id.to_owned(),
-        pid: 0,
-        pid_start_time: 0,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
-        created: now_rfc3339(),
-        cgroup_path: Some(linux.and_then(|l| l.cgroups_path().as_ref()).map_or_else(
-            // Flat, as crun and runc do: no shared parent to make and remove on every run.
-            || format!("/peapod-{id}"),
-            |p| p.to_string_lossy().into_owned(),
-        )),
-        cgroup_created_parents: Vec::new(),
-        poststart: hooks
-            .and_then(|h| h.poststart().clone())
-            .unwrap_or_default(),
-        poststop: hooks.and_then(|h| h.poststop().clone()).unwrap_or_default(),
-        process: bundle.spec.process().clone(),
-        namespaces: linux
-            .and_then(|l| l.namespaces().clone())
-            .unwrap_or_default(),
-        seccomp: linux.and_then(|l| l.seccomp().clone()),
-        creator: crate::state::ProcessRef::me(),
-        shared_root_mount: None,
-    }
+/// Capability names the runtime dropped, as a warning.
+fn ignored_capabilities(bundle: &Bundle) -> Option<Error> {
+    let unknown = bundle.unknown_capabilities.clone();
+    (!unknown.is_empty()).then_some(Error::UnknownCapabilities(unknown))
 }
 
 fn bring_up(
@@ -97,21 +72,12 @@ fn bring_up(
     bundle: &Bundle,
     opts: &CreateOptions,
     paths: &Paths,
+    cgroup: &Cgroup,
     start_at_once: bool,
     undo: &mut Undo,
-) -> Result<(Cgroup, Vec<Error>)> {
+) -> Result<()> {
     let id = record.id.clone();
     let id = id.as_str();
-    let cgroup = Cgroup::create(record.cgroup_path.as_deref().unwrap_or_default())?;
-    undo.cgroup = Some(cgroup.clone());
-    if !cgroup.created_parents().is_empty() {
-        record.cgroup_created_parents = cgroup.created_parents().to_vec();
-        record.save(paths)?;
-    }
-    let ignored = match crate::devices::resources_with_devices(&bundle.spec)? {
-        Some(resources) => cgroup.apply(&resources)?,
-        None => Vec::new(),
-    };
     let shared_root = bind_shared_root(record, bundle, paths, undo)?;
     let exec_fifo = if start_at_once {
         None
@@ -204,7 +170,7 @@ fn bring_up(
         record.pid_start_time = start_time;
         record.save(paths)
     };
-    let result = talk_to_children(id, bundle, &cgroup, spawned, &ours, undo, &mut note_init);
+    let result = talk_to_children(id, bundle, cgroup, spawned, &ours, undo, &mut note_init);
     if let Spawned::Intermediate(intermediate_pid) = spawned {
         // The intermediate exits once init exists; reap it whatever happened.
         if result.is_err() {
@@ -219,13 +185,7 @@ fn bring_up(
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, record.pid)?;
     }
-    let unknown = bundle.unknown_capabilities.clone();
-    let ignored = (!unknown.is_empty())
-        .then_some(Error::UnknownCapabilities(unknown))
-        .into_iter()
-        .chain(ignored.into_iter().map(Error::ResourceIgnored))
-        .collect();
-    Ok((cgroup, ignored))
+    Ok(())
 }
 
 /// Without a mount namespace, with something to mount: binds the rootfs onto itself in the
@@ -534,7 +494,7 @@ pub(crate) struct Undo {
 }
 
 impl Undo {
-    fn disarm(&mut self) {
+    pub(crate) fn disarm(&mut self) {
         self.dir = None;
         self.cgroup = None;
         self.init = None;

@@ -179,6 +179,8 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
             .as_ref()
             .ok_or_else(|| missing("console socket"))?;
         console::attach_new_pty(socket.as_fd(), process.console_size().as_ref())?;
+    } else {
+        console::new_session()?;
     }
     if let Some(personality) = linux.personality() {
         set_personality(personality.domain())?;

@@ -4,6 +4,7 @@
 
 mod attacks;
 mod bad_input;
+mod checkpoint;
 mod compat;
 mod isolation;
 mod lifecycle;

@@ -1,0 +1,128 @@
+//! `peapod-oci checkpoint` and `restore` through criu (issue 11), with the flags go-runc
+//! passes, and stdio as containerd's shim gives it: pipes.
+
+use std::fs::File;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use crate::support::{World, read_until, text};
+
+/// The criu the tests drive: `$PEAPOD_CRIU`, or the one `cargo xtask deps` installs
+/// (Debian 13's, which works on the hosts' kernel; see xtask/src/deps_criu.rs).
+fn criu() -> PathBuf {
+    let path = std::env::var_os("PEAPOD_CRIU").map_or_else(
+        || PathBuf::from("/usr/local/lib/peapod-criu/criu"),
+        PathBuf::from,
+    );
+    assert!(
+        path.exists(),
+        "no criu at {} (run `cargo xtask deps`, or set PEAPOD_CRIU)",
+        path.display()
+    );
+    path
+}
+
+/// `peapod-oci --root <ours> --criu <criu> ARGS` with piped stdio, waited for; returns it
+/// with the read ends of its stdout and stderr (what the container got, if it started one).
+fn oci_with_pipes(world: &World, args: &[&str]) -> (Child, File, File) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_peapod-oci"))
+        .arg("--root")
+        .arg(world.root())
+        .arg("--criu")
+        .arg(criu())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = File::from(OwnedFd::from(child.stdout.take().unwrap()));
+    let err = File::from(OwnedFd::from(child.stderr.take().unwrap()));
+    let status = child.wait().unwrap();
+    assert!(status.success(), "peapod-oci {args:?}: {status}");
+    (child, out, err)
+}
+
+/// The last whole number `text` ends with.
+fn last_number(text: &str) -> u64 {
+    text.lines()
+        .rev()
+        .find_map(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no number in {text:?}"))
+}
+
+/// A busybox counter, checkpointed (and so stopped and deleted, as runc does), then
+/// restored from its images with new pipes: it goes on counting from the next number, as
+/// a running container that `exec` reaches; then nothing is left.
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_checkpointed_counter_is_restored_and_counts_on() {
+    let counter = "i=0; while true; do echo $i; i=$((i+1)); sleep 0.05; done";
+    let world = World::new("oci-ckpt-counter", &["sh", "-c", counter]);
+    world.write_config();
+    let bundle = world.bundle();
+    let bundle = bundle.to_str().unwrap();
+    let (_run, mut out, _err) =
+        oci_with_pipes(&world, &["run", "--detach", "--bundle", bundle, &world.id]);
+    read_until(&mut out, "\n5\n");
+
+    let images = world.tmp.path().join("images");
+    let work = world.tmp.path().join("work");
+    let dump = world.oci(&[
+        "--criu",
+        criu().to_str().unwrap(),
+        "checkpoint",
+        "--image-path",
+        images.to_str().unwrap(),
+        "--work-path",
+        work.to_str().unwrap(),
+        "--file-locks",
+        "--manage-cgroups-mode",
+        "soft",
+        &world.id,
+    ]);
+    assert!(dump.status.success(), "checkpoint: {}", text(&dump));
+    assert!(images.join("inventory.img").exists());
+    assert!(images.join("descriptors.json").exists());
+    // The counter was stopped by the dump: its pipe ends, and the container is gone.
+    let mut before = String::new();
+    std::io::Read::read_to_string(&mut out, &mut before).unwrap();
+    let last = last_number(&before);
+    assert!(
+        !world.root().join(&world.id).exists(),
+        "still listed after checkpoint"
+    );
+
+    let (_restore, mut out, _err) = oci_with_pipes(
+        &world,
+        &[
+            "restore",
+            "--detach",
+            "--image-path",
+            images.to_str().unwrap(),
+            "--work-path",
+            work.to_str().unwrap(),
+            "--file-locks",
+            "--bundle",
+            bundle,
+            &world.id,
+        ],
+    );
+    let state = world.state();
+    assert_eq!(state["status"], "running", "{state}");
+    let after = read_until(&mut out, &format!("\n{}\n", last + 3));
+    let first: u64 = after.lines().next().unwrap().trim().parse().unwrap();
+    assert_eq!(
+        first,
+        last + 1,
+        "the restored counter did not go on: {after:?}"
+    );
+    let pid1 = world.oci(&["exec", &world.id, "cat", "/proc/1/cmdline"]);
+    assert!(
+        String::from_utf8_lossy(&pid1.stdout).contains("while true"),
+        "{}",
+        text(&pid1)
+    );
+    world.delete_force_leaving_nothing();
+}
