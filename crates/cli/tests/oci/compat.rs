@@ -236,3 +236,36 @@ fn assert_warned_of_the_future_capability(out: &std::process::Output) {
     let warning = "warning: ignoring unknown capabilities: CAP_FROM_THE_FUTURE";
     assert!(stderr.contains(warning), "{}", text(out));
 }
+
+/// runc makes every process it starts lead a new session, terminal or not (criu refuses
+/// to checkpoint a container whose init's session leader is outside it): init is session
+/// 1 in its pid namespace, and an exec'd process leads its own.
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn init_and_exec_lead_their_own_sessions() {
+    let world = World::new(
+        "oci-session",
+        &["sh", "-c", "cut -d' ' -f6 /proc/1/stat; sleep 100"],
+    );
+    world.run_detached();
+    let out = world.oci(&[
+        "exec",
+        &world.id,
+        "sh",
+        "-c",
+        "echo $(cut -d' ' -f6 /proc/1/stat) $(cut -d' ' -f6 /proc/self/stat) $$",
+    ]);
+    let words: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(words.len(), 3, "{}", text(&out));
+    assert_eq!(words[0], "1", "init's session: {}", text(&out));
+    assert_eq!(
+        words[1],
+        words[2],
+        "exec's session is not its own: {}",
+        text(&out)
+    );
+    world.delete_force_leaving_nothing();
+}
