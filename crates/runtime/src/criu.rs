@@ -101,6 +101,11 @@ impl Container {
         let mut cmd = criu_command(c, action, &work, &log);
         cmd.arg("--tree").arg(pid.to_string());
         cmd.arg("--root").arg(&self.record.rootfs);
+        // criu freezes the tasks through the cgroup freezer, as runc has it do: a container
+        // paused already (ctr pauses it before a checkpoint) cannot be seized otherwise.
+        if let Some(freezer) = freezer_dir(self.cgroup()?) {
+            cmd.arg("--freeze-cgroup").arg(freezer);
+        }
         if let Some(parent) = &opts.parent_path {
             cmd.arg("--prev-images-dir").arg(parent).arg("--track-mem");
         }
@@ -126,6 +131,16 @@ impl Container {
     pub fn restore(id: &str, opts: &RestoreOptions) -> Result<Self> {
         crate::restore::restore(id, opts)
     }
+}
+
+/// The container's freezer: the v1 `freezer` hierarchy's directory, or on a pure v2 host
+/// the cgroup's own.
+fn freezer_dir(cgroup: &peapod_cgroup::Cgroup) -> Option<PathBuf> {
+    cgroup
+        .directories()
+        .into_iter()
+        .find(|d| d.components().any(|c| c.as_os_str() == "freezer"))
+        .or_else(|| cgroup.unified_dir().map(Path::to_path_buf))
 }
 
 /// The criu command for `action` with the options dump and restore share.

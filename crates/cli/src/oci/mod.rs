@@ -127,7 +127,7 @@ pub(crate) struct Globals {
 
 /// Parses, dispatches, reports errors; the process's exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(go_style_flags(std::env::args_os()));
     let creates_processes = matches!(
         cli.command,
         Command::Create(_) | Command::Run(_) | Command::Exec(_)
@@ -187,6 +187,21 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => report(&cli, &e),
     }
+}
+
+/// Go's flag parsing (runc's) takes a long flag with one dash too, and go-runc sends one so:
+/// `restore -no-subreaper`. That exact flag is given its second dash; nothing else is
+/// touched (a container's own arguments may start with one dash).
+fn go_style_flags(
+    args: impl Iterator<Item = std::ffi::OsString>,
+) -> impl Iterator<Item = std::ffi::OsString> {
+    args.map(|arg| {
+        if arg == "-no-subreaper" {
+            "--no-subreaper".into()
+        } else {
+            arg
+        }
+    })
 }
 
 /// Prints the error (with its causes) to stderr and the log; exit code 1.

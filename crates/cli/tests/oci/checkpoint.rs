@@ -3,25 +3,9 @@
 
 use std::fs::File;
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use crate::support::{World, read_until, text};
-
-/// The criu the tests drive: `$PEAPOD_CRIU`, or the one `cargo xtask deps` installs
-/// (Debian 13's, which works on the hosts' kernel; see xtask/src/deps_criu.rs).
-fn criu() -> PathBuf {
-    let path = std::env::var_os("PEAPOD_CRIU").map_or_else(
-        || PathBuf::from("/usr/local/lib/peapod-criu/criu"),
-        PathBuf::from,
-    );
-    assert!(
-        path.exists(),
-        "no criu at {} (run `cargo xtask deps`, or set PEAPOD_CRIU)",
-        path.display()
-    );
-    path
-}
+use crate::support::{World, criu, read_until, text};
 
 /// `peapod-oci --root <ours> --criu <criu> ARGS` with piped stdio, waited for; returns it
 /// with the read ends of its stdout and stderr (what the container got, if it started one).
