@@ -80,6 +80,7 @@ mod spec;
 mod sys;
 mod sysctl;
 
+pub use cgroup_mount::cgroup_binds;
 pub use devices::default_devices;
 pub use error::{Error, Result, SysError};
 pub use mount_api::read_only_bind;

@@ -115,7 +115,8 @@ impl Container {
             cmd.arg("--leave-running");
         }
         let spec = Spec::load(self.record.bundle.join("config.json")).ok();
-        for (key, _) in external_mounts(spec.as_ref(), pid) {
+        let cgroup_dirs = v1_cgroup_dirs(self.cgroup()?);
+        for (key, _) in external_mounts(spec.as_ref(), pid, &cgroup_dirs) {
             cmd.arg("--external").arg(format!("mnt[{key}]:{key}"));
         }
         run_criu(id, action, cmd, &work.join(&log))?;
@@ -240,11 +241,26 @@ pub(crate) fn load_descriptors(images: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The container's cgroup directories when a `cgroup` mount binds them (a v1 or hybrid
+/// host); none on a pure v2 host, where it is a cgroup2 mount of its own that criu dumps.
+pub(crate) fn v1_cgroup_dirs(cgroup: &peapod_cgroup::Cgroup) -> Vec<PathBuf> {
+    if cgroup.unified_dir().is_some() {
+        Vec::new()
+    } else {
+        cgroup.directories()
+    }
+}
+
 /// The container's external mounts, as (key, host source): the config's bind mounts
-/// (keyed by destination), and its masked paths that are files (binds of /dev/null). At
+/// (keyed by destination), what its `cgroup` mounts bind (`cgroup_dirs`, see
+/// [`v1_cgroup_dirs`]), and its masked paths that are files (binds of /dev/null). At
 /// checkpoint, `pid` is init's: a masked path is external only if it is a file there; at
 /// restore (`pid` 0) every masked path is offered (criu ignores keys it does not use).
-pub(crate) fn external_mounts(spec: Option<&Spec>, pid: i32) -> Vec<(String, PathBuf)> {
+pub(crate) fn external_mounts(
+    spec: Option<&Spec>,
+    pid: i32,
+    cgroup_dirs: &[PathBuf],
+) -> Vec<(String, PathBuf)> {
     let Some(spec) = spec else {
         return Vec::new();
     };
@@ -263,6 +279,16 @@ pub(crate) fn external_mounts(spec: Option<&Spec>, pid: i32) -> Vec<(String, Pat
             )
         })
         .collect();
+    let cgroup_mounts = spec
+        .mounts()
+        .iter()
+        .flatten()
+        .filter(|m| m.typ().as_deref() == Some("cgroup"));
+    for m in cgroup_mounts {
+        for (inside, host) in peapod_rootfs::cgroup_binds(m.destination(), cgroup_dirs) {
+            out.push((inside.to_string_lossy().into_owned(), host));
+        }
+    }
     let masked = spec
         .linux()
         .as_ref()

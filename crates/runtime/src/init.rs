@@ -173,6 +173,7 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
         }
         prepared.chroot()?.finish()?;
     }
+    reopen_dev_null()?;
     if process.terminal().unwrap_or(false) {
         let socket = ctx
             .console_socket
@@ -213,6 +214,43 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
 pub(crate) fn chroot_cwd() -> Result<()> {
     nix::unistd::chroot(".").map_err(Error::sys("chroot into the container's root"))?;
     nix::unistd::chdir("/").map_err(Error::sys("enter the container's root"))
+}
+
+/// Makes every stdio fd that is the host's null device the container's /dev/null instead,
+/// as runc does: a file of the host's /dev is outside the container's mounts, and criu
+/// cannot checkpoint a process holding one ("Can't lookup mount … path=/dev/null").
+/// Only a character device 1:3 replaces one; a container without one keeps the host's.
+fn reopen_dev_null() -> Result<()> {
+    use nix::sys::stat::{SFlag, fstat, makedev};
+    let is_null = |st: &nix::sys::stat::FileStat| {
+        SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR
+            && st.st_rdev == makedev(1, 3)
+    };
+    let stdio_is_null = |fd: i32| {
+        // SAFETY: fds 0..=2 are this process's stdio; the borrow ends with the fstat.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        fstat(fd).is_ok_and(|st| is_null(&st))
+    };
+    if !(0..3).any(stdio_is_null) {
+        return Ok(());
+    }
+    let null = match nix::fcntl::open(
+        "/dev/null",
+        OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(_) => return Ok(()),
+    };
+    if !fstat(&null).is_ok_and(|st| is_null(&st)) {
+        return Ok(());
+    }
+    for fd in (0..3).filter(|fd| stdio_is_null(*fd)) {
+        // SAFETY: dup2 onto a stdio number; `null` stays open across the call.
+        let ret = unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), fd) };
+        nix::errno::Errno::result(ret).map_err(Error::sys("reopen /dev/null as stdio"))?;
+    }
+    Ok(())
 }
 
 /// Waits until the runtime has put init in the container's cgroup (or, born there, until it

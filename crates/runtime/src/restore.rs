@@ -9,7 +9,7 @@ use crate::container::Container;
 use crate::create::{validate_id, write_pid_file};
 use crate::criu::{
     RestoreOptions, criu_command, external_mounts, join_cgroup_before_exec, load_descriptors,
-    run_criu,
+    run_criu, v1_cgroup_dirs,
 };
 use crate::state::now_rfc3339;
 use crate::{Error, Result, proc};
@@ -56,7 +56,8 @@ pub(crate) fn restore(id: &str, opts: &RestoreOptions) -> Result<Container> {
         .arg("--restore-sibling")
         .arg("--pidfile")
         .arg(&pid_path);
-    for (key, source) in external_mounts(Some(&bundle.spec), 0) {
+    let cgroup_dirs = v1_cgroup_dirs(&cgroup);
+    for (key, source) in external_mounts(Some(&bundle.spec), 0, &cgroup_dirs) {
         let mut arg = format!("mnt[{key}]:").into_bytes();
         arg.extend_from_slice(source.as_os_str().as_bytes());
         cmd.arg("--external").arg(std::ffi::OsStr::from_bytes(&arg));

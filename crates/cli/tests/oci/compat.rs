@@ -269,3 +269,32 @@ fn init_and_exec_lead_their_own_sessions() {
     );
     world.delete_force_leaving_nothing();
 }
+
+/// Stdio that is the host's /dev/null becomes the container's /dev/null, as runc makes it
+/// (criu cannot checkpoint a file of the host's /dev): still the null device, on another
+/// mount than the host's.
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn stdio_on_the_hosts_dev_null_becomes_the_containers() {
+    use std::os::unix::fs::MetadataExt;
+    let world = World::new("oci-devnull", &["sleep", "100"]);
+    // `oci` gives the runtime (and so the container) the host's /dev/null as stdin.
+    world.run_detached();
+    let pid = world.state()["pid"].as_i64().unwrap();
+    let mnt_id = |fdinfo: &str| {
+        std::fs::read_to_string(fdinfo)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("mnt_id:").map(|v| v.trim().to_owned()))
+            .unwrap()
+    };
+    let host_null = std::fs::File::open("/dev/null").unwrap();
+    let host = mnt_id(&format!(
+        "/proc/self/fdinfo/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&host_null)
+    ));
+    let stdin = std::fs::metadata(format!("/proc/{pid}/fd/0")).unwrap();
+    assert_eq!(stdin.rdev(), nix::sys::stat::makedev(1, 3));
+    assert_ne!(mnt_id(&format!("/proc/{pid}/fdinfo/0")), host);
+    world.delete_force_leaving_nothing();
+}
