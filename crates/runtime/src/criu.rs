@@ -95,7 +95,9 @@ impl Container {
         let work = c.work_path.clone().unwrap_or_else(|| images.clone());
         std::fs::create_dir_all(&work).map_err(Error::io("create work directory", &work))?;
         let pid = self.record.pid;
-        save_descriptors(pid, images)?;
+        if !opts.pre_dump {
+            save_descriptors(pid, images)?;
+        }
         let action = if opts.pre_dump { "pre-dump" } else { "dump" };
         let log = format!("{action}.log");
         let mut cmd = criu_command(c, action, &work, &log);
@@ -114,10 +116,13 @@ impl Container {
         } else if opts.leave_running {
             cmd.arg("--leave-running");
         }
-        let spec = Spec::load(self.record.bundle.join("config.json")).ok();
-        let cgroup_dirs = v1_cgroup_dirs(self.cgroup()?);
-        for (key, _) in external_mounts(spec.as_ref(), pid, &cgroup_dirs) {
-            cmd.arg("--external").arg(format!("mnt[{key}]:{key}"));
+        // A pre-dump saves memory only: no mounts, as runc gives none.
+        if !opts.pre_dump {
+            let spec = Spec::load(self.record.bundle.join("config.json")).ok();
+            let cgroup_dirs = v1_cgroup_dirs(self.cgroup()?);
+            for (key, _) in external_mounts(spec.as_ref(), pid, &cgroup_dirs) {
+                cmd.arg("--external").arg(format!("mnt[{key}]:{key}"));
+            }
         }
         run_criu(id, action, cmd, &work.join(&log))?;
         Ok(())
