@@ -28,6 +28,9 @@ use crate::{Error, Result, Status};
 /// array of what /proc/PID/fd/0, 1 and 2 read).
 const DESCRIPTORS: &str = "descriptors.json";
 
+/// criu's key for a network namespace the container joined by path (runc's name).
+pub(crate) const EXTERNAL_NET: &str = "extRootNetNS";
+
 /// The options `criu dump` and `criu restore` share (runc's flags of both verbs).
 #[derive(Debug, Clone, Default)]
 pub struct CriuOptions {
@@ -123,6 +126,18 @@ impl Container {
             for (key, _) in external_mounts(spec.as_ref(), pid, &cgroup_dirs) {
                 cmd.arg("--external").arg(format!("mnt[{key}]:{key}"));
             }
+        }
+        // A network namespace joined by path (a pod's) is not the container's to dump:
+        // criu records it as external, and restore hands it back (runc's key).
+        let joined_net = self.record.namespaces.iter().find(|ns| {
+            ns.typ() == oci_spec::runtime::LinuxNamespaceType::Network && ns.path().is_some()
+        });
+        if let Some(path) = joined_net.and_then(|ns| ns.path().as_ref()) {
+            let inode = std::fs::metadata(path)
+                .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+                .map_err(Error::io("stat the joined network namespace", path))?;
+            cmd.arg("--external")
+                .arg(format!("net[{inode}]:{EXTERNAL_NET}"));
         }
         run_criu(id, action, cmd, &work.join(&log))?;
         Ok(())

@@ -71,6 +71,28 @@ pub(crate) fn restore(id: &str, opts: &RestoreOptions) -> Result<Container> {
             cmd.arg("--inherit-fd").arg(format!("fd[{fd}]:{what}"));
         }
     }
+    // The network namespace the config joins by path, for criu to restore into: an fd
+    // criu inherits (no close-on-exec), named by the key the checkpoint gave it.
+    let joined_net = match bundle.namespaces.joined_path(peapod_ns::NamespaceKind::Net) {
+        Some(path) => {
+            let fd = nix::fcntl::open(
+                path,
+                nix::fcntl::OFlag::O_RDONLY,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map_err(Error::sys(format!(
+                "open network namespace {}",
+                path.display()
+            )))?;
+            cmd.arg("--inherit-fd").arg(format!(
+                "fd[{}]:{}",
+                std::os::fd::AsRawFd::as_raw_fd(&fd),
+                crate::criu::EXTERNAL_NET
+            ));
+            Some(fd)
+        }
+        None => None,
+    };
     // Our stdio is what the restored init gets for its pipes.
     cmd.stdin(std::process::Stdio::inherit());
     let procs = cgroup
@@ -84,6 +106,7 @@ pub(crate) fn restore(id: &str, opts: &RestoreOptions) -> Result<Container> {
         })?;
     join_cgroup_before_exec(&mut cmd, procs);
     run_criu(id, "restore", cmd, &work.join("restore.log"))?;
+    drop(joined_net);
 
     let pid_text =
         std::fs::read_to_string(&pid_path).map_err(Error::io("read criu's pid file", &pid_path))?;

@@ -5,7 +5,9 @@ use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::process::{Child, Command, Stdio};
 
-use crate::support::{World, criu, read_until, text};
+use std::path::Path;
+
+use crate::support::{World, criu, namespace_holder, read_until, text};
 
 /// `peapod-oci --root <ours> --criu <criu> ARGS` with piped stdio, waited for; returns it
 /// with the read ends of its stdout and stderr (what the container got, if it started one).
@@ -36,41 +38,41 @@ fn last_number(text: &str) -> u64 {
         .unwrap_or_else(|| panic!("no number in {text:?}"))
 }
 
-/// A busybox counter, checkpointed (and so stopped and deleted, as runc does), then
-/// restored from its images with new pipes: it goes on counting from the next number, as
-/// a running container that `exec` reaches; then nothing is left.
-#[test]
-#[ignore = "root: cargo xtask test"]
-fn a_checkpointed_counter_is_restored_and_counts_on() {
-    let counter = "i=0; while true; do echo $i; i=$((i+1)); sleep 0.05; done";
-    let world = World::new("oci-ckpt-counter", &["sh", "-c", counter]);
+/// The counter every test here runs: one number a line on stdout.
+const COUNTER: &str = "i=0; while true; do echo $i; i=$((i+1)); sleep 0.05; done";
+
+/// Runs `world` (the counter) detached, checkpoints it once it has counted to 5 (which
+/// stops and deletes it), restores it with new pipes, and asserts that it goes on from
+/// the next number as a running container that `exec` reaches.
+fn checkpoint_and_restore(world: &World) {
     world.write_config();
     let bundle = world.bundle();
     let bundle = bundle.to_str().unwrap();
     let (_run, mut out, _err) =
-        oci_with_pipes(&world, &["run", "--detach", "--bundle", bundle, &world.id]);
-    read_until(&mut out, "\n5\n");
+        oci_with_pipes(world, &["run", "--detach", "--bundle", bundle, &world.id]);
+    let mut before = read_until(&mut out, "\n5\n");
 
     let images = world.tmp.path().join("images");
     let work = world.tmp.path().join("work");
+    let (images, work) = (images.to_str().unwrap(), work.to_str().unwrap());
+    let criu = criu();
     let dump = world.oci(&[
         "--criu",
-        criu().to_str().unwrap(),
+        criu.to_str().unwrap(),
         "checkpoint",
         "--image-path",
-        images.to_str().unwrap(),
+        images,
         "--work-path",
-        work.to_str().unwrap(),
+        work,
         "--file-locks",
         "--manage-cgroups-mode",
         "soft",
         &world.id,
     ]);
     assert!(dump.status.success(), "checkpoint: {}", text(&dump));
-    assert!(images.join("inventory.img").exists());
-    assert!(images.join("descriptors.json").exists());
+    assert!(Path::new(images).join("inventory.img").exists());
+    assert!(Path::new(images).join("descriptors.json").exists());
     // The counter was stopped by the dump: its pipe ends, and the container is gone.
-    let mut before = String::new();
     std::io::Read::read_to_string(&mut out, &mut before).unwrap();
     let last = last_number(&before);
     assert!(
@@ -78,21 +80,19 @@ fn a_checkpointed_counter_is_restored_and_counts_on() {
         "still listed after checkpoint"
     );
 
-    let (_restore, mut out, _err) = oci_with_pipes(
-        &world,
-        &[
-            "restore",
-            "--detach",
-            "--image-path",
-            images.to_str().unwrap(),
-            "--work-path",
-            work.to_str().unwrap(),
-            "--file-locks",
-            "--bundle",
-            bundle,
-            &world.id,
-        ],
-    );
+    let restore = [
+        "restore",
+        "--detach",
+        "--image-path",
+        images,
+        "--work-path",
+        work,
+        "--file-locks",
+        "--bundle",
+        bundle,
+        &world.id,
+    ];
+    let (_restore, mut out, _err) = oci_with_pipes(world, &restore);
     let state = world.state();
     assert_eq!(state["status"], "running", "{state}");
     let after = read_until(&mut out, &format!("\n{}\n", last + 3));
@@ -108,7 +108,40 @@ fn a_checkpointed_counter_is_restored_and_counts_on() {
         "{}",
         text(&pid1)
     );
+}
+
+/// A busybox counter, checkpointed (and so stopped and deleted, as runc does), then
+/// restored from its images with new pipes: it goes on counting from the next number, as
+/// a running container that `exec` reaches; then nothing is left.
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_checkpointed_counter_is_restored_and_counts_on() {
+    let world = World::new("oci-ckpt-counter", &["sh", "-c", COUNTER]);
+    checkpoint_and_restore(&world);
     world.delete_force_leaving_nothing();
+}
+
+/// A container in a network namespace it joined by path (a pod's): the namespace is
+/// external to the checkpoint, and the restored counter is back in that same namespace.
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn a_counter_in_a_joined_network_namespace_is_restored_into_it() {
+    let (mut holder, netns) = namespace_holder("net");
+    let mut world = World::new("oci-ckpt-netns", &["sh", "-c", COUNTER]);
+    for ns in world.config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "network" {
+            ns["path"] = netns.clone().into();
+        }
+    }
+    checkpoint_and_restore(&world);
+    let pid = world.state()["pid"].as_i64().unwrap();
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap(),
+        std::fs::read_link(&netns).unwrap()
+    );
+    world.delete_force_leaving_nothing();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
 }
 
 /// go-runc's iterative migration: a checkpoint with `--leave-running` leaves the counter
@@ -119,8 +152,7 @@ fn a_checkpointed_counter_is_restored_and_counts_on() {
 #[test]
 #[ignore = "root: cargo xtask test"]
 fn leave_running_and_a_pre_dump_keep_it_running_and_a_dump_on_top_restores() {
-    let counter = "i=0; while true; do echo $i; i=$((i+1)); sleep 0.05; done";
-    let world = World::new("oci-ckpt-predump", &["sh", "-c", counter]);
+    let world = World::new("oci-ckpt-predump", &["sh", "-c", COUNTER]);
     world.write_config();
     let bundle = world.bundle();
     let bundle = bundle.to_str().unwrap();
@@ -139,7 +171,7 @@ fn leave_running_and_a_pre_dump_keep_it_running_and_a_dump_on_top_restores() {
     assert!(kept.status.success(), "{}", text(&kept));
     assert_eq!(world.state()["status"], "running");
     let next = last_number(&read_until(&mut out, "\n")) + 2;
-    read_until(&mut out, &format!("\n{next}\n"));
+    let mut before = read_until(&mut out, &format!("\n{next}\n"));
 
     let tracking = Command::new(&criu)
         .args(["check", "--feature", "mem_dirty_track"])
@@ -166,7 +198,6 @@ fn leave_running_and_a_pre_dump_keep_it_running_and_a_dump_on_top_restores() {
         !world.root().join(&world.id).exists(),
         "still listed after checkpoint"
     );
-    let mut before = String::new();
     std::io::Read::read_to_string(&mut out, &mut before).unwrap();
     let last = last_number(&before);
     assert!(last >= next, "the pre-dump stopped the counter at {last}");
