@@ -15,7 +15,8 @@ use crate::support::{CLIENT_WAIT, Client, PEAPOD_OCI, wait_for};
 #[ignore = "root: cargo xtask test"]
 fn ctr_checkpoint_and_restore_a_running_task() {
     let containerd = Containerd::with_criu("ctr-ckpt", &criu());
-    let counter = "i=0; while true; do echo $i > /tmp/n; i=$((i+1)); sleep 0.05; done";
+    // Each number replaces the last by a rename: a reader never sees a half-written file.
+    let counter = "i=0; while true; do echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; i=$((i+1)); sleep 0.05; done";
     let out = containerd.run_task(PEAPOD_OCI, &["--detach"], "ck", &["sh", "-c", counter]);
     assert!(out.status.success(), "{}", text(&out));
     let count = |exec_id: &str| -> Option<u64> {

@@ -14,7 +14,8 @@ use crate::support::{CLIENT_WAIT, Client, PEAPOD_OCI, wait_for};
 #[ignore = "root: cargo xtask test"]
 fn podman_checkpoint_and_restore_a_running_container() {
     let podman = Podman::with_criu("podman-ckpt", &criu());
-    let counter = "i=0; while true; do echo $i > /tmp/n; i=$((i+1)); sleep 0.05; done";
+    // Each number replaces the last by a rename: a reader never sees a half-written file.
+    let counter = "i=0; while true; do echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; i=$((i+1)); sleep 0.05; done";
     let args = ["-d", "--name", "pc", "busybox", "sh", "-c", counter];
     let out = podman.run_container(PEAPOD_OCI, &args);
     assert!(out.status.success(), "{}", text(&out));
