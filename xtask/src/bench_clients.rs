@@ -9,9 +9,12 @@
 //!
 //! The floor is the same client, shim and calls with a *null runtime*: a shell script that
 //! answers the shim's `create` with a process that waits on a fifo, `start` by writing to
-//! it, and everything else with success, so the floor holds everything but a runtime's own
-//! work (and a little more: four shell start-ups). A runtime's share is its median minus
-//! that floor; the target is a share at most 0.6x crun's. The CRI pods have no floor yet.
+//! it, `kill` by signalling that process, and everything else with success, so the floor
+//! holds everything but a runtime's own work (and a little more: a shell start-up per
+//! call). A CRI pod's sandbox (the container the CRI plugin annotates
+//! `io.kubernetes.cri.container-type: sandbox`) then lives until it is killed, as the pause
+//! process does; every other process ends at `start`, as busybox `true` does. A runtime's
+//! share is its median minus that floor; the target is a share at most 0.6x crun's.
 //!
 //! Runs in the private mount namespace `bench runtime` uses (crun 1.8 needs the hybrid
 //! host's cgroup2 mount hidden); the daemons' roots are on a tmpfs there, and the daemons
@@ -31,21 +34,36 @@ const IMAGE: &str = "docker.io/library/busybox:latest";
 
 /// The null runtime (see the module doc); `FIFOS` is replaced by a directory of its own.
 const NULL_RUNTIME: &str = r#"#!/bin/sh
-pidfile= verb= id=
+pidfile= verb= id= arg= bundle=.
 while [ $# -gt 0 ]; do
   case "$1" in
-    --root|--log|--log-format|--criu|--bundle|-b|--console-socket) shift ;;
+    --root|--log|--log-format|--criu|--console-socket|--process) shift ;;
+    --bundle|-b) shift; bundle="$1" ;;
     --pid-file) shift; pidfile="$1" ;;
     -*) ;;
-    *) if [ -z "$verb" ]; then verb="$1"; else id="$1"; fi ;;
+    *) if [ -z "$verb" ]; then verb="$1"; elif [ -z "$id" ]; then id="$1"; else arg="$1"; fi ;;
   esac
   shift
 done
 case "$verb" in
-  create) mkfifo "FIFOS/$id"; (read x < "FIFOS/$id") & printf %s $! > "$pidfile" ;;
+  create)
+    mkfifo "FIFOS/$id"
+    if grep -q '"io.kubernetes.cri.container-type": *"sandbox"' "$bundle/config.json"; then
+      (read x < "FIFOS/$id"; exec sleep 2147483647) &
+    else
+      (read x < "FIFOS/$id") &
+    fi
+    printf %s $! > "$pidfile"; printf %s $! > "FIFOS/$id.pid" ;;
   start) echo go > "FIFOS/$id" ;;
-  delete) rm -f "FIFOS/$id" ;;
+  kill)
+    sig="${arg:-TERM}"; sig="${sig#SIG}"; pid="$(cat "FIFOS/$id.pid" 2>/dev/null)"
+    case "$sig" in
+      *[!0-9]*) kill -s "$sig" "$pid" 2>/dev/null ;;
+      *) kill -"$sig" "$pid" 2>/dev/null ;;
+    esac ;;
+  delete) rm -f "FIFOS/$id" "FIFOS/$id.pid" ;;
 esac
+exit 0
 "#;
 
 /// A daemon started for the benchmark, stopped (SIGTERM, by pid) on drop.
@@ -171,7 +189,7 @@ pub(crate) fn run(runs: usize) -> Result<()> {
     let docker_samples = measure(&docker_contenders, runs)?;
     drop(dockerd);
 
-    let cri_samples = cri_pods(&dir, &runtimes[1..], runs)?;
+    let cri_samples = cri_pods(&dir, &runtimes, runs)?;
 
     remove_cgroup_trees(&["peapod-bench", "peapod-bench-docker"]);
     let names = |c: &[Contender]| c.iter().map(|c| c.name).collect::<Vec<_>>();
@@ -186,8 +204,8 @@ pub(crate) fn run(runs: usize) -> Result<()> {
         true,
     );
     let title = "CRI: RunPodSandbox, busybox true created and started, pod stopped and removed";
-    let cri_names: Vec<&str> = runtimes[1..].iter().map(|(n, _)| *n).collect();
-    report(title, &cri_names, &cri_samples, runs, false);
+    let cri_names: Vec<&str> = runtimes.iter().map(|(n, _)| *n).collect();
+    report(title, &cri_names, &cri_samples, runs, true);
     Ok(())
 }
 
@@ -278,7 +296,8 @@ fn start_containerd(root: &Path, plugins: &str) -> Result<Daemon> {
 }
 
 /// The CRI pods of `examples/cri_bench.rs` on a containerd with the CRI plugin and a
-/// handler per runtime: the timed pods, per runtime.
+/// handler per runtime (named by the first word of the runtime's name): the timed pods,
+/// per runtime.
 fn cri_pods(dir: &Path, runtimes: &[(&str, PathBuf)], runs: usize) -> Result<Vec<Vec<Duration>>> {
     run_command(cargo().args([
         "build",
@@ -290,9 +309,10 @@ fn cri_pods(dir: &Path, runtimes: &[(&str, PathBuf)], runs: usize) -> Result<Vec
     ]))?;
     let bench = target_dir().join("debug/examples/cri_bench");
     let root = dir.join("cri");
+    let handler = |name: &str| name.split(' ').next().unwrap_or(name).to_owned();
     let handlers: Vec<String> = runtimes
         .iter()
-        .map(|(name, binary)| format!("{name}={}", binary.display()))
+        .map(|(name, binary)| format!("{}={}", handler(name), binary.display()))
         .collect();
     let plugins = output(
         Command::new(&bench)
@@ -309,7 +329,7 @@ fn cri_pods(dir: &Path, runtimes: &[(&str, PathBuf)], runs: usize) -> Result<Vec
                 .arg(archive),
         )?;
     }
-    let names: Vec<&str> = runtimes.iter().map(|(name, _)| *name).collect();
+    let names: Vec<String> = runtimes.iter().map(|(name, _)| handler(name)).collect();
     let timed = output(
         Command::new(&bench)
             .arg("run")

@@ -95,10 +95,20 @@ const PACKAGES: &[(&str, &str)] = &[
         "e2fsprogs",
         "vm-test: mkfs.ext4 for the guest's scratch disk",
     ),
+    (
+        "criu",
+        "checkpoint tests: the libraries of Debian 13's criu (see deps_criu.rs)",
+    ),
 ];
 
-/// Installs whatever is missing from [`PACKAGES`]; does nothing if all are present.
+/// Installs whatever is missing from [`PACKAGES`], then a working criu
+/// ([`crate::deps_criu`]); does nothing if all are present.
 pub(crate) fn ensure() -> Result<()> {
+    ensure_packages()?;
+    crate::deps_criu::ensure()
+}
+
+fn ensure_packages() -> Result<()> {
     let missing: Vec<&str> = PACKAGES
         .iter()
         .map(|(name, _)| *name)

@@ -20,6 +20,7 @@ mod demo;
 mod demo_engine;
 mod demo_pod;
 mod deps;
+mod deps_criu;
 mod dist;
 mod fixtures;
 mod test;

@@ -29,6 +29,16 @@ pub(crate) fn hierarchy_name(dir: &Path) -> Option<&OsStr> {
     }
 }
 
+/// What a `cgroup` mount at `destination` binds on a v1 or hybrid host, as (path in the
+/// container, host directory) pairs: `destination/<hierarchy>` for each of `dirs` (the
+/// container's cgroup directories, one per hierarchy). E.g. checkpointing tools must name
+/// these binds as external mounts.
+pub fn cgroup_binds(destination: &Path, dirs: &[PathBuf]) -> Vec<(PathBuf, PathBuf)> {
+    dirs.iter()
+        .filter_map(|dir| Some((destination.join(hierarchy_name(dir)?), dir.clone())))
+        .collect()
+}
+
 /// Mounts the tmpfs on `target` and binds each of `dirs` into it with `attrs`; the tmpfs
 /// itself gets `attrs` last (so it can be read-only once populated).
 pub(crate) fn mount(target: BorrowedFd<'_>, dirs: &[PathBuf], attrs: Attrs) -> nix::Result<()> {

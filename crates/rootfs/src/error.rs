@@ -151,6 +151,16 @@ pub enum Error {
     /// Checking which filesystem a path is on failed.
     #[error("cannot check the filesystem of {path}: {source}")]
     Statfs { path: PathBuf, source: SysError },
+    /// Without a mount namespace, something of the config that would change the host
+    /// beyond the container (see `prepare_shared`).
+    #[error(
+        "{what} need a mount namespace: without one they would apply to the runtime's own \
+         mount namespace, on the host (add {{\"type\": \"mount\"}} to linux.namespaces)"
+    )]
+    NeedsMountNamespace { what: String },
+    /// Without a mount namespace, the bind of the rootfs onto itself is not as expected.
+    #[error("container root {rootfs} without a mount namespace: {why}")]
+    SharedRoot { rootfs: PathBuf, why: String },
     /// Assembling an overlay failed.
     #[error("cannot mount overlay on {target}: {source}{detail}")]
     Overlay {

@@ -28,7 +28,9 @@
 //! Needs Linux 5.12 (mount_setattr); openat2 (5.6) is used when present.
 //!
 //! ## Order of calls
-//! [`prepare`], then the createContainer hooks, then [`Prepared::enter`], then
+//! Without a mount namespace, [`bind_shared_root`] (the runtime), [`prepare_shared`] (init),
+//! [`Prepared::chroot`], [`Entered::finish`], and at delete [`release_shared_root`].
+//! Otherwise [`prepare`], then the createContainer hooks, then [`Prepared::enter`], then
 //! [`write_sysctls`], then [`Entered::finish`], then exec.
 //!
 //! ```no_run
@@ -73,10 +75,12 @@ mod options;
 mod overlay;
 mod pivot;
 mod safe_open;
+mod shared;
 mod spec;
 mod sys;
 mod sysctl;
 
+pub use cgroup_mount::cgroup_binds;
 pub use devices::default_devices;
 pub use error::{Error, Result, SysError};
 pub use mount_api::read_only_bind;
@@ -85,5 +89,6 @@ pub use overlay::mount_overlay;
 #[doc(hidden)]
 pub use safe_open::force_openat2_fallback;
 pub use safe_open::{FileKind, create_in_root, open_in_root};
+pub use shared::{bind_shared_root, prepare_shared, release_shared_root};
 pub use spec::{Entered, Prepared, RootfsSpec, prepare};
 pub use sysctl::{sysctl_path, write_sysctls};

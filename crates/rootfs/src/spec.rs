@@ -50,11 +50,11 @@ pub struct RootfsSpec<'a> {
 
 /// A validated spec: what `prepare` will do, decided before it does anything.
 #[derive(Debug)]
-struct Checked {
-    plans: Vec<Plan>,
-    devices: Vec<LinuxDevice>,
+pub(crate) struct Checked {
+    pub(crate) plans: Vec<Plan>,
+    pub(crate) devices: Vec<LinuxDevice>,
     propagation: RootPropagation,
-    setup_dev: bool,
+    pub(crate) setup_dev: bool,
 }
 
 impl RootfsSpec<'_> {
@@ -64,7 +64,7 @@ impl RootfsSpec<'_> {
         self.check().map(drop)
     }
 
-    fn check(&self) -> Result<Checked> {
+    pub(crate) fn check(&self) -> Result<Checked> {
         if !self.rootfs.is_absolute() {
             return Err(Error::RelativeRootfs(self.rootfs.to_path_buf()));
         }
@@ -91,24 +91,24 @@ impl RootfsSpec<'_> {
 /// The rootfs with every mount and device in place, not yet the process's root.
 #[derive(Debug)]
 pub struct Prepared {
-    state: State,
+    pub(crate) state: State,
 }
 
 /// The rootfs is the process's root; masked and read-only paths are still to be applied.
 #[derive(Debug)]
 pub struct Entered {
-    state: State,
+    pub(crate) state: State,
 }
 
 #[derive(Debug)]
-struct State {
-    root: OwnedFd,
-    rootfs: PathBuf,
-    devnull: Option<DevNull>,
-    masked_paths: Vec<String>,
-    readonly_paths: Vec<String>,
-    readonly: bool,
-    late_propagation: Option<MsFlags>,
+pub(crate) struct State {
+    pub(crate) root: OwnedFd,
+    pub(crate) rootfs: PathBuf,
+    pub(crate) devnull: Option<DevNull>,
+    pub(crate) masked_paths: Vec<String>,
+    pub(crate) readonly_paths: Vec<String>,
+    pub(crate) readonly: bool,
+    pub(crate) late_propagation: Option<MsFlags>,
 }
 
 /// Sets up the rootfs: makes `/` rslave (nothing mounted from here on reaches the host),
@@ -158,19 +158,7 @@ pub fn prepare(spec: &RootfsSpec<'_>) -> Result<Prepared> {
         Some(DevNull::open()?)
     };
 
-    let ctx = Ctx {
-        root: root.as_fd(),
-        rootfs,
-        cgroup_dirs: spec.cgroup_dirs,
-    };
-    for plan in &checked.plans {
-        mounts::mount(&ctx, plan)?;
-    }
-    if checked.setup_dev {
-        devices::create_all(&ctx, &checked.devices, spec.in_user_namespace)?;
-        devices::create_symlinks(&ctx)?;
-    }
-
+    populate(spec, &checked, root.as_fd())?;
     Ok(Prepared {
         state: State {
             root,
@@ -184,8 +172,30 @@ pub fn prepare(spec: &RootfsSpec<'_>) -> Result<Prepared> {
     })
 }
 
+/// Mounts every OCI mount in order under `root` (the rootfs's root), then creates the
+/// devices and /dev symlinks unless /dev is a bind mount.
+pub(crate) fn populate(
+    spec: &RootfsSpec<'_>,
+    checked: &Checked,
+    root: BorrowedFd<'_>,
+) -> Result<()> {
+    let ctx = Ctx {
+        root,
+        rootfs: spec.rootfs,
+        cgroup_dirs: spec.cgroup_dirs,
+    };
+    for plan in &checked.plans {
+        mounts::mount(&ctx, plan)?;
+    }
+    if checked.setup_dev {
+        devices::create_all(&ctx, &checked.devices, spec.in_user_namespace)?;
+        devices::create_symlinks(&ctx)?;
+    }
+    Ok(())
+}
+
 /// Binds the rootfs onto itself (recursively), returning an fd of the new mount's root.
-fn bind_rootfs(rootfs: &Path) -> Result<OwnedFd> {
+pub(crate) fn bind_rootfs(rootfs: &Path) -> Result<OwnedFd> {
     let fail = |e: nix::errno::Errno| Error::Mount {
         what: rootfs.display().to_string(),
         destination: "/".into(),

@@ -132,3 +132,26 @@ pub(crate) fn fsmount(fsfd: BorrowedFd<'_>, flags: u32, attr_flags: u64) -> nix:
     };
     fd_result(ret)
 }
+
+/// The id of the mount `fd` is on (`statx(2)` with `STATX_MNT_ID`, Linux 5.8; nix has no
+/// statx); ENOSYS when the kernel does not report it.
+pub(crate) fn mount_id(fd: BorrowedFd<'_>) -> nix::Result<u64> {
+    // SAFETY: statx is plain data; all zeroes is a valid value of it.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: the path is a valid empty NUL-terminated string, `fd` is live, and `stx` is a
+    // valid statx buffer that outlives the call.
+    let ret = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_MNT_ID,
+            &mut stx,
+        )
+    };
+    Errno::result(ret)?;
+    if stx.stx_mask & libc::STATX_MNT_ID == 0 {
+        return Err(Errno::ENOSYS);
+    }
+    Ok(stx.stx_mnt_id)
+}

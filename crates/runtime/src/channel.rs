@@ -89,9 +89,14 @@ impl Channel {
         let mut packet = vec![0u8; PACKET];
         let mut bytes = Vec::new();
         loop {
+            let mut reset_seen = false;
             let n = loop {
                 match nix::unistd::read(self.fd.as_fd(), &mut packet) {
                     Err(nix::Error::EINTR) => continue,
+                    // A peer that exits with a message of ours unread (init failing before
+                    // it read `InitGo`) resets the socket: the error is reported once, and
+                    // what it sent before exiting (its `Failed`) is still queued here.
+                    Err(nix::Error::ECONNRESET) if !reset_seen => reset_seen = true,
                     other => {
                         break other.map_err(Error::sys("receive from the container process"))?;
                     }
@@ -130,6 +135,25 @@ mod tests {
         assert_eq!(b.recv().unwrap(), Some(Message::Failed("x".repeat(10_000))));
         drop(a);
         assert_eq!(b.recv().unwrap(), None);
+    }
+
+    /// Init that fails before reading what the runtime sent it (`InitGo`) still gets its
+    /// `Failed` through: its exit resets the socket, and the runtime reads on.
+    #[test]
+    fn a_peer_that_exits_with_our_message_unread_is_still_heard() {
+        let (runtime, init) = Channel::pair().unwrap();
+        runtime
+            .send(&Message::InitGo {
+                hook_state: "{}".into(),
+            })
+            .unwrap();
+        init.send(&Message::Failed("cannot mount".into())).unwrap();
+        drop(init);
+        assert_eq!(
+            runtime.recv().unwrap(),
+            Some(Message::Failed("cannot mount".into()))
+        );
+        assert_eq!(runtime.recv().unwrap(), None);
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub(crate) fn attach_new_pty(socket: BorrowedFd<'_>, size: Option<&ConsoleSize>)
         source,
     })?;
     drop(master);
-    nix::unistd::setsid().map_err(Error::sys("start a session"))?;
+    new_session()?;
     // SAFETY: TIOCSCTTY takes an int argument (0: do not steal); no memory is passed.
     let ret = unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) };
     nix::errno::Errno::result(ret).map_err(Error::sys("make the pty the controlling terminal"))?;
@@ -60,4 +60,14 @@ pub(crate) fn attach_new_pty(socket: BorrowedFd<'_>, size: Option<&ConsoleSize>)
         nix::errno::Errno::result(ret).map_err(Error::sys("attach stdio to the pty"))?;
     }
     Ok(())
+}
+
+/// Makes the calling process the leader of a new session (and process group), as runc makes
+/// every process it starts, with a terminal or without: its container's processes then form
+/// one session inside the container, which is what CRIU needs to checkpoint it ("a session
+/// leader ... is outside of its pid namespace" otherwise).
+pub(crate) fn new_session() -> Result<()> {
+    nix::unistd::setsid()
+        .map(drop)
+        .map_err(Error::sys("start a session"))
 }

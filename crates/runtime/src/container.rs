@@ -53,12 +53,12 @@ pub struct StateReport {
 /// A container known to the runtime.
 #[derive(Debug)]
 pub struct Container {
-    paths: Paths,
-    record: Record,
+    pub(crate) paths: Paths,
+    pub(crate) record: Record,
     /// The cgroup, opened on first use (or kept from `create`).
-    cgroup: std::cell::OnceCell<Cgroup>,
+    pub(crate) cgroup: std::cell::OnceCell<Cgroup>,
     /// `create`'s warnings (resources this host ignored), until taken.
-    warnings: Vec<Error>,
+    pub(crate) warnings: Vec<Error>,
 }
 
 impl Container {
@@ -280,6 +280,9 @@ impl Container {
                 Err(e) if e.is_not_found() => self.remove_recorded_parents(),
                 Err(e) => return Err(e.into()),
             }
+        }
+        if let Some(mount_id) = self.record.shared_root_mount {
+            peapod_rootfs::release_shared_root(&self.record.rootfs, mount_id)?;
         }
         let state = if self.record.poststop.is_empty() {
             String::new()

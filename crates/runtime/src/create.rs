@@ -14,6 +14,7 @@ use peapod_cgroup::Cgroup;
 use peapod_ns::{Forked, NamespaceKind};
 
 use crate::channel::{Channel, Message};
+use crate::claim::{Claimed, claim};
 use crate::config::Bundle;
 use crate::init::{self, InitContext};
 use crate::state::{Paths, Record, now_rfc3339};
@@ -42,52 +43,28 @@ pub(crate) fn create(
     if bundle.namespaces.joined_path(NamespaceKind::Pid).is_some() {
         crate::exe_guard::require_protected(id, "joining a pid namespace")?;
     }
-    std::fs::create_dir_all(&opts.root).map_err(Error::io("create runtime root", &opts.root))?;
-    let paths = Paths::new(&opts.root, id);
-    // Recorded before anything is made, and again as each thing is (the cgroup, init): if
-    // this process is killed at any point, `delete --force` finds and removes it all.
-    let mut record = provisional_record(id, &bundle);
-    paths.claim(&record)?;
-    let mut undo = Undo {
-        dir: Some(paths.dir.clone()),
-        cgroup: None,
-        init: None,
-    };
-    let (cgroup, ignored) = bring_up(&mut record, &bundle, opts, &paths, start_at_once, &mut undo)?;
-    undo.disarm();
-    Ok((record, paths, cgroup, ignored))
+    let mut claimed = claim(id, &bundle, &opts.root)?;
+    let Claimed {
+        record,
+        paths,
+        undo,
+        cgroup,
+        ..
+    } = &mut claimed;
+    bring_up(record, &bundle, opts, paths, cgroup, start_at_once, undo)?;
+    claimed.undo.disarm();
+    let resources = claimed.ignored.into_iter().map(Error::ResourceIgnored);
+    let ignored = ignored_capabilities(&bundle)
+        .into_iter()
+        .chain(resources)
+        .collect();
+    Ok((claimed.record, claimed.paths, claimed.cgroup, ignored))
 }
 
-/// The container's record as `create` starts: no init yet, `create` itself as its creator.
-fn provisional_record(id: &str, bundle: &Bundle) -> Record {
-    let linux = bundle.spec.linux().as_ref();
-    let hooks = bundle.spec.hooks().as_ref();
-    Record {
-        oci_version: bundle.spec.version().clone(),
-        id: id.to_owned(),
-        pid: 0,
-        pid_start_time: 0,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
-        created: now_rfc3339(),
-        cgroup_path: Some(linux.and_then(|l| l.cgroups_path().as_ref()).map_or_else(
-            // Flat, as crun and runc do: no shared parent to make and remove on every run.
-            || format!("/peapod-{id}"),
-            |p| p.to_string_lossy().into_owned(),
-        )),
-        cgroup_created_parents: Vec::new(),
-        poststart: hooks
-            .and_then(|h| h.poststart().clone())
-            .unwrap_or_default(),
-        poststop: hooks.and_then(|h| h.poststop().clone()).unwrap_or_default(),
-        process: bundle.spec.process().clone(),
-        namespaces: linux
-            .and_then(|l| l.namespaces().clone())
-            .unwrap_or_default(),
-        seccomp: linux.and_then(|l| l.seccomp().clone()),
-        creator: crate::state::ProcessRef::me(),
-    }
+/// Capability names the runtime dropped, as a warning.
+fn ignored_capabilities(bundle: &Bundle) -> Option<Error> {
+    let unknown = bundle.unknown_capabilities.clone();
+    (!unknown.is_empty()).then_some(Error::UnknownCapabilities(unknown))
 }
 
 fn bring_up(
@@ -95,21 +72,13 @@ fn bring_up(
     bundle: &Bundle,
     opts: &CreateOptions,
     paths: &Paths,
+    cgroup: &Cgroup,
     start_at_once: bool,
     undo: &mut Undo,
-) -> Result<(Cgroup, Vec<Error>)> {
+) -> Result<()> {
     let id = record.id.clone();
     let id = id.as_str();
-    let cgroup = Cgroup::create(record.cgroup_path.as_deref().unwrap_or_default())?;
-    undo.cgroup = Some(cgroup.clone());
-    if !cgroup.created_parents().is_empty() {
-        record.cgroup_created_parents = cgroup.created_parents().to_vec();
-        record.save(paths)?;
-    }
-    let ignored = match crate::devices::resources_with_devices(&bundle.spec)? {
-        Some(resources) => cgroup.apply(&resources)?,
-        None => Vec::new(),
-    };
+    let shared_root = bind_shared_root(record, bundle, paths, undo)?;
     let exec_fifo = if start_at_once {
         None
     } else {
@@ -147,6 +116,7 @@ fn bring_up(
         console_socket,
         procfs,
         no_pivot: opts.no_pivot,
+        shared_root,
         preserve_fds: opts.preserve_fds,
         cgroup_dirs,
         joined_by_init: direct.then_some(joined),
@@ -200,7 +170,7 @@ fn bring_up(
         record.pid_start_time = start_time;
         record.save(paths)
     };
-    let result = talk_to_children(id, bundle, &cgroup, spawned, &ours, undo, &mut note_init);
+    let result = talk_to_children(id, bundle, cgroup, spawned, &ours, undo, &mut note_init);
     if let Spawned::Intermediate(intermediate_pid) = spawned {
         // The intermediate exits once init exists; reap it whatever happened.
         if result.is_err() {
@@ -215,13 +185,29 @@ fn bring_up(
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, record.pid)?;
     }
-    let unknown = bundle.unknown_capabilities.clone();
-    let ignored = (!unknown.is_empty())
-        .then_some(Error::UnknownCapabilities(unknown))
-        .into_iter()
-        .chain(ignored.into_iter().map(Error::ResourceIgnored))
-        .collect();
-    Ok((cgroup, ignored))
+    Ok(())
+}
+
+/// Without a mount namespace, with something to mount: binds the rootfs onto itself in the
+/// runtime's mount namespace (init mounts under it; `delete` detaches it), and records the
+/// bind's mount id before init makes anything under it.
+fn bind_shared_root(
+    record: &mut Record,
+    bundle: &Bundle,
+    paths: &Paths,
+    undo: &mut Undo,
+) -> Result<Option<u64>> {
+    let spec = &bundle.spec;
+    let needs = spec.mounts().as_ref().is_some_and(|m| !m.is_empty())
+        || spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
+    if bundle.namespaces.contains(NamespaceKind::Mount) || !needs {
+        return Ok(None);
+    }
+    let mount_id = peapod_rootfs::bind_shared_root(&bundle.rootfs)?;
+    undo.shared_root = Some((bundle.rootfs.clone(), mount_id));
+    record.shared_root_mount = Some(mount_id);
+    record.save(paths)?;
+    Ok(Some(mount_id))
 }
 
 /// Whether `clone3` was refused rather than failed: container engines' seccomp profiles
@@ -496,19 +482,23 @@ pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     write().map_err(Error::io("write pid file", path))
 }
 
-/// Undoes a half-made container: kills init, removes the cgroup and the state directory.
+/// Undoes a half-made container: kills init, removes the cgroup, the bind of a rootfs
+/// without a mount namespace and the state directory.
 #[derive(Debug)]
 pub(crate) struct Undo {
     pub(crate) dir: Option<PathBuf>,
     pub(crate) cgroup: Option<Cgroup>,
     pub(crate) init: Option<i32>,
+    /// The rootfs and the mount id of its bind (see `bind_shared_root`).
+    pub(crate) shared_root: Option<(PathBuf, u64)>,
 }
 
 impl Undo {
-    fn disarm(&mut self) {
+    pub(crate) fn disarm(&mut self) {
         self.dir = None;
         self.cgroup = None;
         self.init = None;
+        self.shared_root = None;
     }
 }
 
@@ -522,6 +512,9 @@ impl Drop for Undo {
             // remove() waits for exiting processes itself.
             let _ = cgroup.kill_all(Signal::SIGKILL);
             let _ = cgroup.remove();
+        }
+        if let Some((rootfs, mount_id)) = self.shared_root.take() {
+            let _ = peapod_rootfs::release_shared_root(&rootfs, mount_id);
         }
         if let Some(dir) = self.dir.take() {
             let _ = std::fs::remove_dir_all(dir);

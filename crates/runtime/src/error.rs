@@ -79,6 +79,21 @@ pub enum Error {
     InitDied { id: String, detail: String },
     #[error("cannot send the terminal to console socket {path}: {source}")]
     Console { path: PathBuf, source: nix::Error },
+    /// criu (checkpoint or restore) failed; its log names the cause.
+    #[error("criu {action} of container {id} failed ({status}): {detail} (criu's log: {log})")]
+    Criu {
+        id: String,
+        action: &'static str,
+        status: String,
+        detail: String,
+        log: PathBuf,
+    },
+    /// A checkpoint or restore option this runtime does not implement.
+    #[error("{what} is not supported by peapod-oci's {action}")]
+    CriuUnsupported {
+        action: &'static str,
+        what: &'static str,
+    },
     #[error("unknown signal {0:?}")]
     UnknownSignal(String),
     #[error("cannot signal container {id} (pid {pid}): {source}")]

@@ -231,10 +231,11 @@ fn child(
         crate::init::chroot_cwd()?;
     }
     let process = &opts.process;
-    if process.terminal().unwrap_or(false) {
-        if let Some(socket) = console_socket {
+    match console_socket {
+        Some(socket) if process.terminal().unwrap_or(false) => {
             console::attach_new_pty(socket.as_fd(), process.console_size().as_ref())?;
         }
+        _ => console::new_session()?,
     }
     crate::init::become_process(process, seccomp, procfs, 3 + opts.preserve_fds, || Ok(()))
 }

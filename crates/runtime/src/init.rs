@@ -37,6 +37,9 @@ pub(crate) struct InitContext<'a> {
     /// reopens through /proc after the pivot, it does through this.
     pub(crate) procfs: crate::procfs::Procfs,
     pub(crate) no_pivot: bool,
+    /// Without a mount namespace: the mount id of the bind of the rootfs onto itself the
+    /// runtime made, under which init mounts (None when there is nothing to mount).
+    pub(crate) shared_root: Option<u64>,
     pub(crate) preserve_fds: u32,
     /// The container's cgroup directories on the host, for a `cgroup` mount.
     pub(crate) cgroup_dirs: Vec<PathBuf>,
@@ -125,12 +128,14 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
         new_net_namespace: namespaces.is_new(NamespaceKind::Net),
         cgroup_dirs: &ctx.cgroup_dirs,
     };
-    // Without a mount namespace (validated to need no mount), nothing is mounted: the
-    // runtime's mount namespace is the container's, and the rootfs is entered by chroot.
-    let prepared = if namespaces.contains(NamespaceKind::Mount) {
-        Some(peapod_rootfs::prepare(&rootfs_spec)?)
+    // Without a mount namespace the runtime's is the container's: the mounts are made
+    // there, under the bind of the rootfs the runtime made, and the rootfs is entered by
+    // chroot.
+    let private = namespaces.contains(NamespaceKind::Mount);
+    let prepared = if private {
+        peapod_rootfs::prepare(&rootfs_spec)?
     } else {
-        None
+        peapod_rootfs::prepare_shared(&rootfs_spec, ctx.shared_root)?
     };
     let hook_state = wait_for_go(ctx)?;
 
@@ -154,29 +159,29 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
         hooks::run_in_container("createContainer", list, &hook_state)?;
     }
 
-    match prepared {
-        Some(prepared) => {
-            let entered = prepared.enter(ctx.no_pivot)?;
-            // Before `finish`, which makes /proc/sys read-only.
-            if let Some(sysctl) = linux.sysctl() {
-                peapod_rootfs::write_sysctls(sysctl)?;
-            }
-            entered.finish()?;
+    if private {
+        let entered = prepared.enter(ctx.no_pivot)?;
+        // Before `finish`, which makes /proc/sys read-only.
+        if let Some(sysctl) = linux.sysctl() {
+            peapod_rootfs::write_sysctls(sysctl)?;
         }
-        None => {
-            // Through the runtime's /proc: the rootfs may have none.
-            if let Some(sysctl) = linux.sysctl() {
-                peapod_rootfs::write_sysctls(sysctl)?;
-            }
-            chroot_into(&ctx.bundle.rootfs)?;
+        entered.finish()?;
+    } else {
+        // Through the runtime's /proc: the rootfs may have none.
+        if let Some(sysctl) = linux.sysctl() {
+            peapod_rootfs::write_sysctls(sysctl)?;
         }
+        prepared.chroot()?.finish()?;
     }
+    reopen_dev_null()?;
     if process.terminal().unwrap_or(false) {
         let socket = ctx
             .console_socket
             .as_ref()
             .ok_or_else(|| missing("console socket"))?;
         console::attach_new_pty(socket.as_fd(), process.console_size().as_ref())?;
+    } else {
+        console::new_session()?;
     }
     if let Some(personality) = linux.personality() {
         set_personality(personality.domain())?;
@@ -205,17 +210,47 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
     )
 }
 
-/// Makes `root` the root and cwd: for a container without a mount namespace, where
-/// pivot_root would move the runtime's own root.
-fn chroot_into(root: &Path) -> Result<()> {
-    nix::unistd::chdir(root).map_err(Error::sys(format!("enter the root {}", root.display())))?;
-    chroot_cwd()
-}
-
 /// Makes the working directory the root (and cwd `/`).
 pub(crate) fn chroot_cwd() -> Result<()> {
     nix::unistd::chroot(".").map_err(Error::sys("chroot into the container's root"))?;
     nix::unistd::chdir("/").map_err(Error::sys("enter the container's root"))
+}
+
+/// Makes every stdio fd that is the host's null device the container's /dev/null instead,
+/// as runc does: a file of the host's /dev is outside the container's mounts, and criu
+/// cannot checkpoint a process holding one ("Can't lookup mount … path=/dev/null").
+/// Only a character device 1:3 replaces one; a container without one keeps the host's.
+fn reopen_dev_null() -> Result<()> {
+    use nix::sys::stat::{SFlag, fstat, makedev};
+    let is_null = |st: &nix::sys::stat::FileStat| {
+        SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR
+            && st.st_rdev == makedev(1, 3)
+    };
+    let stdio_is_null = |fd: i32| {
+        // SAFETY: fds 0..=2 are this process's stdio; the borrow ends with the fstat.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        fstat(fd).is_ok_and(|st| is_null(&st))
+    };
+    if !(0..3).any(stdio_is_null) {
+        return Ok(());
+    }
+    let null = match nix::fcntl::open(
+        "/dev/null",
+        OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(_) => return Ok(()),
+    };
+    if !fstat(&null).is_ok_and(|st| is_null(&st)) {
+        return Ok(());
+    }
+    for fd in (0..3).filter(|fd| stdio_is_null(*fd)) {
+        // SAFETY: dup2 onto a stdio number; `null` stays open across the call.
+        let ret = unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), fd) };
+        nix::errno::Errno::result(ret).map_err(Error::sys("reopen /dev/null as stdio"))?;
+    }
+    Ok(())
 }
 
 /// Waits until the runtime has put init in the container's cgroup (or, born there, until it

@@ -44,10 +44,12 @@
 //! ```
 
 mod channel;
+mod claim;
 mod config;
 mod console;
 mod container;
 mod create;
+mod criu;
 mod devices;
 mod error;
 mod exe_guard;
@@ -58,6 +60,7 @@ mod intermediate;
 mod loopback;
 mod proc;
 mod procfs;
+mod restore;
 mod seccomp;
 mod security;
 mod state;
@@ -66,6 +69,7 @@ mod update;
 
 pub use config::{Bundle, parse_process};
 pub use container::{Container, CreateOptions, StateReport, parse_signal, wait_for};
+pub use criu::{CheckpointOptions, CriuOptions, RestoreOptions};
 pub use error::{Error, Result};
 pub use exe_guard::{exe_is_protected, reexec_read_only};
 pub use exec::ExecOptions;

@@ -75,6 +75,11 @@ pub(crate) struct Record {
     /// still names it once it is dead is what a killed `create` left: `delete` removes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) creator: Option<ProcessRef>,
+    /// Without a mount namespace: the mount id of the bind of the rootfs onto itself that
+    /// `create` made in the runtime's mount namespace (the container's mounts are under
+    /// it); `delete` detaches it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) shared_root_mount: Option<u64>,
 }
 
 /// A process, with its start time so that a reused pid is never mistaken for it.
@@ -321,6 +326,7 @@ mod tests {
             process: None,
             namespaces: Vec::new(),
             seccomp: None,
+            shared_root_mount: None,
             creator: None,
         };
         record.save(&paths).unwrap();

@@ -34,7 +34,7 @@ pub(crate) fn run() -> anyhow::Result<u8> {
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
         },
-        "annotations": {"org.opencontainers.runc.checkpoint.enabled": "false"},
+        "annotations": {"org.opencontainers.runc.checkpoint.enabled": "true"},
     });
     println!("{}", serde_json::to_string_pretty(&features)?);
     Ok(0)

@@ -2,6 +2,7 @@
 //! this file holds the global flags, the dispatch, and error reporting (stderr, and the
 //! `--log` file in text or JSON as containerd reads it).
 
+mod checkpoint;
 mod create;
 mod delete;
 mod events;
@@ -48,8 +49,7 @@ struct Cli {
     /// refused, as peapod-oci runs as root.
     #[arg(long, global = true, value_enum, default_value_t = Rootless::Auto)]
     rootless: Rootless,
-    /// Accepted for runc compatibility (the path of criu); peapod-oci has no checkpoint or
-    /// restore verb that would use it.
+    /// The criu binary `checkpoint` and `restore` run (`criu` from PATH if unset).
     #[arg(long, global = true)]
     criu: Option<PathBuf>,
     #[command(subcommand)]
@@ -109,19 +109,25 @@ enum Command {
     Update(update::Args),
     /// Print a container's resource usage (and OOM kills) as JSON events.
     Events(events::Args),
+    /// Checkpoint a running container with criu.
+    Checkpoint(checkpoint::CheckpointArgs),
+    /// Restore a container from a checkpoint with criu.
+    Restore(checkpoint::RestoreArgs),
 }
 
 /// Global options every verb may need.
 #[derive(Debug)]
 pub(crate) struct Globals {
     pub(crate) root: PathBuf,
+    /// `--criu`.
+    pub(crate) criu: Option<PathBuf>,
     /// `--log` and `--log-format`: where errors and warnings also go.
     log: Option<(PathBuf, LogFormat)>,
 }
 
 /// Parses, dispatches, reports errors; the process's exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(go_style_flags(std::env::args_os()));
     let creates_processes = matches!(
         cli.command,
         Command::Create(_) | Command::Run(_) | Command::Exec(_)
@@ -145,6 +151,7 @@ pub fn main() -> ExitCode {
     }
     let globals = Globals {
         root: cli.root.clone(),
+        criu: cli.criu.clone(),
         log: cli.log.clone().map(|path| (path, cli.log_format)),
     };
     let result = if cli.systemd_cgroup {
@@ -172,12 +179,29 @@ pub fn main() -> ExitCode {
             Command::Spec(args) => spec::run(args),
             Command::Update(args) => update::run(&globals, args),
             Command::Events(args) => events::run(&globals, args),
+            Command::Checkpoint(args) => checkpoint::checkpoint(&globals, args),
+            Command::Restore(args) => checkpoint::restore(&globals, args),
         }
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => report(&cli, &e),
     }
+}
+
+/// Go's flag parsing (runc's) takes a long flag with one dash too, and go-runc sends one so:
+/// `restore -no-subreaper`. That exact flag is given its second dash; nothing else is
+/// touched (a container's own arguments may start with one dash).
+fn go_style_flags(
+    args: impl Iterator<Item = std::ffi::OsString>,
+) -> impl Iterator<Item = std::ffi::OsString> {
+    args.map(|arg| {
+        if arg == "-no-subreaper" {
+            "--no-subreaper".into()
+        } else {
+            arg
+        }
+    })
 }
 
 /// Prints the error (with its causes) to stderr and the log; exit code 1.

@@ -69,13 +69,37 @@ impl Containerd {
         plugins: impl FnOnce(&str) -> String,
         images: &[&str],
     ) -> Self {
+        Self::start(name, namespace, plugins, images, None)
+    }
+
+    /// [`Containerd::new`], with `criu` first in the `PATH` of containerd and its shims (so
+    /// the runtime's checkpoint and restore run it).
+    pub(crate) fn with_criu(name: &str, criu: &std::path::Path) -> Self {
+        Self::start(name, "peapod", |_| String::new(), &["busybox"], Some(criu))
+    }
+
+    fn start(
+        name: &str,
+        namespace: &'static str,
+        plugins: impl FnOnce(&str) -> String,
+        images: &[&str],
+        criu: Option<&std::path::Path>,
+    ) -> Self {
         assert_root();
         let tmp = short_tempdir("ccl-");
         let dir = tmp.path().to_str().unwrap().to_owned();
         let config = config(&dir, &plugins(&dir));
         std::fs::write(tmp.path().join("config.toml"), config).unwrap();
         let log = std::fs::File::create(tmp.path().join("containerd.log")).unwrap();
-        let daemon = Command::new("containerd")
+        let mut cmd = Command::new("containerd");
+        if let Some(criu) = criu {
+            let bin = tmp.path().join("bin");
+            std::fs::create_dir(&bin).unwrap();
+            std::os::unix::fs::symlink(criu, bin.join("criu")).unwrap();
+            let path = std::env::var("PATH").unwrap_or_default();
+            cmd.env("PATH", format!("{}:{path}", bin.display()));
+        }
+        let daemon = cmd
             .current_dir(tmp.path())
             .arg("--config")
             .arg(tmp.path().join("config.toml"))

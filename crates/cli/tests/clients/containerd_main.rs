@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test setup should panic
 
 mod containerd;
+mod containerd_checkpoint;
 mod cri;
 mod cri_client;
 /// The runtime tests' helpers (root check, fixtures, cgroup paths, output text).

@@ -46,17 +46,40 @@ pub(crate) struct Podman {
     tmp: tempfile::TempDir,
     /// Every container's and pod's `--cgroup-parent` (conmon's cgroup goes there too).
     cgroup_parent: String,
+    /// `PATH` for podman and what it runs, when it must find a given criu first.
+    path: Option<String>,
 }
 
 impl Podman {
     pub(crate) fn new(name: &str) -> Self {
+        Self::start(name, None)
+    }
+
+    /// [`Podman::new`], with `criu` first in the `PATH` of podman and what it runs (its
+    /// checkpoint checks criu itself, then the runtime runs it).
+    pub(crate) fn with_criu(name: &str, criu: &std::path::Path) -> Self {
+        Self::start(name, Some(criu))
+    }
+
+    fn start(name: &str, criu: Option<&std::path::Path>) -> Self {
         assert_root();
         let tmp = short_tempdir("pcl-");
         let dir = tmp.path().to_str().unwrap().to_owned();
         std::fs::write(tmp.path().join("containers.conf"), containers_conf(&dir)).unwrap();
+        let path = criu.map(|criu| {
+            let bin = tmp.path().join("bin");
+            std::fs::create_dir(&bin).unwrap();
+            std::os::unix::fs::symlink(criu, bin.join("criu")).unwrap();
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            )
+        });
         let podman = Self {
             tmp,
             cgroup_parent: format!("/peapod-test/clients-{name}-{}", std::process::id()),
+            path,
         };
         let archive = fixtures().join("busybox/docker-archive.tar");
         podman.ok(&["load", "-q", "-i", archive.to_str().unwrap()]);
@@ -123,6 +146,9 @@ impl Client for Podman {
             .arg("--runroot")
             .arg(self.path("run"))
             .args(["--storage-driver", "vfs"]);
+        if let Some(path) = &self.path {
+            cmd.env("PATH", path);
+        }
         cmd
     }
 }

@@ -9,6 +9,7 @@
 #[allow(dead_code)]
 mod oci_support;
 mod podman;
+mod podman_checkpoint;
 /// The client tests' helpers (each binary uses some of them).
 #[allow(dead_code)]
 mod support;

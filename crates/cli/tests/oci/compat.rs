@@ -188,48 +188,6 @@ fn ignored_resources_warn_on_the_log_and_kernel_tcp_is_written() {
     world.assert_nothing_left();
 }
 
-/// Without a mount namespace the container shares the runtime's (the runtime spec: a
-/// namespace not listed is inherited), as under runc and crun, entered by chroot; nothing
-/// is mounted on the host, and `exec` lands in the same root.
-#[test]
-#[ignore = "root: cargo xtask test"]
-fn without_a_mount_namespace_the_rootfs_is_entered_by_chroot() {
-    let mut world = World::new("nomountns", &["sleep", "100"]);
-    let host_only = world.tmp.path().display().to_string();
-    let config = world.config.as_object_mut().unwrap();
-    config.remove("mounts");
-    config["root"]["readonly"] = json!(false);
-    let linux = config["linux"].as_object_mut().unwrap();
-    linux.remove("maskedPaths");
-    linux.remove("readonlyPaths");
-    linux["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|ns| ns["type"] != "mount");
-    world.run_detached();
-    let script = format!("test -x /checker && test ! -e {host_only} && echo inside");
-    let out = world.oci(&["exec", &world.id, "sh", "-c", &script]);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "inside\n",
-        "{}",
-        text(&out)
-    );
-    let pid = world.state()["pid"].as_i64().unwrap();
-    let root = std::fs::read_link(format!("/proc/{pid}/root")).unwrap();
-    assert_eq!(root, world.bundle().join("rootfs"));
-    let mounts_during = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(
-        world
-            .oci(&["delete", "--force", &world.id])
-            .status
-            .success()
-    );
-    // Nothing was mounted for it on the host, even while it ran.
-    assert!(!mounts_during.contains(&host_only), "{mounts_during}");
-    world.assert_nothing_left();
-}
-
 /// runc pauses a created container too (and resuming it gives a created one back).
 #[test]
 #[ignore = "root: cargo xtask test"]
@@ -277,4 +235,66 @@ fn assert_warned_of_the_future_capability(out: &std::process::Output) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let warning = "warning: ignoring unknown capabilities: CAP_FROM_THE_FUTURE";
     assert!(stderr.contains(warning), "{}", text(out));
+}
+
+/// runc makes every process it starts lead a new session, terminal or not (criu refuses
+/// to checkpoint a container whose init's session leader is outside it): init is session
+/// 1 in its pid namespace, and an exec'd process leads its own.
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn init_and_exec_lead_their_own_sessions() {
+    let world = World::new(
+        "oci-session",
+        &["sh", "-c", "cut -d' ' -f6 /proc/1/stat; sleep 100"],
+    );
+    world.run_detached();
+    let out = world.oci(&[
+        "exec",
+        &world.id,
+        "sh",
+        "-c",
+        "echo $(cut -d' ' -f6 /proc/1/stat) $(cut -d' ' -f6 /proc/self/stat) $$",
+    ]);
+    let words: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(words.len(), 3, "{}", text(&out));
+    assert_eq!(words[0], "1", "init's session: {}", text(&out));
+    assert_eq!(
+        words[1],
+        words[2],
+        "exec's session is not its own: {}",
+        text(&out)
+    );
+    world.delete_force_leaving_nothing();
+}
+
+/// Stdio that is the host's /dev/null becomes the container's /dev/null, as runc makes it
+/// (criu cannot checkpoint a file of the host's /dev): still the null device, on another
+/// mount than the host's.
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn stdio_on_the_hosts_dev_null_becomes_the_containers() {
+    use std::os::unix::fs::MetadataExt;
+    let world = World::new("oci-devnull", &["sleep", "100"]);
+    // `oci` gives the runtime (and so the container) the host's /dev/null as stdin.
+    world.run_detached();
+    let pid = world.state()["pid"].as_i64().unwrap();
+    let mnt_id = |fdinfo: &str| {
+        std::fs::read_to_string(fdinfo)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("mnt_id:").map(|v| v.trim().to_owned()))
+            .unwrap()
+    };
+    let host_null = std::fs::File::open("/dev/null").unwrap();
+    let host = mnt_id(&format!(
+        "/proc/self/fdinfo/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&host_null)
+    ));
+    let stdin = std::fs::metadata(format!("/proc/{pid}/fd/0")).unwrap();
+    assert_eq!(stdin.rdev(), nix::sys::stat::makedev(1, 3));
+    assert_ne!(mnt_id(&format!("/proc/{pid}/fdinfo/0")), host);
+    world.delete_force_leaving_nothing();
 }

@@ -4,10 +4,12 @@
 
 mod attacks;
 mod bad_input;
+mod checkpoint;
 mod compat;
 mod isolation;
 mod lifecycle;
 mod mount_options;
+mod no_mount_ns;
 mod resources;
 mod seccomp_exec;
 mod security;

@@ -334,3 +334,18 @@ pub(crate) fn read_until(stream: &mut std::fs::File, needle: &str) -> String {
     }
     String::from_utf8_lossy(&output).into_owned()
 }
+
+/// The criu the checkpoint tests drive: `$PEAPOD_CRIU`, or the one `cargo xtask deps`
+/// installs (Debian 13's, which works on the hosts' kernel; see xtask/src/deps_criu.rs).
+pub(crate) fn criu() -> PathBuf {
+    let path = std::env::var_os("PEAPOD_CRIU").map_or_else(
+        || PathBuf::from("/usr/local/lib/peapod-criu/criu"),
+        PathBuf::from,
+    );
+    assert!(
+        path.exists(),
+        "no criu at {} (run `cargo xtask deps`, or set PEAPOD_CRIU)",
+        path.display()
+    );
+    path
+}

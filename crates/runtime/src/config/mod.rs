@@ -154,7 +154,7 @@ fn validate(bundle: &Path, spec: &Spec) -> std::result::Result<(PathBuf, Namespa
     let namespaces = Namespaces::from_oci(linux.namespaces().as_deref().unwrap_or_default())
         .map_err(|e| e.to_string())?;
     if !namespaces.contains(NamespaceKind::Mount) {
-        check_without_mount_namespace(spec, linux)?;
+        check_without_mount_namespace(linux)?;
     }
     // A uts namespace joined by path is the container's too: the names are set there, as
     // runc and crun do (the runtime spec allows it). Without one they would be the host's.
@@ -205,17 +205,16 @@ fn validate(bundle: &Path, spec: &Spec) -> std::result::Result<(PathBuf, Namespa
 }
 
 /// Without a mount namespace the container shares the runtime's (runtime spec: a namespace
-/// not listed is inherited) and gets the rootfs by chroot. What would need a mount is
-/// refused: it would be made in the runtime's mount namespace, on the host, and outlive the
-/// container (runc makes such mounts and leaves them behind).
+/// not listed is inherited): its mounts are made there, under a bind of the rootfs onto
+/// itself that `delete` detaches, and it is entered by chroot (see
+/// `peapod_rootfs::prepare_shared`, which also says what runc 1.1 does). Refused is what
+/// would change the host beyond the container: masked and read-only paths (runc refuses
+/// them too: "unable to restrict sys entries without a private MNT namespace") and
+/// `rootfsPropagation` (runc applies it to the runtime's own `/`).
 fn check_without_mount_namespace(
-    spec: &Spec,
     linux: &oci_spec::runtime::Linux,
 ) -> std::result::Result<(), String> {
     let mut needs = Vec::new();
-    if spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
-        needs.push("mounts");
-    }
     if linux.masked_paths().as_ref().is_some_and(|m| !m.is_empty()) {
         needs.push("linux.maskedPaths");
     }
@@ -226,22 +225,16 @@ fn check_without_mount_namespace(
     {
         needs.push("linux.readonlyPaths");
     }
-    if linux.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        needs.push("linux.devices");
-    }
     if linux.rootfs_propagation().is_some() {
         needs.push("linux.rootfsPropagation");
-    }
-    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
-        needs.push("root.readonly");
     }
     if needs.is_empty() {
         return Ok(());
     }
     Err(format!(
-        "{} need a mount namespace: without one they would be mounted in the runtime's \
-         mount namespace, on the host, and outlive the container (add {{\"type\": \"mount\"}} \
-         to linux.namespaces)",
+        "{} need a mount namespace: without one they would apply to the runtime's own \
+         mount namespace, on the host, where masking or re-marking its paths and mounts \
+         outlives the container (add {{\"type\": \"mount\"}} to linux.namespaces)",
         needs.join(", ")
     ))
 }

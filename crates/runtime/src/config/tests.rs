@@ -104,8 +104,8 @@ fn each_invalid_field_is_refused_with_its_reason() {
                 c["mounts"] = json!([{"destination": "/proc", "type": "proc", "source": "proc"}]);
                 c["linux"]["maskedPaths"] = json!(["/proc/kcore"]);
             }),
-            "mounts, linux.maskedPaths need a mount namespace: without one they would be \
-             mounted in the runtime's mount namespace",
+            "linux.maskedPaths need a mount namespace: without one they would apply to the \
+             runtime's own mount namespace, on the host",
         ),
         (
             Box::new(|c| c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "mount"}])),
@@ -197,6 +197,16 @@ fn what_runc_accepts_is_accepted() {
         (
             "no mount namespace, and nothing to mount",
             Box::new(|c| c["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "uts"}])),
+        ),
+        (
+            "no mount namespace, with mounts, devices and a read-only root",
+            Box::new(|c| {
+                c["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "uts"}]);
+                c["mounts"] = json!([{"destination": "/proc", "type": "proc", "source": "proc"}]);
+                c["root"]["readonly"] = json!(true);
+                c["linux"]["devices"] =
+                    json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]);
+            }),
         ),
         (
             "a poststop hook installed after create",
