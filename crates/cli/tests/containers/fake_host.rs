@@ -222,3 +222,70 @@ pub(crate) fn words(line: &str) -> Vec<&str> {
         .map(|w| if w == "IMAGE" { IMAGE } else { w })
         .collect()
 }
+
+/// Runs `f` on a new thread that joined the network namespace at `path` (a pinned one, or
+/// `/run/netns/NAME`), so the test's own threads never change namespace.
+pub(crate) fn in_netns<T: Send + 'static>(
+    path: &std::path::Path,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let file = std::fs::File::open(path).unwrap();
+    std::thread::spawn(move || {
+        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        f()
+    })
+    .join()
+    .unwrap()
+}
+
+/// Pulls, as `localhost/exposing:latest` (its layout's directory name), the busybox image with `ExposedPorts` set to
+/// `ports` (`80/tcp`, `53/udp`): an OCI layout written next to the engine's root.
+pub(crate) fn exposing_image(e: &Engine, ports: &[&str]) {
+    use ring::digest::{SHA256, digest};
+    let from = std::env::current_exe()
+        .unwrap()
+        .ancestors()
+        .nth(3)
+        .unwrap()
+        .join("fixtures/busybox/oci");
+    let to = e.tmp.path().join("exposing");
+    let blobs = to.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let read = |digest: &str| {
+        let hex = digest.trim_start_matches("sha256:");
+        std::fs::read(from.join("blobs/sha256").join(hex)).unwrap()
+    };
+    let write = |bytes: &[u8]| -> (String, usize) {
+        let hex: String = digest(&SHA256, bytes)
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        std::fs::write(blobs.join(&hex), bytes).unwrap();
+        (format!("sha256:{hex}"), bytes.len())
+    };
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(from.join("index.json")).unwrap()).unwrap();
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&read(index["manifests"][0]["digest"].as_str().unwrap())).unwrap();
+    for layer in manifest["layers"].as_array().unwrap() {
+        write(&read(layer["digest"].as_str().unwrap()));
+    }
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&read(manifest["config"]["digest"].as_str().unwrap())).unwrap();
+    config["config"]["ExposedPorts"] = ports
+        .iter()
+        .map(|p| ((*p).to_owned(), serde_json::json!({})))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    let (digest_, size) = write(&serde_json::to_vec(&config).unwrap());
+    manifest["config"]["digest"] = digest_.into();
+    manifest["config"]["size"] = size.into();
+    let (digest_, size) = write(&serde_json::to_vec(&manifest).unwrap());
+    let mut index = index;
+    index["manifests"][0]["digest"] = digest_.into();
+    index["manifests"][0]["size"] = size.into();
+    std::fs::write(to.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    std::fs::copy(from.join("oci-layout"), to.join("oci-layout")).unwrap();
+    e.ok(&["pull", "-q", &format!("oci:{}:latest", to.display())]);
+}

@@ -31,6 +31,8 @@ impl Containers<'_> {
             .map_err(Error::json(format!("the config of image {}", opts.image)))?;
         validate(opts)?;
         crate::network::validate(opts)?;
+        let with_ports = crate::network::publish_exposed(opts, &image_config.exposed_ports)?;
+        let opts = with_ports.as_ref().unwrap_or(opts);
         if let super::NetworkMode::Container(target) = &opts.network {
             self.get(target)?;
         }

@@ -32,9 +32,14 @@ pub(crate) fn port_mappings(publish: &[String]) -> Result<Vec<peapod_net::PortMa
 pub(crate) fn validate(opts: &CreateOptions) -> Result<()> {
     let ports = port_mappings(&opts.publish)?;
     let bridge = matches!(opts.network, NetworkMode::Bridge(_));
-    if !ports.is_empty() && !bridge {
+    if (!ports.is_empty() || opts.publish_all) && !bridge {
+        let flag = if ports.is_empty() {
+            "--publish-all"
+        } else {
+            "--publish"
+        };
         return Err(bad(
-            "--publish",
+            flag,
             &opts.publish.join(" "),
             "publishing a port needs a bridge network (--network bridge)",
         ));

@@ -15,6 +15,7 @@
 mod connect;
 mod endpoint;
 mod etc;
+mod ports;
 mod settings;
 
 use std::collections::BTreeMap;
@@ -30,6 +31,7 @@ use crate::error::{Error, Result};
 pub use connect::ConnectOptions;
 pub(crate) use endpoint::{Endpoint, netns_path, teardown};
 pub(crate) use etc::{bad, port_mappings, refresh_hosts, refresh_hosts_of, resolv_conf, validate};
+pub(crate) use ports::publish_exposed;
 pub use settings::PortReport;
 
 /// The default network's name.
