@@ -54,6 +54,7 @@
 //! small, no dependencies), `serde_json` (records, config.json), `thiserror`. No async
 //! runtime: the monitor must stay small and may fork.
 
+pub mod config;
 pub mod container;
 pub mod cp;
 mod db;

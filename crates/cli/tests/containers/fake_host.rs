@@ -194,8 +194,8 @@ impl FakeHost {
         }
     }
 
-    /// Waits (bounded) until no veth of ours (`pp` + hex) is left on the fake host and
-    /// nothing is pinned.
+    /// Waits (bounded) until no veth of ours (`pp` + hex) is left on the fake host, nothing
+    /// is pinned and no process of the engine's is left.
     pub(crate) fn wait_clean(&self, e: &Engine) {
         let until = Instant::now() + Duration::from_secs(10);
         let ours = |l: &str| {
@@ -213,6 +213,12 @@ impl FakeHost {
             .map(|d| d.flatten().collect())
             .unwrap_or_default();
         assert!(pinned.is_empty(), "{pinned:?}");
+        // A `run --rm` monitor may still be finishing after its client returned.
+        let root = e.tmp.path().to_string_lossy().into_owned();
+        while !crate::support::processes_mentioning(&root).is_empty() {
+            assert!(Instant::now() < until, "processes left");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

@@ -11,6 +11,7 @@ mod flags;
 mod lifecycle;
 mod monitor;
 mod network;
+mod network_config;
 mod network_ports;
 mod network_stack;
 mod runtimes;
