@@ -53,6 +53,8 @@ enum What {
     Clients,
     /// `run --rm` sequential and 32 at once, monitor RSS, scale: peapod, podman, docker.
     Engine,
+    /// Network set-up time and bridge throughput in a fake host: peapod, podman, docker.
+    Net,
 }
 
 /// One contender: how to run one lifecycle.
@@ -71,6 +73,12 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         let dir = fixtures::build_default()?;
         fixtures::debian::ensure(&dir)?;
         return crate::bench_image::run(args.runs.min(20));
+    }
+    if args.what == What::Net {
+        deps::ensure()?;
+        dist::build()?;
+        fixtures::build_default()?;
+        return crate::bench_net::run(args.runs.min(30));
     }
     if args.what == What::Engine {
         deps::ensure()?;

@@ -8,12 +8,13 @@
 //! - `demo`: show what peapod does today, on a fresh machine, offline.
 //! - `dist`: the release binaries as they ship (static).
 //! - `bench`: peapod against its peers, side by side in one run (`bench runtime`, `bench
-//!   image`, `bench clients`, `bench engine`).
+//!   image`, `bench clients`, `bench engine`, `bench net`).
 
 mod bench;
 mod bench_clients;
 mod bench_engine;
 mod bench_image;
+mod bench_net;
 mod demo;
 mod demo_engine;
 mod deps;
