@@ -96,6 +96,25 @@ pub(crate) fn resolv_conf(opts: &CreateOptions) -> String {
     peapod_net::resolv_conf(&host, &dns)
 }
 
+/// The networks an endpoint holds leases on (none if they cannot be read).
+pub(crate) fn networks_of(engine: &Engine, id: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (n, _) in engine.db.leases_of(id).unwrap_or_default() {
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+/// Rewrites the hosts files on each of `networks`, best effort (after an endpoint left
+/// them).
+pub(crate) fn refresh_networks(engine: &Engine, networks: &[String]) {
+    for n in networks {
+        let _ = refresh_hosts(engine, n);
+    }
+}
+
 /// Rewrites the `/etc/hosts` of every endpoint on `network` (see [`refresh_hosts_of`]).
 pub(crate) fn refresh_hosts(engine: &Engine, network: &str) -> Result<()> {
     let mut ids: Vec<String> = Vec::new();

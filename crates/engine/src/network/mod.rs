@@ -1,16 +1,26 @@
-//! Networks: bridges with a subnet, addresses leased from the database, and each container's
-//! network namespace wired to its bridge through `peapod-net` (a veth pair, an address, the
-//! default route, masquerade). The default network `peapod` (bridge `peapod0`,
-//! 10.90.0.0/16; `bridge` is its alias) is made on first use.
+//! Networks: bridges with an IPv4 subnet (and an IPv6 one on a dual-stack network),
+//! addresses leased from the database (one per family), and each container's network
+//! namespace wired to its bridges through `peapod-net` (a veth pair per network, addresses,
+//! the default routes through its first network, masquerade, published ports). The default
+//! network `peapod` (bridge `peapod0`, 10.90.0.0/16 unless `/etc/peapod/peapod.conf` says
+//! otherwise, see [`crate::config`]; `bridge` is its alias) is made on first use.
 //!
 //! Everything acts in the calling process's network namespace (the host's, or a test's fake
 //! host): the bridge and the nftables rules live there. What is wired is an endpoint:
 //! whatever holds a network namespace (a container, or a pod's infra process), keyed by its
 //! id. Its namespace is pinned at `RUNROOT/netns/<id>` from its start to its last exit; the
-//! runtime joins it by path.
+//! runtime joins it by path. A container joins further networks with `network connect`
+//! (at once if it runs, as `eth1`…; its leases say which networks it is on at its next
+//! start) and leaves them with `network disconnect`.
 //!
-//! Files: `mod.rs` the network verbs, `endpoint.rs` leases, set-up, teardown and published
-//! ports of an endpoint, `etc.rs` the checks before create and the hosts/resolv files.
+//! Name resolution is by hosts files, on every network: each member's `/etc/hosts` lists
+//! the members of all its networks by name and alias, at each of their addresses, and is
+//! rewritten in place whenever one joins (create, connect) or leaves (rm, disconnect).
+//!
+//! Files: `mod.rs` the network verbs, `default.rs` the default network and its
+//! configuration, `endpoint.rs` leases, set-up, teardown and published ports of an
+//! endpoint, `connect.rs` connect and disconnect, `ports.rs` `-P`, `settings.rs` what
+//! inspect and `port` show, `etc.rs` the checks before create and the hosts/resolv files.
 
 mod connect;
 mod default;
@@ -31,7 +41,10 @@ use crate::error::{Error, Result};
 
 pub use connect::ConnectOptions;
 pub(crate) use endpoint::{Endpoint, netns_path, teardown};
-pub(crate) use etc::{bad, port_mappings, refresh_hosts, refresh_hosts_of, resolv_conf, validate};
+pub(crate) use etc::{
+    bad, networks_of, port_mappings, refresh_hosts, refresh_hosts_of, refresh_networks,
+    resolv_conf, validate,
+};
 pub(crate) use ports::publish_exposed;
 pub use settings::PortReport;
 
