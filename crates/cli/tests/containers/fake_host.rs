@@ -155,8 +155,23 @@ impl FakeHost {
     }
 
     /// What must not change when a command is refused: the fake host's links and rules,
-    /// the engine's pinned namespaces, and `network ls` / `ps -a`.
+    /// the engine's pinned namespaces, and `network inspect peapod` / `ps -a`; read until
+    /// two reads 100 ms apart agree (bounded), since the kernel deletes the veth pair of a
+    /// container that just went in the background.
     pub(crate) fn state(&self, e: &Engine) -> String {
+        let until = Instant::now() + Duration::from_secs(10);
+        let mut last = self.snapshot(e);
+        loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = self.snapshot(e);
+            if now == last || Instant::now() >= until {
+                return now;
+            }
+            last = now;
+        }
+    }
+
+    fn snapshot(&self, e: &Engine) -> String {
         let pinned: Vec<String> = std::fs::read_dir(e.runroot().join("netns"))
             .map(|d| {
                 d.flatten()
