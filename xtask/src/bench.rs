@@ -57,6 +57,8 @@ enum What {
     Pod,
     /// `build` of a 6-step Containerfile, uncached and cached: peapod, podman.
     Build,
+    /// Network set-up time and bridge throughput in a fake host: peapod, podman, docker.
+    Net,
 }
 
 /// One contender: how to run one lifecycle.
@@ -85,6 +87,12 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     if args.what == What::Build {
         deps::ensure()?;
         return crate::bench_build::run(args.runs.min(10));
+    }
+    if args.what == What::Net {
+        deps::ensure()?;
+        dist::build()?;
+        fixtures::build_default()?;
+        return crate::bench_net::run(args.runs.min(30));
     }
     if args.what == What::Engine {
         deps::ensure()?;

@@ -55,6 +55,11 @@ const PACKAGES: &[(&str, &str)] = &[
     ("curl", "bench image: the floor's blob downloads"),
     ("crun", "bench: a peer OCI runtime"),
     (
+        "netavark",
+        "bench net: podman's network backend (its default bridge), as the issue measures it",
+    ),
+    ("iperf3", "bench net: TCP throughput over the bridges"),
+    (
         "catatonit",
         "client tests: the init of the infra container podman builds for a pod",
     ),

@@ -8,13 +8,14 @@
 //! - `demo`: show what peapod does today, on a fresh machine, offline.
 //! - `dist`: the release binaries as they ship (static).
 //! - `bench`: peapod against its peers, side by side in one run (`bench runtime`, `bench
-//!   image`, `bench clients`, `bench engine`, `bench pod`, `bench build`).
+//!   image`, `bench clients`, `bench engine`, `bench pod`, `bench build`, `bench net`).
 
 mod bench;
 mod bench_build;
 mod bench_clients;
 mod bench_engine;
 mod bench_image;
+mod bench_net;
 mod bench_pod;
 mod demo;
 mod demo_engine;

@@ -38,6 +38,8 @@ pub struct Engine {
     pub(crate) db: Db,
     pub(crate) images: peapod_image::Images,
     pub(crate) monitor_program: PathBuf,
+    /// The configuration to keep the default network in line with, if one was given.
+    pub(crate) config: Option<crate::config::EngineConfig>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -72,7 +74,16 @@ impl Engine {
             db,
             images,
             monitor_program,
+            config: None,
         })
+    }
+
+    /// Keeps the default network in line with `config` (see [`crate::config`]): an engine
+    /// opened without one takes the default network as the database has it.
+    #[must_use]
+    pub fn with_config(mut self, config: crate::config::EngineConfig) -> Self {
+        self.config = Some(config);
+        self
     }
 
     /// The image store (pull, load, list… as `peapod-image` offers them).

@@ -74,6 +74,23 @@ pub enum Error {
         /// What is wrong.
         why: String,
     },
+    /// The configuration file is wrong.
+    #[error("bad configuration in {}: {why}", path.display())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// The default network in the configuration differs from the database's while
+    /// containers are on it.
+    #[error("the default network {name} {why}")]
+    NetworkConfig {
+        /// The network.
+        name: String,
+        /// The difference, the file, and a container on it.
+        why: String,
+    },
     /// No such volume.
     #[error("no such volume: {0}")]
     NoSuchVolume(String),

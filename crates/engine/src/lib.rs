@@ -59,6 +59,7 @@
 //! runtime: the monitor must stay small and may fork.
 
 pub mod build;
+pub mod config;
 pub mod container;
 pub mod cp;
 mod db;

@@ -138,6 +138,16 @@ async fn add_address(
     }
 }
 
+/// Deletes link `index`; `false` if it was gone already.
+async fn delete(handle: &Handle, index: u32, what: impl FnOnce() -> String) -> Result<bool> {
+    match handle.link().del(index).execute().await {
+        Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -ENODEV => Ok(false),
+        other => other
+            .map(|()| true)
+            .map_err(|e| NetError::netlink(what(), e)),
+    }
+}
+
 fn sysctl(path: &str, value: &str) -> Result<()> {
     std::fs::write(path, value).map_err(|e| NetError::io(format!("write {value} to {path}"), e))
 }
@@ -211,6 +221,22 @@ impl Bridge {
             sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1")?;
         }
         Ok(index)
+    }
+
+    /// Deletes the bridge `name` even if interfaces are still attached to it (they are
+    /// detached, not deleted): for a network whose last container is gone while the kernel
+    /// still deletes its veth pairs in the background. Returns whether it was deleted
+    /// (`false` if already gone).
+    ///
+    /// # Errors
+    /// [`NetError::NotABridge`] (such a link is never deleted), or [`NetError::Netlink`].
+    pub fn remove(name: &str) -> Result<bool> {
+        run(|handle| async move {
+            let Some(index) = bridge_index(&handle, name).await? else {
+                return Ok(false);
+            };
+            delete(&handle, index, || format!("delete bridge {name}")).await
+        })
     }
 
     /// Deletes the bridge `name` if no interface is attached to it. Returns whether it was
@@ -359,12 +385,7 @@ pub fn detach(host_ifname: &str) -> Result<bool> {
         let Some(index) = index_of(&handle, host_ifname).await? else {
             return Ok(false);
         };
-        match handle.link().del(index).execute().await {
-            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -ENODEV => Ok(false),
-            other => other
-                .map(|()| true)
-                .map_err(|e| NetError::netlink(format!("delete veth {host_ifname}"), e)),
-        }
+        delete(&handle, index, || format!("delete veth {host_ifname}")).await
     })
 }
 

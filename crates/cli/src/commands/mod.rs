@@ -41,6 +41,9 @@ struct Cli {
         default_value = "/run/peapod"
     )]
     runroot: PathBuf,
+    /// The configuration file (default /etc/peapod/peapod.conf, if it exists).
+    #[arg(long, global = true, env = "PEAPOD_CONFIG")]
+    config: Option<PathBuf>,
     /// How much to log to stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogLevel::Warn)]
     log_level: LogLevel,
@@ -160,6 +163,8 @@ pub(crate) struct Globals {
     pub(crate) root: PathBuf,
     /// `--runroot` (runtime state).
     pub(crate) runroot: PathBuf,
+    /// `--config`.
+    pub(crate) config: Option<PathBuf>,
 }
 
 /// Ends `peapod` with a container's exit code, printing nothing more.
@@ -182,13 +187,14 @@ impl Globals {
 
     /// The engine on `--root` and `--runroot`.
     pub(crate) fn engine(&self) -> anyhow::Result<peapod_engine::Engine> {
-        Ok(peapod_engine::Engine::open(
-            &peapod_engine::EngineOptions {
-                root: self.root.clone(),
-                runroot: self.runroot.clone(),
-                monitor_program: None,
-            },
-        )?)
+        Ok(peapod_engine::Engine::open(&peapod_engine::EngineOptions {
+            root: self.root.clone(),
+            runroot: self.runroot.clone(),
+            monitor_program: None,
+        })?
+        .with_config(peapod_engine::config::EngineConfig::load(
+            self.config.as_deref(),
+        )?))
     }
 }
 
@@ -219,6 +225,7 @@ pub fn main() -> ExitCode {
     let globals = Globals {
         root: cli.root,
         runroot: cli.runroot,
+        config: cli.config,
     };
     let result = match cli.command {
         Command::Container(command) => container::run(&globals, command),

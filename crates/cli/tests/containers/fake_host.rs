@@ -155,8 +155,23 @@ impl FakeHost {
     }
 
     /// What must not change when a command is refused: the fake host's links and rules,
-    /// the engine's pinned namespaces, and `network ls` / `ps -a`.
+    /// the engine's pinned namespaces, and `network inspect peapod` / `ps -a`; read until
+    /// two reads 100 ms apart agree (bounded), since the kernel deletes the veth pair of a
+    /// container that just went in the background.
     pub(crate) fn state(&self, e: &Engine) -> String {
+        let until = Instant::now() + Duration::from_secs(10);
+        let mut last = self.snapshot(e);
+        loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = self.snapshot(e);
+            if now == last || Instant::now() >= until {
+                return now;
+            }
+            last = now;
+        }
+    }
+
+    fn snapshot(&self, e: &Engine) -> String {
         let pinned: Vec<String> = std::fs::read_dir(e.runroot().join("netns"))
             .map(|d| {
                 d.flatten()
@@ -194,8 +209,8 @@ impl FakeHost {
         }
     }
 
-    /// Waits (bounded) until no veth of ours (`pp` + hex) is left on the fake host and
-    /// nothing is pinned.
+    /// Waits (bounded) until no veth of ours (`pp` + hex) is left on the fake host, nothing
+    /// is pinned and no process of the engine's is left.
     pub(crate) fn wait_clean(&self, e: &Engine) {
         let until = Instant::now() + Duration::from_secs(10);
         let ours = |l: &str| {
@@ -213,6 +228,12 @@ impl FakeHost {
             .map(|d| d.flatten().collect())
             .unwrap_or_default();
         assert!(pinned.is_empty(), "{pinned:?}");
+        // A `run --rm` monitor may still be finishing after its client returned.
+        let root = e.tmp.path().to_string_lossy().into_owned();
+        while !crate::support::processes_mentioning(&root).is_empty() {
+            assert!(Instant::now() < until, "processes left");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -221,4 +242,71 @@ pub(crate) fn words(line: &str) -> Vec<&str> {
     line.split_whitespace()
         .map(|w| if w == "IMAGE" { IMAGE } else { w })
         .collect()
+}
+
+/// Runs `f` on a new thread that joined the network namespace at `path` (a pinned one, or
+/// `/run/netns/NAME`), so the test's own threads never change namespace.
+pub(crate) fn in_netns<T: Send + 'static>(
+    path: &std::path::Path,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let file = std::fs::File::open(path).unwrap();
+    std::thread::spawn(move || {
+        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        f()
+    })
+    .join()
+    .unwrap()
+}
+
+/// Pulls, as `localhost/exposing:latest` (its layout's directory name), the busybox image with `ExposedPorts` set to
+/// `ports` (`80/tcp`, `53/udp`): an OCI layout written next to the engine's root.
+pub(crate) fn exposing_image(e: &Engine, ports: &[&str]) {
+    use ring::digest::{SHA256, digest};
+    let from = std::env::current_exe()
+        .unwrap()
+        .ancestors()
+        .nth(3)
+        .unwrap()
+        .join("fixtures/busybox/oci");
+    let to = e.tmp.path().join("exposing");
+    let blobs = to.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let read = |digest: &str| {
+        let hex = digest.trim_start_matches("sha256:");
+        std::fs::read(from.join("blobs/sha256").join(hex)).unwrap()
+    };
+    let write = |bytes: &[u8]| -> (String, usize) {
+        let hex: String = digest(&SHA256, bytes)
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        std::fs::write(blobs.join(&hex), bytes).unwrap();
+        (format!("sha256:{hex}"), bytes.len())
+    };
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(from.join("index.json")).unwrap()).unwrap();
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&read(index["manifests"][0]["digest"].as_str().unwrap())).unwrap();
+    for layer in manifest["layers"].as_array().unwrap() {
+        write(&read(layer["digest"].as_str().unwrap()));
+    }
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&read(manifest["config"]["digest"].as_str().unwrap())).unwrap();
+    config["config"]["ExposedPorts"] = ports
+        .iter()
+        .map(|p| ((*p).to_owned(), serde_json::json!({})))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    let (digest_, size) = write(&serde_json::to_vec(&config).unwrap());
+    manifest["config"]["digest"] = digest_.into();
+    manifest["config"]["size"] = size.into();
+    let (digest_, size) = write(&serde_json::to_vec(&manifest).unwrap());
+    let mut index = index;
+    index["manifests"][0]["digest"] = digest_.into();
+    index["manifests"][0]["size"] = size.into();
+    std::fs::write(to.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    std::fs::copy(from.join("oci-layout"), to.join("oci-layout")).unwrap();
+    e.ok(&["pull", "-q", &format!("oci:{}:latest", to.display())]);
 }

@@ -12,6 +12,8 @@ mod kube_play;
 mod lifecycle;
 mod monitor;
 mod network;
+mod network_config;
+mod network_ports;
 mod network_stack;
 mod pods;
 mod pods_net;

@@ -113,7 +113,7 @@ fn containers_on_the_default_bridge_talk_by_address_and_leave_nothing() {
 fn parallel_containers_get_distinct_addresses_and_networks_refuse_bad_input() {
     let e = Engine::new();
     let host = FakeHost::new(&e);
-    let children: Vec<_> = (0..24)
+    let children: Vec<_> = (0..50)
         .map(|i| {
             let name = format!("n{i}");
             let inner = e.cmd(&[
@@ -153,10 +153,10 @@ fn parallel_containers_get_distinct_addresses_and_networks_refuse_bad_input() {
             .to_owned()
         })
         .collect();
-    assert_eq!(addresses.len(), 24);
+    assert_eq!(addresses.len(), 50);
     addresses.sort();
     addresses.dedup();
-    assert_eq!(addresses.len(), 24, "duplicate addresses: {addresses:?}");
+    assert_eq!(addresses.len(), 50, "duplicate addresses: {addresses:?}");
     // A user network: its own subnet; overlapping or malformed subnets are refused.
     host.ok(
         &e,
@@ -176,6 +176,54 @@ fn parallel_containers_get_distinct_addresses_and_networks_refuse_bad_input() {
         ],
     );
     assert!(out.contains("10.77.0."), "{out}");
+    let taken = host.ok(
+        &e,
+        &[
+            "inspect",
+            "--format",
+            "{{.NetworkSettings.IPAddress}}",
+            "n0",
+        ],
+    );
+    let before = host.state(&e);
+    for (line, needle) in [
+        (
+            format!("run --rm --network bridge --ip {} IMAGE true", taken.trim()),
+            "already in use",
+        ),
+        (
+            "run --rm --network bridge --ip 10.91.0.9 IMAGE true".into(),
+            "outside the subnet",
+        ),
+        (
+            "run --rm --network bridge --ip 10.90.0.1 IMAGE true".into(),
+            "gateway",
+        ),
+        (
+            "run --rm --network bridge --ip 10.90.0.300 IMAGE true".into(),
+            "--ip",
+        ),
+        (
+            "run --rm --network bridge -p 8080:65536 IMAGE true".into(),
+            "out of range",
+        ),
+        (
+            "network create --subnet 10.90.128.0/17 inside-default".into(),
+            "overlap",
+        ),
+        (
+            "network create --subnet 10.77.0.0/33 badprefix".into(),
+            "10.77.0.0/33",
+        ),
+        (
+            "network create --subnet 10.77.0.1/24 hostbits".into(),
+            "host bits",
+        ),
+        ("network rm nosuchnet".into(), "nosuchnet"),
+    ] {
+        host.failsw(&e, &line, needle);
+    }
+    assert_eq!(host.state(&e), before, "nothing changed");
     for (args, needle) in [
         (
             &["network", "create", "--subnet", "10.77.0.128/25", "overlap"][..],
@@ -205,6 +253,11 @@ fn parallel_containers_get_distinct_addresses_and_networks_refuse_bad_input() {
             text(&out)
         );
     }
+    assert_eq!(
+        host.ok(&e, &["network", "ls", "-q"]),
+        "backend\npeapod\n",
+        "nothing made"
+    );
     host.ok(
         &e,
         &[
@@ -217,16 +270,12 @@ fn parallel_containers_get_distinct_addresses_and_networks_refuse_bad_input() {
             "true",
         ],
     );
-    let out = host.peapod(&e, &["network", "rm", "backend"]);
-    assert_eq!(out.status.code(), Some(125), "{}", text(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("in use"),
-        "{}",
-        text(&out)
-    );
+    let before = host.state(&e);
+    host.failsw(&e, "network rm backend", "in use");
+    assert_eq!(host.state(&e), before, "nothing changed");
     host.ok(&e, &["rm", "holder"]);
     host.ok(&e, &["network", "rm", "backend"]);
-    let names: Vec<String> = (0..24).map(|i| format!("n{i}")).collect();
+    let names: Vec<String> = (0..50).map(|i| format!("n{i}")).collect();
     let mut rm = vec!["rm", "-f"];
     rm.extend(names.iter().map(String::as_str));
     host.ok(&e, &rm);

@@ -214,6 +214,10 @@ fn connect_and_disconnect_a_running_container_and_prune_networks() {
     host.okw(&e, "network connect front cd");
     host.okw(&e, "start cd");
     assert_eq!(host.okw(&e, "exec cd nc -w 5 cb 8080"), "hello-from-srv\n");
+    assert!(b_hosts().contains("\tcd\n"), "{}", b_hosts());
+    // Removed, it leaves the hosts files of every network it was on.
+    host.okw(&e, "rm -f cd");
+    assert!(!b_hosts().contains("\tcd"), "{}", b_hosts());
 
     // Prune removes only networks nobody is on.
     host.okw(&e, "network create idle");
@@ -221,7 +225,7 @@ fn connect_and_disconnect_a_running_container_and_prune_networks() {
         host.okw(&e, "network prune -f"),
         "Deleted Networks:\nidle\n"
     );
-    host.okw(&e, "rm -f ca cb cd");
+    host.okw(&e, "rm -f ca cb");
     assert_eq!(
         host.okw(&e, "network prune -f"),
         "Deleted Networks:\nfront\n"

@@ -34,6 +34,8 @@ impl Containers<'_> {
         let opts = &opts;
         validate(opts)?;
         crate::network::validate(opts)?;
+        let with_ports = crate::network::publish_exposed(opts, &image_config.exposed_ports)?;
+        let opts = with_ports.as_ref().unwrap_or(opts);
         if let super::NetworkMode::Container(target) = &opts.network {
             self.get(target)?;
         }

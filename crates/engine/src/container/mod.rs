@@ -150,6 +150,9 @@ pub struct CreateOptions {
     pub cgroup_parent: Option<String>,
     /// `-p [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]` (ranges too), on a bridge network.
     pub publish: Vec<String>,
+    /// `-P`: every port the image exposes, on a free host port (chosen at create and
+    /// recorded in `publish`).
+    pub publish_all: bool,
     /// `--ip`: a fixed address on its network.
     pub ip: Option<String>,
     /// `--ip6`: a fixed IPv6 address on its (dual-stack) network.

@@ -74,11 +74,10 @@ impl Containers<'_> {
         } else {
             Vec::new()
         };
+        let networks = crate::network::networks_of(self.engine, &record.id);
         self.engine.db.delete_container(&record.id)?;
-        if let super::NetworkMode::Bridge(network) = &record.config.network {
-            // Its lease went with its row: the others no longer resolve it.
-            let _ = crate::network::refresh_hosts(self.engine, network);
-        }
+        // Its leases went with its row: the others no longer resolve it.
+        crate::network::refresh_networks(self.engine, &networks);
         for name in anonymous {
             match self.engine.volumes().remove(&name) {
                 Ok(()) | Err(Error::VolumeInUse { .. } | Error::NoSuchVolume(_)) => {}

@@ -85,7 +85,7 @@ impl Networks<'_> {
     pub fn disconnect(&self, network: &str, container: &str) -> Result<()> {
         let engine = self.engine;
         let r = engine.containers().get(container)?;
-        let row = self.ensure(network)?;
+        let row = self.lookup(network)?;
         let ep = Endpoint::of(engine, &r)?;
         match ep.networks.iter().position(|n| *n == row.name) {
             None => {

@@ -32,9 +32,14 @@ pub(crate) fn port_mappings(publish: &[String]) -> Result<Vec<peapod_net::PortMa
 pub(crate) fn validate(opts: &CreateOptions) -> Result<()> {
     let ports = port_mappings(&opts.publish)?;
     let bridge = matches!(opts.network, NetworkMode::Bridge(_));
-    if !ports.is_empty() && !bridge {
+    if (!ports.is_empty() || opts.publish_all) && !bridge {
+        let flag = if ports.is_empty() {
+            "--publish-all"
+        } else {
+            "--publish"
+        };
         return Err(bad(
-            "--publish",
+            flag,
             &opts.publish.join(" "),
             "publishing a port needs a bridge network (--network bridge)",
         ));
@@ -89,6 +94,25 @@ pub(crate) fn resolv_conf(opts: &CreateOptions) -> String {
         options: Vec::new(),
     };
     peapod_net::resolv_conf(&host, &dns)
+}
+
+/// The networks an endpoint holds leases on (none if they cannot be read).
+pub(crate) fn networks_of(engine: &Engine, id: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (n, _) in engine.db.leases_of(id).unwrap_or_default() {
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+/// Rewrites the hosts files on each of `networks`, best effort (after an endpoint left
+/// them).
+pub(crate) fn refresh_networks(engine: &Engine, networks: &[String]) {
+    for n in networks {
+        let _ = refresh_hosts(engine, n);
+    }
 }
 
 /// Rewrites the `/etc/hosts` of every endpoint on `network` (see [`refresh_hosts_of`]).

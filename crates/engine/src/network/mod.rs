@@ -1,20 +1,32 @@
-//! Networks: bridges with a subnet, addresses leased from the database, and each container's
-//! network namespace wired to its bridge through `peapod-net` (a veth pair, an address, the
-//! default route, masquerade). The default network `peapod` (bridge `peapod0`,
-//! 10.90.0.0/16; `bridge` is its alias) is made on first use.
+//! Networks: bridges with an IPv4 subnet (and an IPv6 one on a dual-stack network),
+//! addresses leased from the database (one per family), and each container's network
+//! namespace wired to its bridges through `peapod-net` (a veth pair per network, addresses,
+//! the default routes through its first network, masquerade, published ports). The default
+//! network `peapod` (bridge `peapod0`, 10.90.0.0/16 unless `/etc/peapod/peapod.conf` says
+//! otherwise, see [`crate::config`]; `bridge` is its alias) is made on first use.
 //!
 //! Everything acts in the calling process's network namespace (the host's, or a test's fake
 //! host): the bridge and the nftables rules live there. What is wired is an endpoint:
 //! whatever holds a network namespace (a container, or a pod's infra process), keyed by its
 //! id. Its namespace is pinned at `RUNROOT/netns/<id>` from its start to its last exit; the
-//! runtime joins it by path.
+//! runtime joins it by path. A container joins further networks with `network connect`
+//! (at once if it runs, as `eth1`…; its leases say which networks it is on at its next
+//! start) and leaves them with `network disconnect`.
 //!
-//! Files: `mod.rs` the network verbs, `endpoint.rs` leases, set-up, teardown and published
-//! ports of an endpoint, `etc.rs` the checks before create and the hosts/resolv files.
+//! Name resolution is by hosts files, on every network: each member's `/etc/hosts` lists
+//! the members of all its networks by name and alias, at each of their addresses, and is
+//! rewritten in place whenever one joins (create, connect) or leaves (rm, disconnect).
+//!
+//! Files: `mod.rs` the network verbs, `default.rs` the default network and its
+//! configuration, `endpoint.rs` leases, set-up, teardown and published ports of an
+//! endpoint, `connect.rs` connect and disconnect, `ports.rs` `-P`, `settings.rs` what
+//! inspect and `port` show, `etc.rs` the checks before create and the hosts/resolv files.
 
 mod connect;
+mod default;
 mod endpoint;
 mod etc;
+mod ports;
 mod settings;
 
 use std::collections::BTreeMap;
@@ -29,13 +41,15 @@ use crate::error::{Error, Result};
 
 pub use connect::ConnectOptions;
 pub(crate) use endpoint::{Endpoint, netns_path, teardown};
-pub(crate) use etc::{bad, port_mappings, refresh_hosts, refresh_hosts_of, resolv_conf, validate};
+pub(crate) use etc::{
+    bad, networks_of, port_mappings, refresh_hosts, refresh_hosts_of, refresh_networks,
+    resolv_conf, validate,
+};
+pub(crate) use ports::publish_exposed;
 pub use settings::PortReport;
 
 /// The default network's name.
 pub const DEFAULT_NETWORK: &str = "peapod";
-const DEFAULT_BRIDGE: &str = "peapod0";
-const DEFAULT_SUBNET: &str = "10.90.0.0/16";
 
 /// The network verbs of an [`Engine`]: `engine.networks()`.
 #[derive(Debug)]
@@ -234,6 +248,18 @@ impl Networks<'_> {
             value: name.to_owned(),
             why: "a network name is [a-zA-Z0-9][a-zA-Z0-9_.-]+".into(),
         })?;
+        let row = self.insert(name, opts, None)?;
+        self.report(row)
+    }
+
+    /// Checks `opts` against the other networks and records the network, on `bridge`
+    /// (default: `pp-` and part of its id).
+    fn insert(
+        &self,
+        name: &str,
+        opts: &NetworkCreateOptions,
+        bridge: Option<&str>,
+    ) -> Result<NetworkRow> {
         let existing = self.engine.db.networks()?;
         let mut others = Vec::new();
         for row in &existing {
@@ -288,11 +314,7 @@ impl Networks<'_> {
         subnets.sort_by_key(|s| s.gateway().is_ipv6());
         let mtu = parse_mtu(&opts.options, opts.ipv6)?;
         let id = crate::container::new_id()?;
-        let bridge = if name == DEFAULT_NETWORK {
-            DEFAULT_BRIDGE.to_owned()
-        } else {
-            format!("pp-{}", &id[..8])
-        };
+        let bridge = bridge.map_or_else(|| format!("pp-{}", &id[..8]), str::to_owned);
         let v6 = subnets.get(1);
         let row = NetworkRow {
             name: name.to_owned(),
@@ -313,32 +335,31 @@ impl Networks<'_> {
                 why: "a network of that name exists".into(),
             });
         }
-        self.report(row)
+        Ok(row)
     }
 
-    /// The network `name` (`bridge` is the default one's alias; the default one is made on
-    /// first use).
+    /// The network `name`, to be used (`bridge` is the default one's alias; the default one
+    /// is made on first use, and kept in line with the configuration).
     pub(crate) fn ensure(&self, name: &str) -> Result<NetworkRow> {
+        self.find(name, true)
+    }
+
+    /// The network `name`, to be shown or removed (the default one is made on first use).
+    fn lookup(&self, name: &str) -> Result<NetworkRow> {
+        self.find(name, false)
+    }
+
+    fn find(&self, name: &str, strict: bool) -> Result<NetworkRow> {
         let name = if name == "bridge" {
             DEFAULT_NETWORK
         } else {
             name
         };
+        if name == DEFAULT_NETWORK {
+            return self.ensure_default(strict);
+        }
         if let Some(row) = self.engine.db.network(name)? {
             return Ok(row);
-        }
-        if name == DEFAULT_NETWORK {
-            let opts = NetworkCreateOptions {
-                subnets: vec![DEFAULT_SUBNET.into()],
-                ..NetworkCreateOptions::default()
-            };
-            match self.create(name, &opts) {
-                Ok(_) | Err(Error::InvalidFlag { .. }) => {}
-                Err(e) => return Err(e),
-            }
-            if let Some(row) = self.engine.db.network(name)? {
-                return Ok(row);
-            }
         }
         Err(Error::InvalidFlag {
             flag: "--network",
@@ -352,7 +373,7 @@ impl Networks<'_> {
     /// # Errors
     /// [`Error::Db`].
     pub fn list(&self) -> Result<Vec<NetworkReport>> {
-        self.ensure(DEFAULT_NETWORK)?;
+        self.lookup(DEFAULT_NETWORK)?;
         self.engine
             .db
             .networks()?
@@ -366,7 +387,7 @@ impl Networks<'_> {
     /// # Errors
     /// [`Error::InvalidFlag`] naming an unknown network.
     pub fn inspect(&self, name: &str) -> Result<NetworkReport> {
-        self.report(self.ensure(name)?)
+        self.report(self.lookup(name)?)
     }
 
     /// `network rm NAME`: refuses one a container is on, and the default one. Its bridge and
@@ -375,7 +396,7 @@ impl Networks<'_> {
     /// # Errors
     /// [`Error::NetworkInUse`], [`Error::InvalidFlag`].
     pub fn remove(&self, name: &str) -> Result<()> {
-        let row = self.ensure(name)?;
+        let row = self.lookup(name)?;
         if row.name == DEFAULT_NETWORK {
             return Err(Error::InvalidFlag {
                 flag: "network rm",
@@ -419,7 +440,7 @@ impl Networks<'_> {
 
     /// Removes a network's firewall rules, bridge and marker (best effort: a bridge still
     /// in use by something else stays).
-    fn unmake(&self, row: &NetworkRow) {
+    pub(super) fn unmake(&self, row: &NetworkRow) {
         let fw = peapod_net::Nftables::default();
         if let Ok(subnets) = subnets_of(row) {
             let _ = peapod_net::Firewall::teardown_network(
@@ -434,6 +455,11 @@ impl Networks<'_> {
         let _ = peapod_net::Bridge::remove_if_unused(&row.bridge);
         let _ = std::fs::remove_file(self.engine.runroot.join("networks").join(&row.name));
     }
+}
+
+/// Checks an interface name (a bridge's) as the kernel would.
+pub(crate) fn check_link_name(name: &str) -> std::result::Result<(), String> {
+    peapod_net::check_link_name(name).map_err(|e| e.to_string())
 }
 
 /// An endpoint's name: its container's (the id itself if none is recorded).

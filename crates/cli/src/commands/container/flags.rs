@@ -111,6 +111,9 @@ pub(crate) struct CreateFlags {
     /// Publish a port (`[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]`, ranges too).
     #[arg(short, long = "publish")]
     publish: Vec<String>,
+    /// Publish every port the image exposes on a free host port.
+    #[arg(short = 'P', long)]
+    publish_all: bool,
     /// A fixed IPv4 or IPv6 address on its network.
     #[arg(long)]
     ip: Option<String>,
@@ -259,6 +262,7 @@ impl CreateFlags {
             cgroup_parent: self.cgroup_parent.clone(),
             no_healthcheck: self.no_healthcheck,
             publish: self.publish.clone(),
+            publish_all: self.publish_all,
             ip: self.ip.clone(),
             ip6: self.ip6.clone(),
             dns: self.dns.clone(),
