@@ -438,8 +438,8 @@ impl Networks<'_> {
         Ok(removed)
     }
 
-    /// Removes a network's firewall rules, bridge and marker (best effort: a bridge still
-    /// in use by something else stays).
+    /// Removes a network's firewall rules, bridge and marker (best effort), once its row is
+    /// gone.
     pub(super) fn unmake(&self, row: &NetworkRow) {
         let fw = peapod_net::Nftables::default();
         if let Ok(subnets) = subnets_of(row) {
@@ -452,7 +452,9 @@ impl Networks<'_> {
                 },
             );
         }
-        let _ = peapod_net::Bridge::remove_if_unused(&row.bridge);
+        // Its row is gone, so no container holds a lease on it: what is still attached is a
+        // veth pair the kernel is deleting in the background (a container just removed).
+        let _ = peapod_net::Bridge::remove(&row.bridge);
         let _ = std::fs::remove_file(self.engine.runroot.join("networks").join(&row.name));
     }
 }
