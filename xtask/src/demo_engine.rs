@@ -66,6 +66,11 @@ impl Peapod {
         }
     }
 
+    /// The demo's directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Runs quietly; stdout.
     pub(crate) fn quiet(&self, args: &[&str]) -> Result<String> {
         crate::util::output(&mut self.cmd(args))

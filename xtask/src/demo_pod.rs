@@ -53,9 +53,50 @@ pub(crate) fn run(p: &Peapod, image: &str) -> Result<()> {
     p.show(&["pod", "top", POD, "pid", "args"])?;
     p.show(&["pod", "stats", "--no-stream", POD])?;
     p.show(&["pod", "rm", "-f", POD])?;
+
+    section("the same pod from a Kubernetes manifest: kube play, kube generate, kube down");
+    let manifest = p.dir().join("pod.yaml");
+    std::fs::write(&manifest, kube_manifest(image))?;
+    println!("\n$ cat pod.yaml\n{}", kube_manifest(image).trim_end());
+    let manifest = manifest.to_str().unwrap_or_default().to_owned();
+    p.show(&["kube", "play", &manifest])?;
+    p.show(&["pod", "ps"])?;
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !p.quiet(&["logs", "demo-pod-client"])?.contains("hello") {
+        if std::time::Instant::now() > until {
+            bail!("the manifest's client logged nothing in 10 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    p.show(&["logs", "--tail", "1", "demo-pod-client"])?;
+    p.show(&["kube", "generate", POD])?;
+    p.show(&["kube", "down", &manifest])?;
     let left = p.quiet(&["pod", "ls", "-q"])?;
     if !left.trim().is_empty() {
         bail!("pods left: {left}");
     }
     Ok(())
+}
+
+/// The demo's pod as a Kubernetes Pod: a web server and a client that fetches from it over
+/// localhost, the server's readiness checked by an httpGet probe the monitor runs itself.
+fn kube_manifest(image: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: {POD}
+spec:
+  containers:
+  - name: web
+    image: {image}
+    command: [sh, -c, 'mkdir /www && echo hello over localhost > /www/index.html && exec httpd -f -p 8080 -h /www']
+    readinessProbe:
+      httpGet: {{path: /, port: 8080}}
+      periodSeconds: 1
+  - name: client
+    image: {image}
+    command: [sh, -c, 'while true; do wget -q -O - http://localhost:8080/; sleep 1; done']
+"
+    )
 }
