@@ -35,10 +35,10 @@ fn the_default_network_follows_the_config_file_and_refuses_a_change_under_contai
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     ok("run -d --name cfg --network bridge IMAGE sleep 1000");
-    let probe = "ip -o -4 addr show eth0; cat /sys/class/net/eth0/mtu";
+    let probe = "ip -o -4 addr show eth0; ip -o link show eth0 | grep -o 'mtu [0-9]*'";
     let inside = host.ok(&e, &["exec", "cfg", "sh", "-c", probe]);
     assert!(
-        inside.contains("inet 10.60.0.2/16") && inside.ends_with("1400\n"),
+        inside.contains("inet 10.60.0.2/16") && inside.ends_with("mtu 1400\n"),
         "{inside}"
     );
     assert!(host.links().contains("ppnet-br0"), "{}", host.links());

@@ -49,14 +49,15 @@ fn a_dual_stack_network_gives_both_families_and_carries_ipv6_tcp() {
         "10.93.0.2 fd93::99/64 fd93::1"
     );
     // Both families on eth0, both default routes, the network's MTU.
-    let probe = "ip -o addr show eth0; ip route; ip -6 route; cat /sys/class/net/eth0/mtu";
+    let probe =
+        "ip -o addr show eth0; ip route; ip -6 route; ip -o link show eth0 | grep -o 'mtu [0-9]*'";
     let inside = host.ok(&e, &["exec", "srv", "sh", "-c", probe]);
     for want in [
         "inet 10.93.0.2/24",
         "inet6 fd93::99/64",
         "default via 10.93.0.1 dev eth0",
         "default via fd93::1 dev eth0",
-        "1400\n",
+        "mtu 1400\n",
     ] {
         assert!(inside.contains(want), "{want}: {inside}");
     }

@@ -116,14 +116,19 @@ pub(super) fn open(path: &Path) -> Result<Connection> {
     open_database(path, COMPONENT, MIGRATIONS)
 }
 
+/// How long an open waits for another process's lock.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Opens (creating if need be) the engine's shared SQLite database at `path` in WAL mode,
-/// with a 10 s busy timeout, foreign keys on and `synchronous = NORMAL`, and brings
+/// with a 60 s busy timeout (dozens of `peapod` processes at once on a slow disk queue for
+/// the write lock: 10 s ran out with 50 parallel `run -d` in the TCG test guest), foreign
+/// keys on and `synchronous = NORMAL`, and brings
 /// `component`'s tables to the newest of `migrations` (entry `i` takes the schema from
 /// version `i` to `i + 1`; versions are kept per component in the `migrations` table, so
 /// that the image store and the engine share one file and migrate independently).
 ///
 /// # Errors
-/// [`StoreError::Db`] when SQLite fails (after 10 s of retries while another process holds
+/// [`StoreError::Db`] when SQLite fails (after 60 s of retries while another process holds
 /// the database), [`StoreError::SchemaTooNew`] when a newer peapod migrated it.
 pub fn open_database(path: &Path, component: &str, migrations: &[&str]) -> Result<Connection> {
     let err = |source| StoreError::Db {
@@ -131,12 +136,11 @@ pub fn open_database(path: &Path, component: &str, migrations: &[&str]) -> Resul
         source,
     };
     let mut conn = Connection::open(path).map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
     // Switching a new database to WAL takes an exclusive lock, and SQLite answers another
-    // process doing the same at that moment with SQLITE_BUSY without waiting: retry (10 s
+    // process doing the same at that moment with SQLITE_BUSY without waiting: retry (60 s
     // at most), as for the migration that follows.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
     loop {
         let result = set_wal(&conn)
             .map_err(err)
