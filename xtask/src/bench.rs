@@ -61,6 +61,30 @@ enum What {
     Net,
 }
 
+/// podman's global flags for a benchmark whose state lives under `dir` (a short path: podman
+/// refuses a run root of 50 characters or more): its own root, run root and tmp dir, overlay,
+/// cgroupfs, file events, and runc (crun 1.8, podman's default, refuses this hybrid host).
+pub(crate) fn podman_global(dir: &str) -> Vec<String> {
+    [
+        "--root",
+        &format!("{dir}/podman"),
+        "--runroot",
+        &format!("{dir}/podman-run"),
+        "--tmpdir",
+        &format!("{dir}/podman-tmp"),
+        "--storage-driver",
+        "overlay",
+        "--cgroup-manager",
+        "cgroupfs",
+        "--events-backend",
+        "file",
+        "--runtime",
+        "runc",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// One contender: how to run one lifecycle.
 pub(crate) struct Contender {
     pub(crate) name: &'static str,

@@ -131,25 +131,10 @@ fn run_in(dir: &Path, runs: usize, scale: usize, peers: &mut Peers) -> Result<()
     let podman = Tool {
         name: "podman",
         program: "podman".into(),
-        global: [
-            "--root",
-            &format!("{DIR}/podman"),
-            "--runroot",
-            &format!("{DIR}/podman-run"),
-            "--tmpdir",
-            &format!("{DIR}/podman-tmp"),
-            "--storage-driver",
-            "overlay",
-            "--cgroup-manager",
-            "cgroupfs",
-            "--events-backend",
-            "file",
-            // crun 1.8 (podman's default) refuses a hybrid cgroup host; docker runs runc too.
-            "--runtime",
-            "runc",
-        ]
-        .map(OsString::from)
-        .to_vec(),
+        global: crate::bench::podman_global(DIR)
+            .into_iter()
+            .map(OsString::from)
+            .collect(),
         run_flags: [
             "--ulimit",
             "nofile=20000:20000",

@@ -109,28 +109,17 @@ fn engines(dir: &Path, release: &Path) -> Vec<Engine> {
         },
         Engine {
             name: "podman",
-            argv: s(&[
-                "nsenter",
-                &netns(HOST),
-                "podman",
-                "--network-backend",
-                "netavark",
-                "--root",
-                &format!("{d}/podman"),
-                "--runroot",
-                &format!("{d}/podman-run"),
-                "--tmpdir",
-                &format!("{d}/podman-tmp"),
-                "--storage-driver",
-                "overlay",
-                "--cgroup-manager",
-                "cgroupfs",
-                "--events-backend",
-                "file",
-                // crun 1.8 (podman's default) refuses a hybrid cgroup host.
-                "--runtime",
-                "runc",
-            ]),
+            argv: [
+                s(&[
+                    "nsenter",
+                    &netns(HOST),
+                    "podman",
+                    "--network-backend",
+                    "netavark",
+                ]),
+                crate::bench::podman_global(&d.to_string()),
+            ]
+            .concat(),
             run_flags: s(&[
                 "--ulimit",
                 "nofile=20000:20000",

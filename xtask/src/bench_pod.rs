@@ -141,25 +141,10 @@ fn run_in(dir: &Path, runs: usize) -> Result<()> {
     let podman = Tool {
         name: "podman",
         program: "podman".into(),
-        global: [
-            "--root",
-            &format!("{DIR}/podman"),
-            "--runroot",
-            &format!("{DIR}/podman-run"),
-            "--tmpdir",
-            &format!("{DIR}/podman-tmp"),
-            "--storage-driver",
-            "overlay",
-            "--cgroup-manager",
-            "cgroupfs",
-            "--events-backend",
-            "file",
-            // crun 1.8 (podman's default) refuses a hybrid cgroup host.
-            "--runtime",
-            "runc",
-        ]
-        .map(OsString::from)
-        .to_vec(),
+        global: crate::bench::podman_global(DIR)
+            .into_iter()
+            .map(OsString::from)
+            .collect(),
         create_flags: vec![
             "--cgroup-parent",
             "/peapod-bench-podpm",
