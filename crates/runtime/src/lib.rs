@@ -74,6 +74,7 @@ pub use error::{Error, Result};
 pub use exe_guard::{exe_is_protected, reexec_read_only};
 pub use exec::ExecOptions;
 pub use oci_spec;
+pub use proc::start_time as process_start_time;
 pub use state::Status;
 pub use trampoline::available as exec_trampoline_available;
 pub use update::Stats;

@@ -34,6 +34,13 @@ pub(crate) fn stat(pid: i32) -> Option<ProcStat> {
         .and_then(|_| parse_stat(&text))
 }
 
+/// A process's start time in clock ticks after boot (`/proc/<pid>/stat` field 22): with the
+/// pid, it names one process, so a caller can tell it from a later one that reused the pid.
+/// `None` if there is no such process.
+pub fn start_time(pid: i32) -> Option<u64> {
+    stat(pid).map(|s| s.start_time)
+}
+
 /// Whether `pid` is still the process that started at `start_time` and has not exited.
 pub(crate) fn is_alive(pid: i32, start_time: u64) -> bool {
     stat(pid).is_some_and(|s| s.start_time == start_time && !matches!(s.state, 'Z' | 'X'))

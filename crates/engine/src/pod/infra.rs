@@ -151,7 +151,7 @@ fn hold(cfg: &InfraConfig, run_dir: &Path, ready: &OwnedFd, lock: Flock<File>) -
                 pid: child.as_raw(),
                 status: "running".into(),
                 started: Some(now_ns()),
-                start_ticks: start_ticks(child.as_raw()),
+                start_ticks: peapod_runtime::process_start_time(child.as_raw()),
                 ..MonitorState::default()
             };
             if let Err(e) = pinned.and_then(|()| state.save(run_dir)) {
@@ -294,7 +294,7 @@ pub(crate) fn signal(run_dir: &Path, signal: Signal) -> Result<bool> {
     let pidfd = unsafe { OwnedFd::from_raw_fd(raw) };
     // The pidfd names whatever process had `pid` when it was opened: it is our infra if it
     // started at the recorded time (a reused pid has a later start).
-    if state.start_ticks.is_none() || start_ticks(pid) != state.start_ticks {
+    if state.start_ticks.is_none() || peapod_runtime::process_start_time(pid) != state.start_ticks {
         return Ok(false);
     }
     // SAFETY: pidfd_send_signal(2) with a valid pidfd, a signal number, no siginfo, no flags.
@@ -315,14 +315,6 @@ pub(crate) fn signal(run_dir: &Path, signal: Signal) -> Result<bool> {
         return Err(Error::io("signal the infra process of", run_dir)(e));
     }
     Ok(true)
-}
-
-/// A process's start time in clock ticks since boot: field 22 of `/proc/PID/stat` (proc(5)),
-/// counted after the `)` that ends its command name (which may hold spaces and parentheses).
-pub(crate) fn start_ticks(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// Waits up to `timeout` for the infra of `run_dir` to be gone (its lock free).
