@@ -23,6 +23,9 @@
 //!   the start (runc CVE-2025-31133 / -52565).
 //! - sysctls are written only through fds on a verified procfs, with keys that cannot leave
 //!   /proc/sys; a fresh proc or sysfs mount is checked to be one.
+//! - A container with a network namespace of its own (new or joined) gets a fresh sysfs,
+//!   which lists that namespace's devices: never the host's /sys, whose interfaces would
+//!   leak in ([`RootfsSpec::own_net_namespace`]).
 //! - Every open passes `O_CLOEXEC`.
 //!
 //! Needs Linux 5.12 (mount_setattr); openat2 (5.6) is used when present.
@@ -50,7 +53,7 @@
 //!     masked_paths: &masked,
 //!     readonly_paths: &readonly,
 //!     in_user_namespace: false,
-//!     new_net_namespace: true,
+//!     own_net_namespace: true,
 //!     cgroup_dirs: &[],
 //! };
 //! // In the container's init, inside its new mount namespace:

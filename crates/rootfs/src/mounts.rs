@@ -3,10 +3,13 @@
 //! Kinds of mount:
 //! - a bind (`type: bind`, or a `bind`/`rbind` option): a detached clone of the host source,
 //!   given its attributes while detached, then attached;
-//! - a new filesystem (proc, tmpfs, devpts, mqueue, sysfs with its own netns, cgroup2, …):
-//!   `fsopen`/`fsconfig`/`fsmount`, the options as filesystem parameters;
-//! - `sysfs` without a new network namespace: sysfs can only be mounted fresh by the netns
-//!   that owns it, so the host's /sys is bound recursively instead (its flags on every mount);
+//! - a new filesystem (proc, tmpfs, devpts, mqueue, sysfs, cgroup2, …):
+//!   `fsopen`/`fsconfig`/`fsmount`, the options as filesystem parameters. A fresh sysfs lists
+//!   the devices of the network namespace of the process that mounts it, which is why a
+//!   container with a network namespace of its own (new, or joined by path) gets one;
+//! - `sysfs` in a container sharing the caller's network namespace: the caller's /sys is
+//!   bound recursively instead (its flags on every mount), which shows the same devices and
+//!   needs no privilege over that namespace (a new user namespace has none);
 //! - `cgroup`: on a cgroup v2 host, a fresh cgroup2 mount (scoped by the container's cgroup
 //!   namespace); on v1 and hybrid hosts (like ours), a tmpfs holding a bind of the container's
 //!   own directory in each hierarchy (`cgroup_mount`); with no directories given, or when the
@@ -74,8 +77,15 @@ const PROC_ALLOWED: &[&str] = &[
     "/proc/sys/kernel/ns_last_pid",
 ];
 
+/// Why the kernel refuses a fresh sysfs: only a user namespace owning the network namespace
+/// may mount one (runc fails the same way; binding the runtime's /sys instead would show
+/// another namespace's devices).
+const SYSFS_EPERM: &str = "only a user namespace owning the container's network namespace \
+     may mount sysfs: join a network namespace the container's user namespace owns, or share \
+     the runtime's";
+
 /// Validates one mount entry without touching anything.
-pub(crate) fn plan(m: &Mount, new_net_namespace: bool) -> Result<Plan> {
+pub(crate) fn plan(m: &Mount, own_net_namespace: bool) -> Result<Plan> {
     let destination = m.destination().clone();
     let invalid = |why| Error::InvalidMount {
         destination: destination.clone(),
@@ -105,7 +115,7 @@ pub(crate) fn plan(m: &Mount, new_net_namespace: bool) -> Result<Plan> {
             source,
             recursive: options.is_recursive_bind(),
         }
-    } else if typ == "sysfs" && !new_net_namespace {
+    } else if typ == "sysfs" && !own_net_namespace {
         Kind::HostTree {
             fstype: "sysfs",
             source: "/sys",
@@ -166,13 +176,14 @@ fn clean(path: &Path) -> PathBuf {
 
 /// Mounts one planned entry.
 pub(crate) fn mount(ctx: &Ctx<'_>, plan: &Plan) -> Result<()> {
-    let fail = |errno: Errno, log: &str| Error::Mount {
+    let failed = |errno: Errno, detail: String| Error::Mount {
         what: plan.what(),
         destination: plan.destination.clone(),
         rootfs: ctx.rootfs.to_path_buf(),
         source: errno.into(),
-        detail: detail(errno, log),
+        detail,
     };
+    let fail = |errno: Errno, log: &str| failed(errno, detail(errno, log));
     let o = &plan.options;
     let attrs = Attrs::from_flags(o.flags, o.clear);
     let recursive_attrs = Attrs::from_flags(o.recursive_flags, o.recursive_clear);
@@ -221,8 +232,13 @@ pub(crate) fn mount(ctx: &Ctx<'_>, plan: &Plan) -> Result<()> {
             } else {
                 attrs.set
             };
-            let mnt = mount_api::new_fs(fstype, source, &o.data, &sb, first)
-                .map_err(|e| fail(e.errno, &e.log))?;
+            let mnt = mount_api::new_fs(fstype, source, &o.data, &sb, first).map_err(|e| {
+                if fstype == "sysfs" && e.errno == Errno::EPERM && e.log.is_empty() {
+                    failed(e.errno, format!(" ({SYSFS_EPERM})"))
+                } else {
+                    fail(e.errno, &e.log)
+                }
+            })?;
             if copy_up {
                 let keep_mode = o.data.iter().any(|d| d.starts_with("mode="));
                 crate::copyup::copy_up(target.as_fd(), mnt.as_fd(), keep_mode).map_err(

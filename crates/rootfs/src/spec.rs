@@ -39,9 +39,13 @@ pub struct RootfsSpec<'a> {
     /// The container has a new user namespace: device nodes are bound from the host
     /// instead of created with mknod.
     pub in_user_namespace: bool,
-    /// The container has a new network namespace: sysfs can be mounted fresh; otherwise
-    /// the host's /sys is bound.
-    pub new_net_namespace: bool,
+    /// The container has a network namespace of its own, new or joined by path: sysfs is
+    /// mounted fresh, and the kernel tags a sysfs mount with the network namespace of the
+    /// process mounting it, so it lists that namespace's devices (the caller has entered
+    /// it). False when the container shares the caller's network namespace: the caller's
+    /// /sys is bound then, since a user namespace not owning that network namespace cannot
+    /// mount sysfs (`sysfs_get_tree` asks `kobj_ns_current_may_mount`).
+    pub own_net_namespace: bool,
     /// The container's cgroup directories on the host, one per hierarchy
     /// (`/sys/fs/cgroup/memory/peapod/x`, …). On a v1 or hybrid host a `cgroup` mount shows
     /// exactly these; empty, it binds the host's whole /sys/fs/cgroup tree.
@@ -72,7 +76,7 @@ impl RootfsSpec<'_> {
         let plans = self
             .mounts
             .iter()
-            .map(|m| mounts::plan(m, self.new_net_namespace))
+            .map(|m| mounts::plan(m, self.own_net_namespace))
             .collect::<Result<Vec<_>>>()?;
         let devices = devices::merged(self.devices);
         for d in &devices {
@@ -281,7 +285,7 @@ mod tests {
             masked_paths: &[],
             readonly_paths: &[],
             in_user_namespace: false,
-            new_net_namespace: true,
+            own_net_namespace: true,
             cgroup_dirs: &[],
         }
     }

@@ -71,7 +71,7 @@ fn typical_runc_spec_mounts_devices_and_pivots() {
             let devices = [custom, fifo];
             let mut s = spec(&rootfs, &mounts);
             s.devices = &devices;
-            s.new_net_namespace = true;
+            s.own_net_namespace = true;
 
             let prepared = prepare(&s).unwrap();
             let entered = prepared.enter(false).unwrap();
@@ -338,7 +338,7 @@ fn sysctl_is_written_in_the_containers_netns() {
             let readonly = ["/proc/sys".to_string()];
             let mut s = spec(&rootfs, &mounts);
             s.readonly_paths = &readonly;
-            s.new_net_namespace = true;
+            s.own_net_namespace = true;
             let entered = prepare(&s).unwrap().enter(false).unwrap();
             let want = if std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap() == "1\n"
             {
@@ -511,7 +511,7 @@ fn user_namespace_binds_host_devices() {
             let readonly = ["/proc/sys".to_string()];
             let mut s = spec(&rootfs, &mounts);
             s.in_user_namespace = true;
-            s.new_net_namespace = true;
+            s.own_net_namespace = true;
             s.masked_paths = &masked;
             s.readonly_paths = &readonly;
             prepare(&s).unwrap().enter(false).unwrap().finish().unwrap();
@@ -627,7 +627,7 @@ fn cgroup_mount_on_a_v2_host_is_a_fresh_cgroup2() {
                 ),
             ];
             let mut s = spec(&rootfs, &mounts);
-            s.new_net_namespace = true;
+            s.own_net_namespace = true;
             prepare(&s).unwrap().enter(false).unwrap().finish().unwrap();
             let cgroups: Vec<MountInfo> = mountinfo()
                 .into_iter()

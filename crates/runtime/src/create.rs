@@ -300,7 +300,7 @@ fn talk_to_children(
                 .and_then(|()| let_init_go(id, bundle, pid, channel));
             match go.and_then(|started| note_init(started.0, started.1).map(|()| started)) {
                 Ok(started) => init = Some(started),
-                Err(e) => return Err(report_of_dead_init(id, pid, channel).unwrap_or(e)),
+                Err(e) => return Err(report_of_dead_init(id, pid, channel, &e).unwrap_or(e)),
             }
         }
     }
@@ -318,7 +318,9 @@ fn talk_to_children(
             }
             Some(Message::InitPid(pid)) => {
                 undo.init = Some(pid);
-                let started = let_init_go(id, bundle, pid, channel)?;
+                // Init may have failed (mounting the rootfs) before this reached it.
+                let started = let_init_go(id, bundle, pid, channel)
+                    .map_err(|e| report_of_dead_init(id, pid, channel, &e).unwrap_or(e))?;
                 note_init(started.0, started.1)?;
                 init = Some(started);
             }
@@ -391,9 +393,18 @@ fn creating_state(id: &str, bundle: &Bundle, pid: i32) -> String {
     )
 }
 
-/// What init reported before dying, if it is dead (so reading cannot block).
-fn report_of_dead_init(id: &str, pid: i32, channel: &Channel) -> Option<Error> {
-    if proc::stat(pid).is_some_and(|s| !matches!(s.state, 'Z' | 'X')) {
+/// What init reported before dying, if it is dead or `failed` says every other end of the
+/// channel is closed (EPIPE: init closes its end as it exits, before it is a zombie), so
+/// that reading cannot block.
+fn report_of_dead_init(id: &str, pid: i32, channel: &Channel, failed: &Error) -> Option<Error> {
+    let peers_gone = matches!(
+        failed,
+        Error::Sys {
+            source: nix::Error::EPIPE,
+            ..
+        }
+    );
+    if !peers_gone && proc::stat(pid).is_some_and(|s| !matches!(s.state, 'Z' | 'X')) {
         return None;
     }
     match channel.recv() {

@@ -125,7 +125,10 @@ fn init(ctx: &InitContext<'_>) -> Result<Infallible> {
         readonly_paths: linux.readonly_paths().as_deref().unwrap_or(&no_strings),
         // New or joined: mknod is refused in any user namespace but the initial one.
         in_user_namespace: namespaces.contains(NamespaceKind::User),
-        new_net_namespace: namespaces.is_new(NamespaceKind::Net),
+        // New or joined by path: init is in it by now, and a fresh sysfs shows the devices
+        // of the network namespace its mounter is in. (Binding the runtime's /sys to a
+        // container that joined a namespace by path showed the host's devices.)
+        own_net_namespace: namespaces.contains(NamespaceKind::Net),
         cgroup_dirs: &ctx.cgroup_dirs,
     };
     // Without a mount namespace the runtime's is the container's: the mounts are made

@@ -15,4 +15,5 @@ mod seccomp_exec;
 mod security;
 mod spec_features;
 mod support;
+mod sysfs;
 mod update_events;

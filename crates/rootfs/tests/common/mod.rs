@@ -229,7 +229,7 @@ pub fn spec<'a>(rootfs: &'a Path, mounts: &'a [Mount]) -> RootfsSpec<'a> {
         masked_paths: &[],
         readonly_paths: &[],
         in_user_namespace: false,
-        new_net_namespace: false,
+        own_net_namespace: false,
         cgroup_dirs: &[],
     }
 }
