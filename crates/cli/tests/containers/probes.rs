@@ -44,7 +44,7 @@ fn start(e: &Engine, name: &str, script: &str, probes: Probes) {
         image: IMAGE.into(),
         name: Some(name.into()),
         cgroup_parent: Some(e.cgroup.clone()),
-        restart: RestartPolicy::Always,
+        restart: Some(RestartPolicy::Always),
         probes,
         ..CreateOptions::default()
     };

@@ -155,7 +155,7 @@ impl Containers<'_> {
                     _ => None,
                 }).collect::<Vec<_>>(),
                 "NetworkMode": o.network.as_str(),
-                "RestartPolicy": {"Name": o.restart.to_string().split(':').next().unwrap_or("no"), "MaximumRetryCount": match o.restart { super::RestartPolicy::OnFailure { max } => max, _ => 0 }},
+                "RestartPolicy": {"Name": o.restart_policy().to_string().split(':').next().unwrap_or("no"), "MaximumRetryCount": match o.restart_policy() { super::RestartPolicy::OnFailure { max } => max, _ => 0 }},
                 "Privileged": o.config.privileged,
                 "ReadonlyRootfs": o.config.read_only,
                 "CapAdd": o.config.cap_add,
