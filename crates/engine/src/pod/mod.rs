@@ -278,6 +278,20 @@ impl Pods<'_> {
         decode(row)
     }
 
+    /// Every pod's name by its id (for `ps --pod`).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn names(&self) -> crate::Result<BTreeMap<String, String>> {
+        Ok(self
+            .engine
+            .db
+            .pods()?
+            .into_iter()
+            .map(|row| (row.id, row.name))
+            .collect())
+    }
+
     /// Whether a pod of this name or id exists (`pod exists`).
     ///
     /// # Errors
