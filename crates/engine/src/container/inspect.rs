@@ -237,21 +237,7 @@ impl Containers<'_> {
         let record = self.get(key)?;
         let path = self.engine.paths(&record.id).log();
         let result = if follow {
-            let id = record.id.clone();
-            crate::logs::follow(
-                &path,
-                opts,
-                || {
-                    self.engine
-                        .db
-                        .container(&id)
-                        .ok()
-                        .flatten()
-                        .and_then(|r| self.reconcile(r).ok())
-                        .is_some_and(|r| r.state.is_live())
-                },
-                sink,
-            )
+            crate::logs::follow(&path, opts, || self.is_live(&record.id), sink)
         } else {
             crate::logs::read(&path, opts, sink)
         };
@@ -259,5 +245,17 @@ impl Containers<'_> {
             name: record.name.clone(),
             why: format!("cannot read its log {}: {e}", path.display()),
         })
+    }
+
+    /// Whether container `id` runs (running, paused or restarting) as its monitor says; a
+    /// container gone or unreadable does not (for followers of its log).
+    pub(crate) fn is_live(&self, id: &str) -> bool {
+        self.engine
+            .db
+            .container(id)
+            .ok()
+            .flatten()
+            .and_then(|r| self.reconcile(r).ok())
+            .is_some_and(|r| r.state.is_live())
     }
 }

@@ -25,6 +25,7 @@ pub(crate) mod infra;
 mod inspect;
 mod kube_play;
 mod lifecycle;
+mod logs;
 pub(crate) mod member;
 mod ports;
 
