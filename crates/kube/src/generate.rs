@@ -178,10 +178,10 @@ fn container(
         (false, KubeRestartPolicy::Always) => RestartPolicy::Always,
         (false, KubeRestartPolicy::OnFailure) => RestartPolicy::OnFailure { max: 0 },
     };
-    if opts.restart != expected_restart {
+    if opts.restart_policy() != expected_restart {
         warn(&format!(
             "its own restart policy {} (the pod's is {})",
-            opts.restart,
+            opts.restart_policy(),
             pod.restart_policy.as_str()
         ));
     }

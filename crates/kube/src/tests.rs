@@ -120,7 +120,7 @@ fn a_full_pod_becomes_its_plan() {
         panic!()
     };
     assert_eq!(prep.name.as_deref(), Some("web-prep"));
-    assert_eq!(prep.restart, RestartPolicy::No);
+    assert_eq!(prep.restart, Some(RestartPolicy::No));
     assert!(prep.probes.is_empty());
     assert!(
         matches!(&prep.mounts[..], [MountSpec::Volume { name: Some(n), .. }] if n == "web-scratch")
@@ -144,7 +144,7 @@ fn a_full_pod_becomes_its_plan() {
     assert_eq!(httpd.resources.memory, Some(128 << 20));
     assert_eq!(httpd.resources.nano_cpus, Some(500_000_000));
     assert_eq!(httpd.resources.cpu_shares, Some(256));
-    assert_eq!(httpd.restart, RestartPolicy::OnFailure { max: 0 });
+    assert_eq!(httpd.restart, Some(RestartPolicy::OnFailure { max: 0 }));
     assert_eq!(httpd.config.user.as_deref(), Some("1000:100"));
     assert_eq!(httpd.config.cap_add, ["NET_ADMIN"]);
     assert_eq!(httpd.config.cap_drop, ["ALL"]);
@@ -222,7 +222,7 @@ fn a_full_pod_becomes_its_plan() {
             .chain(&pod.containers)
             .all(|c| c.stop_timeout == Some(5))
     );
-    assert_eq!(client.restart, RestartPolicy::OnFailure { max: 0 });
+    assert_eq!(client.restart, Some(RestartPolicy::OnFailure { max: 0 }));
 }
 
 #[test]
@@ -256,8 +256,14 @@ spec: {containers: [{name: c, image: busybox}], restartPolicy: Never}
         parsed.pods[1].containers[0].name.as_deref(),
         Some("api-1-srv")
     );
-    assert_eq!(parsed.pods[1].containers[0].restart, RestartPolicy::Always);
-    assert_eq!(parsed.pods[3].containers[0].restart, RestartPolicy::No);
+    assert_eq!(
+        parsed.pods[1].containers[0].restart,
+        Some(RestartPolicy::Always)
+    );
+    assert_eq!(
+        parsed.pods[3].containers[0].restart,
+        Some(RestartPolicy::No)
+    );
     let zero = yaml.replace("replicas: 3", "replicas: 0");
     assert_eq!(
         parse("d.yaml", &zero, &ParseOptions::default())
@@ -565,7 +571,7 @@ fn generate_from_records_says_what_it_leaves_out() {
         path: "/".into(),
         headers: vec![],
     }));
-    opts.restart = RestartPolicy::Always;
+    opts.restart = Some(RestartPolicy::Always);
     let pod = KubePod {
         name: "recorded".into(),
         ports: vec!["0.0.0.0:8080:80".into()],

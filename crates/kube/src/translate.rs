@@ -326,11 +326,11 @@ fn container(
     }
     opts.config.tty = c.tty.unwrap_or(false);
     opts.stdin = c.stdin.unwrap_or(false);
-    opts.restart = match (init, plan.restart_policy) {
+    opts.restart = Some(match (init, plan.restart_policy) {
         (true, _) | (false, KubeRestartPolicy::Never) => RestartPolicy::No,
         (false, KubeRestartPolicy::Always) => RestartPolicy::Always,
         (false, KubeRestartPolicy::OnFailure) => RestartPolicy::OnFailure { max: 0 },
-    };
+    });
     resources(ctx, field, c, &mut opts)?;
     security(ctx, field, c, &mut opts)?;
     for (i, m) in c.volume_mounts.iter().flatten().enumerate() {

@@ -16,6 +16,7 @@ mod network_config;
 mod network_ports;
 mod network_stack;
 mod pods;
+mod pods_members;
 mod pods_net;
 mod probes;
 mod runtimes;

@@ -44,7 +44,7 @@ fn start(e: &Engine, name: &str, script: &str, probes: Probes) {
         image: IMAGE.into(),
         name: Some(name.into()),
         cgroup_parent: Some(e.cgroup.clone()),
-        restart: RestartPolicy::Always,
+        restart: Some(RestartPolicy::Always),
         probes,
         ..CreateOptions::default()
     };
@@ -55,7 +55,12 @@ fn start(e: &Engine, name: &str, script: &str, probes: Probes) {
 }
 
 /// Waits (bounded) until `inspect --format TEMPLATE` satisfies `ok`; its last value.
-fn wait_until(e: &Engine, name: &str, template: &str, ok: impl Fn(&str) -> bool) -> String {
+pub(crate) fn wait_until(
+    e: &Engine,
+    name: &str,
+    template: &str,
+    ok: impl Fn(&str) -> bool,
+) -> String {
     let until = Instant::now() + Duration::from_secs(60);
     loop {
         let out = e.run(&["inspect", "--format", template, name]);

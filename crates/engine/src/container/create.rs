@@ -31,6 +31,7 @@ impl Containers<'_> {
             .map_err(Error::json(format!("the config of image {}", opts.image)))?;
         let mut opts = opts.clone();
         let pod = crate::pod::member::prepare(engine, &mut opts)?;
+        opts.restart.get_or_insert_default();
         let opts = &opts;
         validate(opts)?;
         crate::network::validate(opts)?;

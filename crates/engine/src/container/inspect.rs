@@ -13,13 +13,23 @@ pub struct ListOptions {
     /// `-a`: stopped ones too.
     pub all: bool,
     /// `--filter KEY=VALUE`: `id`, `name`, `label` (`KEY` or `KEY=VALUE`), `status`,
-    /// `exited`, `ancestor`; several values of one key match any, different keys all.
+    /// `exited`, `ancestor`, `pod` (a pod's name, id or id prefix: its members, the infra
+    /// included); several values of one key match any, different keys all.
     pub filters: Vec<(String, String)>,
     /// `-n N`: the N most recent; `-l` is `-n 1`.
     pub last: Option<usize>,
 }
 
-fn filter_matches(record: &ContainerRecord, key: &str, value: &str) -> Result<bool> {
+/// The filters `ps` knows.
+const FILTERS: &[&str] = &["id", "name", "label", "status", "exited", "ancestor", "pod"];
+
+/// Whether `record` passes `key=value`; `pods` maps the pods' ids to their names.
+fn filter_matches(
+    record: &ContainerRecord,
+    key: &str,
+    value: &str,
+    pods: &std::collections::BTreeMap<String, String>,
+) -> Result<bool> {
     Ok(match key {
         "id" => record.id.starts_with(value),
         "name" => record.name.contains(value),
@@ -33,14 +43,20 @@ fn filter_matches(record: &ContainerRecord, key: &str, value: &str) -> Result<bo
                 && record.exit_code.map(|c| c.to_string()).as_deref() == Some(value)
         }
         "ancestor" => record.image_name == value || record.image_id.contains(value),
-        _ => {
-            return Err(Error::InvalidFlag {
-                flag: "--filter",
-                value: format!("{key}={value}"),
-                why: "unknown filter (known: id, name, label, status, exited, ancestor)".into(),
-            });
-        }
+        "pod" => record.config.pod.as_ref().is_some_and(|id| {
+            !value.is_empty()
+                && (id.starts_with(value) || pods.get(id).is_some_and(|name| name == value))
+        }),
+        _ => return Err(unknown_filter(key, value)),
     })
+}
+
+fn unknown_filter(key: &str, value: &str) -> Error {
+    Error::InvalidFlag {
+        flag: "--filter",
+        value: format!("{key}={value}"),
+        why: format!("unknown filter (known: {})", FILTERS.join(", ")),
+    }
 }
 
 impl Containers<'_> {
@@ -49,18 +65,18 @@ impl Containers<'_> {
     /// # Errors
     /// [`Error::InvalidFlag`] for an unknown filter; database errors.
     pub fn list(&self, opts: &ListOptions) -> Result<Vec<ContainerRecord>> {
-        const KEYS: &[&str] = &["id", "name", "label", "status", "exited", "ancestor"];
         if let Some((k, v)) = opts
             .filters
             .iter()
-            .find(|(k, _)| !KEYS.contains(&k.as_str()))
+            .find(|(k, _)| !FILTERS.contains(&k.as_str()))
         {
-            return Err(Error::InvalidFlag {
-                flag: "--filter",
-                value: format!("{k}={v}"),
-                why: format!("unknown filter (known: {})", KEYS.join(", ")),
-            });
+            return Err(unknown_filter(k, v));
         }
+        let pods = if opts.filters.iter().any(|(k, _)| k == "pod") {
+            self.engine.pods().names()?
+        } else {
+            std::collections::BTreeMap::new()
+        };
         let mut out = Vec::new();
         let mut records = self.engine.db.containers()?;
         records.reverse();
@@ -75,7 +91,7 @@ impl Containers<'_> {
             for key in keys {
                 let mut any = false;
                 for (_, v) in opts.filters.iter().filter(|(k, _)| k == key) {
-                    any |= filter_matches(&record, key, v)?;
+                    any |= filter_matches(&record, key, v, &pods)?;
                 }
                 keep &= any;
             }
@@ -155,7 +171,7 @@ impl Containers<'_> {
                     _ => None,
                 }).collect::<Vec<_>>(),
                 "NetworkMode": o.network.as_str(),
-                "RestartPolicy": {"Name": o.restart.to_string().split(':').next().unwrap_or("no"), "MaximumRetryCount": match o.restart { super::RestartPolicy::OnFailure { max } => max, _ => 0 }},
+                "RestartPolicy": {"Name": o.restart_policy().to_string().split(':').next().unwrap_or("no"), "MaximumRetryCount": match o.restart_policy() { super::RestartPolicy::OnFailure { max } => max, _ => 0 }},
                 "Privileged": o.config.privileged,
                 "ReadonlyRootfs": o.config.read_only,
                 "CapAdd": o.config.cap_add,
@@ -221,21 +237,7 @@ impl Containers<'_> {
         let record = self.get(key)?;
         let path = self.engine.paths(&record.id).log();
         let result = if follow {
-            let id = record.id.clone();
-            crate::logs::follow(
-                &path,
-                opts,
-                || {
-                    self.engine
-                        .db
-                        .container(&id)
-                        .ok()
-                        .flatten()
-                        .and_then(|r| self.reconcile(r).ok())
-                        .is_some_and(|r| r.state.is_live())
-                },
-                sink,
-            )
+            crate::logs::follow(&path, opts, || self.is_live(&record.id), sink)
         } else {
             crate::logs::read(&path, opts, sink)
         };
@@ -243,5 +245,17 @@ impl Containers<'_> {
             name: record.name.clone(),
             why: format!("cannot read its log {}: {e}", path.display()),
         })
+    }
+
+    /// Whether container `id` runs (running, paused or restarting) as its monitor says; a
+    /// container gone or unreadable does not (for followers of its log).
+    pub(crate) fn is_live(&self, id: &str) -> bool {
+        self.engine
+            .db
+            .container(id)
+            .ok()
+            .flatten()
+            .and_then(|r| self.reconcile(r).ok())
+            .is_some_and(|r| r.state.is_live())
     }
 }

@@ -172,7 +172,7 @@ impl Containers<'_> {
             tty: opts.config.tty,
             stdin: opts.stdin,
             wait_attach: attach,
-            restart: opts.restart,
+            restart: opts.restart_policy(),
             health: opts
                 .health
                 .clone()

@@ -117,8 +117,11 @@ pub struct CreateOptions {
     pub resources: Resources,
     /// `--ulimit`.
     pub ulimits: Vec<Ulimit>,
-    /// `--restart`.
-    pub restart: RestartPolicy,
+    /// `--restart`; `None` when not given: a pod's member then takes the pod's policy, any
+    /// other container `no` (an explicit `no` stays `no`, in a pod too). The engine fills it
+    /// in at create, so a stored container's is `Some`; read it with
+    /// [`CreateOptions::restart_policy`].
+    pub restart: Option<RestartPolicy>,
     /// `--health-*` (merged over the image's HEALTHCHECK); `None` keeps the image's.
     pub health: Option<HealthConfig>,
     /// `--no-healthcheck`.
@@ -171,6 +174,14 @@ pub struct CreateOptions {
     /// Whether it is its pod's infra container (no image: the engine's own infra process
     /// holding the pod's namespaces, see [`crate::pod`]).
     pub infra: bool,
+}
+
+impl CreateOptions {
+    /// The restart policy in force: `--restart` as given or as filled in from its pod, `no`
+    /// when neither.
+    pub fn restart_policy(&self) -> RestartPolicy {
+        self.restart.unwrap_or_default()
+    }
 }
 
 /// A container as the engine records it.

@@ -27,6 +27,8 @@
 //!   started late or a slow one costs the monitor nothing (it stays a single-threaded poll
 //!   loop that never waits on a reader), and `--since`/`--tail` need the file anyway. It ends
 //!   when the container is no longer running (checked between reads) after a last read.
+//!   [`follow_many`] follows several logs at once, their lines interleaved as they are
+//!   written (`pod logs -f`: one thread, one inotify instance).
 //! - [`parse_time`] reads `--since`/`--until` values as docker accepts them; [`remove`]
 //!   deletes a log with its rotated files.
 //!
@@ -65,7 +67,7 @@ mod writer;
 
 use std::path::PathBuf;
 
-pub use reader::{ReadOptions, follow, read};
+pub use reader::{ReadOptions, follow, follow_many, read};
 pub use time::parse_time;
 pub use writer::{LINE_BUFFER, LogLimits, LogWriter};
 

@@ -79,7 +79,7 @@ pub(super) fn chain(path: &Path) -> Vec<PathBuf> {
 /// Joins entries into lines and hands them on (or keeps the last ones, for `tail`).
 struct Lines<'a, S> {
     opts: &'a ReadOptions,
-    sink: &'a mut S,
+    sink: S,
     /// Per stream: the timestamp of a held line's first piece, and its content so far.
     held: [Option<(Vec<u8>, Vec<u8>)>; 2],
     /// While reading for `tail`: the last lines, at most `tail` of them.
@@ -246,7 +246,7 @@ impl Cursor {
 fn begin<'a, S>(
     path: &Path,
     opts: &'a ReadOptions,
-    sink: &'a mut S,
+    sink: S,
 ) -> Result<(Vec<Cursor>, Lines<'a, S>), LogError> {
     let mut files = Vec::new();
     for p in chain(path) {
@@ -322,19 +322,23 @@ fn next_file(path: &Path, cur: &Cursor) -> Result<Option<Cursor>, LogError> {
     }
 }
 
-/// Wakes the follower when the log's directory changes, or after `POLL` at most.
+/// Wakes the follower when a followed log's directory changes, or after `POLL` at most.
 struct Waiter(Option<nix::sys::inotify::Inotify>);
 
 impl Waiter {
-    fn new(path: &Path) -> Waiter {
+    fn new<'p>(paths: impl IntoIterator<Item = &'p Path>) -> Waiter {
         use nix::sys::inotify::{AddWatchFlags as W, InitFlags, Inotify};
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
         let watch = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).and_then(|i| {
             let mask = W::IN_MODIFY | W::IN_CREATE | W::IN_MOVED_TO | W::IN_CLOSE_WRITE;
-            i.add_watch(dir, mask).map(|_| i)
+            for path in paths {
+                let dir = match path.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d,
+                    _ => Path::new("."),
+                };
+                // The same directory twice is one watch.
+                i.add_watch(dir, mask)?;
+            }
+            Ok(i)
         });
         // Without inotify (out of watches) the follower still looks every POLL.
         Waiter(watch.ok())
@@ -357,6 +361,73 @@ impl Waiter {
     }
 }
 
+/// One log being followed: the file being read and the joiner of its entries.
+struct Tracker<'a, S> {
+    path: &'a Path,
+    cur: Option<Cursor>,
+    lines: Lines<'a, S>,
+    /// The writer was seen gone: one more read, then done.
+    stopping: bool,
+    done: bool,
+}
+
+impl<'a, S: FnMut(Stream, &[u8])> Tracker<'a, S> {
+    /// Reads what the log holds (from where `tail` says), keeping its last file open.
+    fn start(path: &'a Path, opts: &'a ReadOptions, sink: S) -> Result<Self, LogError> {
+        let (files, mut lines) = begin(path, opts, sink)?;
+        let mut cur: Option<Cursor> = None;
+        for mut c in files {
+            c.drain(&mut lines)?;
+            cur = Some(c);
+        }
+        lines.release();
+        Ok(Tracker {
+            path,
+            cur,
+            lines,
+            stopping: false,
+            done: false,
+        })
+    }
+
+    /// Reads what was written since the last step, across rotations; asks `still_running`
+    /// (unless `until` has come) and, once the writer is gone, reads a last time and is
+    /// done. True when it read something or must look again at once (no wait before the
+    /// next step).
+    fn step(&mut self, still_running: impl FnOnce() -> bool) -> Result<bool, LogError> {
+        let mut progressed = false;
+        // Catch up: the current file to its end, then each file the writer rotated to.
+        loop {
+            let Some(c) = &mut self.cur else {
+                self.cur = Cursor::open(self.path, 0)?;
+                if self.cur.is_none() {
+                    break;
+                }
+                continue;
+            };
+            // Looked for before draining: once the writer has moved on, `c` is complete.
+            let next = next_file(self.path, c)?;
+            progressed |= c.drain(&mut self.lines)?;
+            match next {
+                Some(n) => self.cur = Some(n),
+                None => break,
+            }
+        }
+        if self.stopping {
+            self.lines.finish();
+            self.done = true;
+            return Ok(true);
+        }
+        // With `until`, docker stops following once that time has come.
+        let until = self.lines.opts.until;
+        if until.is_some_and(|u| SystemTime::now() >= u) || !still_running() {
+            self.stopping = true;
+            return Ok(true);
+        }
+        Ok(progressed)
+    }
+}
+
 /// [`read`], then follows the log as `logs -f` does: new lines as they are written, across
 /// rotations (the old file is read to its end, then the next one from its start: nothing
 /// lost or repeated), until `still_running()` says the writer is gone (or `until` has
@@ -375,44 +446,55 @@ pub fn follow<S: FnMut(Stream, &[u8])>(
     mut still_running: impl FnMut() -> bool,
     sink: &mut S,
 ) -> Result<(), LogError> {
-    let waiter = Waiter::new(path);
-    let (files, mut lines) = begin(path, opts, sink)?;
-    let mut cur: Option<Cursor> = None;
-    for mut c in files {
-        c.drain(&mut lines)?;
-        cur = Some(c);
-    }
-    lines.release();
-    let mut stopping = false;
-    loop {
-        let mut progressed = false;
-        // Catch up: the current file to its end, then each file the writer rotated to.
-        loop {
-            let Some(c) = &mut cur else {
-                cur = Cursor::open(path, 0)?;
-                if cur.is_none() {
-                    break;
-                }
-                continue;
-            };
-            // Looked for before draining: once the writer has moved on, `c` is complete.
-            let next = next_file(path, c)?;
-            progressed |= c.drain(&mut lines)?;
-            match next {
-                Some(n) => cur = Some(n),
-                None => break,
-            }
-        }
-        if stopping {
-            break;
-        }
-        // With `until`, docker stops following once that time has come.
-        if !still_running() || opts.until.is_some_and(|u| SystemTime::now() >= u) {
-            stopping = true;
-        } else if !progressed {
+    let waiter = Waiter::new([path]);
+    let mut log = Tracker::start(path, opts, sink)?;
+    while !log.done {
+        if !log.step(&mut still_running)? {
             waiter.wait();
         }
     }
-    lines.finish();
+    Ok(())
+}
+
+/// [`follow`] of several logs at once (a pod's members' for `pod logs -f`): first what each
+/// log holds, log after log in the order given (`tail` and `since` apply to each), then
+/// every new line as it is written, whichever log it is in, until every writer is gone
+/// (`still_running(i)` false for log `i`, each log then read to its end). `sink` gets the
+/// log's index in `paths` with each line.
+///
+/// One thread and one inotify instance watching every log's directory, looking at most
+/// `POLL` (50 ms) apart.
+///
+/// # Errors
+///
+/// [`LogError::Io`] if a file cannot be read.
+pub fn follow_many<S: FnMut(usize, Stream, &[u8])>(
+    paths: &[PathBuf],
+    opts: &ReadOptions,
+    mut still_running: impl FnMut(usize) -> bool,
+    sink: &mut S,
+) -> Result<(), LogError> {
+    let waiter = Waiter::new(paths.iter().map(PathBuf::as_path));
+    // Each log's joiner hands its lines on with its index; one log is read at a time, so
+    // the borrow is never contended.
+    let shared = std::cell::RefCell::new(sink);
+    let shared = &shared;
+    let mut logs = Vec::with_capacity(paths.len());
+    for (i, path) in paths.iter().enumerate() {
+        let sink = move |stream: Stream, line: &[u8]| {
+            let mut sink = shared.borrow_mut();
+            (*sink)(i, stream, line);
+        };
+        logs.push(Tracker::start(path, opts, sink)?);
+    }
+    while logs.iter().any(|log| !log.done) {
+        let mut progressed = false;
+        for (i, log) in logs.iter_mut().enumerate().filter(|(_, log)| !log.done) {
+            progressed |= log.step(|| still_running(i))?;
+        }
+        if !progressed {
+            waiter.wait();
+        }
+    }
     Ok(())
 }

@@ -173,7 +173,7 @@ impl Engine {
             labels: pod.config.labels.clone(),
             ports: pod.config.publish.clone(),
             // Each container carries the pod's policy (`peapod-kube` gives it to them).
-            restart_policy: match containers.first().map(|c: &CreateOptions| c.restart) {
+            restart_policy: match containers.first().map(CreateOptions::restart_policy) {
                 Some(RestartPolicy::OnFailure { .. }) => KubeRestartPolicy::OnFailure,
                 Some(RestartPolicy::No) => KubeRestartPolicy::Never,
                 _ => KubeRestartPolicy::Always,

@@ -66,9 +66,8 @@ pub(crate) fn prepare(engine: &Engine, opts: &mut CreateOptions) -> Result<Optio
     {
         return Err(refuse("--hostname", h, &pod, "hostname"));
     }
-    if opts.restart == crate::container::RestartPolicy::No {
-        opts.restart = pod.config.restart;
-    }
+    // Not given: the pod's; an explicit one (`no` too) is the member's own.
+    opts.restart.get_or_insert(pod.config.restart);
     opts.pod = Some(pod.id.clone());
     opts.infra = false;
     opts.cgroup_parent = Some(pod.cgroup_path());

@@ -25,6 +25,7 @@ pub(crate) mod infra;
 mod inspect;
 mod kube_play;
 mod lifecycle;
+mod logs;
 pub(crate) mod member;
 mod ports;
 
@@ -276,6 +277,20 @@ impl Pods<'_> {
     pub fn get(&self, key: &str) -> crate::Result<PodRecord> {
         let row = self.engine.db.find_pod(key)?;
         decode(row)
+    }
+
+    /// Every pod's name by its id (for `ps --pod`).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn names(&self) -> crate::Result<BTreeMap<String, String>> {
+        Ok(self
+            .engine
+            .db
+            .pods()?
+            .into_iter()
+            .map(|row| (row.id, row.name))
+            .collect())
     }
 
     /// Whether a pod of this name or id exists (`pod exists`).

@@ -9,6 +9,64 @@ use peapod_engine::container::{
     parse_size, parse_tmpfs, parse_ulimit, parse_volume,
 };
 
+/// The network flags `create`/`run` and `pod create` share (a container in a pod has the
+/// pod's, so `run --pod new:NAME` gives them to the new pod).
+#[derive(Debug, clap::Args)]
+pub(crate) struct NetworkFlags {
+    /// Network: `none`, `host`, `bridge` (the default network `peapod`) or a network's name.
+    #[arg(long, alias = "net", default_value = "none")]
+    network: String,
+    /// Publish a port (`[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]`, ranges too).
+    #[arg(short, long = "publish")]
+    publish: Vec<String>,
+    /// A fixed IPv4 or IPv6 address on its network.
+    #[arg(long)]
+    ip: Option<String>,
+    /// A DNS server.
+    #[arg(long)]
+    dns: Vec<String>,
+    /// A DNS search domain.
+    #[arg(long)]
+    dns_search: Vec<String>,
+    /// A line for /etc/hosts (`NAME:IP`, `NAME:host-gateway`).
+    #[arg(long)]
+    add_host: Vec<String>,
+    /// Another name the containers of its network resolve it by.
+    #[arg(long)]
+    network_alias: Vec<String>,
+}
+
+impl NetworkFlags {
+    /// The flags as the engine's pod options (the rest default): `pod create` and
+    /// `run --pod new:NAME` take them so, and a container's are the same fields
+    /// ([`NetworkFlags::apply`]).
+    pub(crate) fn pod_options(&self) -> Result<peapod_engine::pod::PodCreateOptions> {
+        Ok(peapod_engine::pod::PodCreateOptions {
+            network: self.network.parse::<NetworkMode>()?,
+            publish: self.publish.clone(),
+            ip: self.ip.clone(),
+            dns: self.dns.clone(),
+            dns_search: self.dns_search.clone(),
+            add_hosts: self.add_host.clone(),
+            aliases: self.network_alias.clone(),
+            ..Default::default()
+        })
+    }
+
+    /// Sets a container's network options from the flags.
+    fn apply(&self, o: &mut CreateOptions) -> Result<()> {
+        let p = self.pod_options()?;
+        o.network = p.network;
+        o.publish = p.publish;
+        o.ip = p.ip;
+        o.dns = p.dns;
+        o.dns_search = p.dns_search;
+        o.add_hosts = p.add_hosts;
+        o.aliases = p.aliases;
+        Ok(())
+    }
+}
+
 /// `create`/`run` flags.
 #[derive(Debug, clap::Args)]
 pub(crate) struct CreateFlags {
@@ -84,9 +142,10 @@ pub(crate) struct CreateFlags {
     /// Security options (`seccomp=FILE|unconfined`, `no-new-privileges[=true]`).
     #[arg(long)]
     security_opt: Vec<String>,
-    /// Restart policy (`no`, `on-failure[:N]`, `always`, `unless-stopped`).
-    #[arg(long, default_value = "no")]
-    restart: String,
+    /// Restart policy (`no`, `on-failure[:N]`, `always`, `unless-stopped`; default `no`, or
+    /// in a pod the pod's).
+    #[arg(long)]
+    restart: Option<String>,
     /// Set metadata (`KEY=VALUE`).
     #[arg(short, long)]
     label: Vec<String>,
@@ -105,33 +164,14 @@ pub(crate) struct CreateFlags {
     /// Pull the image: `missing`, `always`, `never`.
     #[arg(long, default_value = "missing")]
     pub(crate) pull: String,
-    /// Network: `none`, `host`, `bridge` (the default network `peapod`) or a network's name.
-    #[arg(long, alias = "net", default_value = "none")]
-    network: String,
-    /// Publish a port (`[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]`, ranges too).
-    #[arg(short, long = "publish")]
-    publish: Vec<String>,
+    #[command(flatten)]
+    net: NetworkFlags,
     /// Publish every port the image exposes on a free host port.
     #[arg(short = 'P', long)]
     publish_all: bool,
-    /// A fixed IPv4 or IPv6 address on its network.
-    #[arg(long)]
-    ip: Option<String>,
     /// A fixed IPv6 address on its (dual-stack) network.
     #[arg(long)]
     ip6: Option<String>,
-    /// A DNS server for the container.
-    #[arg(long)]
-    dns: Vec<String>,
-    /// A DNS search domain.
-    #[arg(long)]
-    dns_search: Vec<String>,
-    /// A line for /etc/hosts (`NAME:IP`, `NAME:host-gateway`).
-    #[arg(long)]
-    add_host: Vec<String>,
-    /// Another name the containers of its network resolve it by.
-    #[arg(long)]
-    network_alias: Vec<String>,
     /// The cgroup the container's cgroup goes under.
     #[arg(long)]
     cgroup_parent: Option<String>,
@@ -237,14 +277,7 @@ impl CreateFlags {
         Ok(Some(peapod_engine::pod::PodCreateOptions {
             name: Some(name.to_owned()),
             hostname: self.hostname.clone(),
-            network: self.network.parse::<NetworkMode>()?,
-            publish: self.publish.clone(),
-            ip: self.ip.clone(),
-            dns: self.dns.clone(),
-            dns_search: self.dns_search.clone(),
-            add_hosts: self.add_host.clone(),
-            aliases: self.network_alias.clone(),
-            ..Default::default()
+            ..self.net.pod_options()?
         }))
     }
 
@@ -261,31 +294,18 @@ impl CreateFlags {
             runtime: self.runtime.clone(),
             cgroup_parent: self.cgroup_parent.clone(),
             no_healthcheck: self.no_healthcheck,
-            publish: self.publish.clone(),
             publish_all: self.publish_all,
-            ip: self.ip.clone(),
             ip6: self.ip6.clone(),
-            dns: self.dns.clone(),
-            dns_search: self.dns_search.clone(),
-            add_hosts: self.add_host.clone(),
-            aliases: self.network_alias.clone(),
-            restart: self.restart.parse()?,
-            network: self.network.parse::<NetworkMode>()?,
+            restart: self.restart.as_deref().map(str::parse).transpose()?,
             ..CreateOptions::default()
         };
         o.pod = self
             .pod
             .as_deref()
             .map(|p| p.strip_prefix("new:").unwrap_or(p).to_owned());
-        if self.pod.as_deref().is_some_and(|p| p.starts_with("new:")) {
-            // They went to the new pod.
-            o.network = NetworkMode::None;
-            o.publish.clear();
-            o.ip = None;
-            o.dns.clear();
-            o.dns_search.clear();
-            o.add_hosts.clear();
-            o.aliases.clear();
+        // With `--pod new:NAME` they went to the new pod.
+        if !self.pod.as_deref().is_some_and(|p| p.starts_with("new:")) {
+            self.net.apply(&mut o)?;
         }
         o.config.cmd = self.command();
         o.config.entrypoint = self.entrypoint.as_ref().map(|e| {

@@ -11,13 +11,22 @@ use crate::commands::Globals;
 /// `logs [-f] [-t] [--tail N|all] [--since T] [--until T] CONTAINER`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Follow the output.
+    #[command(flatten)]
+    read: ReadFlags,
+    /// The container.
+    container: String,
+}
+
+/// The flags `logs` and `pod logs` share: what to print of a log, and whether to follow it.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReadFlags {
+    /// Follow the output (until the container, or every container of the pod, has exited).
     #[arg(short, long)]
-    follow: bool,
+    pub(crate) follow: bool,
     /// Show timestamps.
     #[arg(short, long)]
     timestamps: bool,
-    /// Lines from the end (`all` for every line).
+    /// Lines from the end of the log, of each container's in a pod (`all` for every line).
     #[arg(short = 'n', long, default_value = "all")]
     tail: String,
     /// Only after this time (RFC 3339, unix seconds, or a duration ago: `10m`).
@@ -26,8 +35,26 @@ pub(crate) struct Args {
     /// Only before this time.
     #[arg(long)]
     until: Option<String>,
-    /// The container.
-    container: String,
+}
+
+impl ReadFlags {
+    /// The engine's read options; every value checked.
+    pub(crate) fn options(&self) -> Result<ReadOptions> {
+        Ok(ReadOptions {
+            tail: parse_tail(&self.tail)?,
+            since: self
+                .since
+                .as_deref()
+                .map(|t| time_arg("--since", t))
+                .transpose()?,
+            until: self
+                .until
+                .as_deref()
+                .map(|t| time_arg("--until", t))
+                .transpose()?,
+            timestamps: self.timestamps,
+        })
+    }
 }
 
 /// A `--since`/`--until` value.
@@ -49,7 +76,7 @@ pub(crate) fn time_arg(flag: &str, text: &str) -> Result<SystemTime> {
 }
 
 /// A `--tail` value: `all` (or -1) is every line.
-pub(crate) fn parse_tail(text: &str) -> Result<Option<usize>> {
+fn parse_tail(text: &str) -> Result<Option<usize>> {
     Ok(match text {
         "all" | "-1" => None,
         n => Some(
@@ -61,21 +88,7 @@ pub(crate) fn parse_tail(text: &str) -> Result<Option<usize>> {
 
 /// Prints.
 pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
-    let tail = parse_tail(&args.tail)?;
-    let opts = ReadOptions {
-        tail,
-        since: args
-            .since
-            .as_deref()
-            .map(|t| time_arg("--since", t))
-            .transpose()?,
-        until: args
-            .until
-            .as_deref()
-            .map(|t| time_arg("--until", t))
-            .transpose()?,
-        timestamps: args.timestamps,
-    };
+    let opts = args.read.options()?;
     let engine = globals.engine()?;
     let mut sink = |stream: Stream, data: &[u8]| {
         let _ = match stream {
@@ -88,6 +101,6 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
     };
     engine
         .containers()
-        .logs(&args.container, &opts, args.follow, &mut sink)?;
+        .logs(&args.container, &opts, args.read.follow, &mut sink)?;
     Ok(())
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::commands::Globals;
 use crate::output::{self, Format, human};
 
-/// `ps [-a] [-q] [-n N] [-l] [--filter K=V] [--format F] [--no-trunc]`.
+/// `ps [-a] [-q] [-n N] [-l] [--pod] [--filter K=V] [--format F] [--no-trunc]`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Show all containers (default: running ones).
@@ -24,7 +24,11 @@ pub(crate) struct Args {
     /// The most recently created.
     #[arg(short = 'l', long)]
     latest: bool,
-    /// Filter (`status=exited`, `name=web`, `label=k=v`, `id=…`, `exited=0`, `ancestor=IMAGE`).
+    /// Show each container's pod (the POD ID and PODNAME columns).
+    #[arg(long)]
+    pod: bool,
+    /// Filter (`status=exited`, `name=web`, `label=k=v`, `id=…`, `exited=0`, `ancestor=IMAGE`,
+    /// `pod=NAME|ID`).
     #[arg(short, long)]
     filter: Vec<String>,
     /// `table`, `json`, or a Go template (`{{.Names}}`).
@@ -48,6 +52,8 @@ const HEADERS: &[(&str, &str)] = &[
     ("Ports", "PORTS"),
     ("Names", "NAMES"),
     ("Labels", "LABELS"),
+    ("Pod", "POD ID"),
+    ("PodName", "PODNAME"),
 ];
 
 /// docker's STATUS column: `Up 5 minutes`, `Exited (0) 2 seconds ago`, `Created`.
@@ -97,7 +103,14 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
         return output::write_stdout(&text);
     }
     let now = SystemTime::now();
-    let format = Format::parse(args.format.as_deref(), TABLE)?;
+    let table = if args.pod {
+        format!("{TABLE}\t{{{{.Pod}}}}\t{{{{.PodName}}}}")
+    } else {
+        TABLE.to_owned()
+    };
+    let format = Format::parse(args.format.as_deref(), &table)?;
+    let pods = engine.pods().names()?;
+    let full = args.no_trunc || matches!(format, Format::Json);
     let rows: Vec<Value> = records
         .iter()
         .map(|r| {
@@ -105,12 +118,13 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
             command.extend(r.config.config.cmd.iter().cloned());
             let command = command.join(" ");
             let labels: Vec<String> = r.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let pod = r.config.pod.as_deref().unwrap_or_default();
             json!({
                 "ID": id(r),
                 "Id": r.id,
                 "Image": r.image_name,
                 "ImageID": r.image_id,
-                "Command": if args.no_trunc || matches!(format, Format::Json) { format!("\"{command}\"") } else { format!("\"{}\"", output::ellipsis(&command, 20)) },
+                "Command": if full { format!("\"{command}\"") } else { format!("\"{}\"", output::ellipsis(&command, 20)) },
                 "Created": r.created / 1_000_000_000,
                 "CreatedAt": peapod_engine::time::rfc3339(r.created),
                 "RunningFor": human::since(Some(peapod_engine::time::system_time(r.created)), now),
@@ -122,6 +136,8 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
                 "Names": r.name,
                 "Labels": labels.join(","),
                 "Restarts": r.restart_count,
+                "Pod": if full { pod } else { pod.get(..12).unwrap_or(pod) },
+                "PodName": pods.get(pod).map_or("", String::as_str),
             })
         })
         .collect();

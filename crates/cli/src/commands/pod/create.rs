@@ -2,10 +2,11 @@
 //! `pod start`); prints its id.
 
 use anyhow::Result;
-use peapod_engine::container::{NetworkMode, parse_cpus, parse_size};
+use peapod_engine::container::{parse_cpus, parse_size};
 use peapod_engine::pod::{PodCreateOptions, Share};
 
 use crate::commands::Globals;
+use crate::commands::container::flags::NetworkFlags;
 
 /// `pod create [OPTIONS]`.
 #[derive(Debug, clap::Args)]
@@ -26,27 +27,9 @@ pub(crate) struct Args {
     /// Whether the pod has an infra container (without one, nothing is shared).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     infra: bool,
-    /// The pod's network: `none`, `host`, `bridge` or a network's name.
-    #[arg(long, alias = "net", default_value = "none")]
-    network: String,
-    /// Publish a port of the pod (`[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]`).
-    #[arg(short, long = "publish")]
-    publish: Vec<String>,
-    /// A fixed address on its network.
-    #[arg(long)]
-    ip: Option<String>,
-    /// A DNS server.
-    #[arg(long)]
-    dns: Vec<String>,
-    /// A DNS search domain.
-    #[arg(long)]
-    dns_search: Vec<String>,
-    /// A line for /etc/hosts (`NAME:IP`).
-    #[arg(long)]
-    add_host: Vec<String>,
-    /// Another name its network resolves it by.
-    #[arg(long)]
-    network_alias: Vec<String>,
+    /// The pod's network options (its members have none of their own).
+    #[command(flatten)]
+    net: NetworkFlags,
     /// The pod's memory limit (`512m`, `1g`), shared by its containers.
     #[arg(short, long)]
     memory: Option<String>,
@@ -75,16 +58,9 @@ impl Args {
             name: self.name.clone(),
             hostname: self.hostname.clone(),
             infra: self.infra,
-            network: self.network.parse::<NetworkMode>()?,
-            publish: self.publish.clone(),
-            ip: self.ip.clone(),
-            dns: self.dns.clone(),
-            dns_search: self.dns_search.clone(),
-            add_hosts: self.add_host.clone(),
-            aliases: self.network_alias.clone(),
             cgroup_parent: self.cgroup_parent.clone(),
             restart: self.restart.parse()?,
-            ..PodCreateOptions::default()
+            ..self.net.pod_options()?
         };
         if let Some(s) = &self.share {
             o.share = Share::parse(s)?;

@@ -1,6 +1,6 @@
 //! Reader tests: tail, since/until, timestamps, following across rotations, times.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -150,6 +150,8 @@ fn since_until_and_timestamps_use_each_lines_first_entry() {
 }
 
 type Printed = Arc<Mutex<Vec<(Stream, Vec<u8>)>>>;
+/// Lines printed by [`follow_many`], with their log's index.
+type PrintedMany = Arc<Mutex<Vec<(usize, Vec<u8>)>>>;
 
 /// Follows `path` on a thread: the lines printed so far, and a receiver that gets `()`
 /// when follow returns.
@@ -175,7 +177,7 @@ fn follow_in_thread(
 }
 
 /// Waits (10 s at most) until `printed` holds `n` lines.
-fn wait_for_lines(printed: &Printed, n: usize) {
+fn wait_for_lines<T>(printed: &Mutex<Vec<T>>, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while printed.lock().unwrap().len() < n {
         assert!(
@@ -264,6 +266,73 @@ fn follow_with_tail_prints_the_tail_then_new_lines_and_returns() {
     .unwrap();
     assert_eq!(n, 0);
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn follow_many_interleaves_logs_as_written_and_ends_when_every_writer_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two logs in two directories, as a pod's members' are.
+    let paths: Vec<PathBuf> = ["a", "b"]
+        .iter()
+        .map(|d| {
+            std::fs::create_dir(dir.path().join(d)).unwrap();
+            dir.path().join(d).join("ctr.log")
+        })
+        .collect();
+    write_lines(&paths[0], LogLimits::default(), 0..3);
+    write_lines(&paths[1], LogLimits::default(), 10..13);
+    let running = [
+        Arc::new(AtomicBool::new(true)),
+        Arc::new(AtomicBool::new(true)),
+    ];
+    let printed = PrintedMany::default();
+    let (tx, done) = std::sync::mpsc::channel();
+    let (out, flags, logs) = (printed.clone(), running.clone(), paths.clone());
+    std::thread::spawn(move || {
+        follow_many(
+            &logs,
+            &tail(2),
+            |i| flags[i].load(Ordering::SeqCst),
+            &mut |i, _, l: &[u8]| out.lock().unwrap().push((i, l.to_vec())),
+        )
+        .unwrap();
+        let _ = tx.send(());
+    });
+    let wait_for = |n: usize| wait_for_lines(&printed, n);
+    // The tail of each, log after log; then lines in the order they are written.
+    wait_for(4);
+    for (k, (log, line)) in [(1, 20), (0, 21), (1, 22)].into_iter().enumerate() {
+        write_lines(&paths[log], LogLimits::default(), line..line + 1);
+        wait_for(5 + k);
+    }
+    // The first writer gone: the second is still followed.
+    running[0].store(false, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(200));
+    write_lines(&paths[1], LogLimits::default(), 23..24);
+    wait_for(8);
+    assert!(done.try_recv().is_err(), "ended with a writer running");
+    running[1].store(false, Ordering::SeqCst);
+    done.recv_timeout(Duration::from_secs(30))
+        .expect("follow_many did not return");
+    let got: Vec<(usize, usize)> = printed
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(i, l)| (*i, numbers(&[(Stream::Stdout, l.clone())])[0]))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (0, 1),
+            (0, 2),
+            (1, 11),
+            (1, 12),
+            (1, 20),
+            (0, 21),
+            (1, 22),
+            (1, 23)
+        ]
+    );
 }
 
 #[test]
