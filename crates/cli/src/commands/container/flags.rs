@@ -105,9 +105,10 @@ pub(crate) struct CreateFlags {
     /// Pull the image: `missing`, `always`, `never`.
     #[arg(long, default_value = "missing")]
     pub(crate) pull: String,
-    /// Network: `none`, `host`, `bridge` (the default network `peapod`) or a network's name.
-    #[arg(long, alias = "net", default_value = "none")]
-    network: String,
+    /// Network: `none`, `host`, `bridge` (the default network `peapod`), a network's name
+    /// or `container:ID` (default: the configuration's `containers.netns`, `bridge`).
+    #[arg(long, alias = "net")]
+    network: Option<String>,
     /// Publish a port (`[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]`, ranges too).
     #[arg(short, long = "publish")]
     publish: Vec<String>,
@@ -228,16 +229,32 @@ impl CreateFlags {
         Ok(self.pull.parse()?)
     }
 
+    /// `--network`, or `default` (the engine's default mode) when not given; a container
+    /// joining an existing pod has the pod's network, so `none` of its own.
+    fn network(&self, default: &NetworkMode) -> Result<NetworkMode> {
+        match &self.network {
+            Some(n) => Ok(n.parse::<NetworkMode>()?),
+            None if self.pod.as_deref().is_some_and(|p| !p.starts_with("new:")) => {
+                Ok(NetworkMode::None)
+            }
+            None => Ok(default.clone()),
+        }
+    }
+
     /// `--pod new:NAME`: the pod to create first, with this container's network options
-    /// (which then are the pod's, not the container's).
-    pub(crate) fn new_pod(&self) -> Result<Option<peapod_engine::pod::PodCreateOptions>> {
+    /// (which then are the pod's, not the container's); `default` is the engine's default
+    /// network mode.
+    pub(crate) fn new_pod(
+        &self,
+        default: &NetworkMode,
+    ) -> Result<Option<peapod_engine::pod::PodCreateOptions>> {
         let Some(name) = self.pod.as_deref().and_then(|p| p.strip_prefix("new:")) else {
             return Ok(None);
         };
         Ok(Some(peapod_engine::pod::PodCreateOptions {
             name: Some(name.to_owned()),
             hostname: self.hostname.clone(),
-            network: self.network.parse::<NetworkMode>()?,
+            network: self.network(default)?,
             publish: self.publish.clone(),
             ip: self.ip.clone(),
             dns: self.dns.clone(),
@@ -248,8 +265,9 @@ impl CreateFlags {
         }))
     }
 
-    /// The engine's options; every value checked.
-    pub(crate) fn options(&self) -> Result<CreateOptions> {
+    /// The engine's options; every value checked. `default` is the engine's default network
+    /// mode, for a container made without `--network`.
+    pub(crate) fn options(&self, default: &NetworkMode) -> Result<CreateOptions> {
         let mut o = CreateOptions {
             image: self.image().to_owned(),
             name: self.name.clone(),
@@ -270,7 +288,7 @@ impl CreateFlags {
             add_hosts: self.add_host.clone(),
             aliases: self.network_alias.clone(),
             restart: self.restart.parse()?,
-            network: self.network.parse::<NetworkMode>()?,
+            network: self.network(default)?,
             ..CreateOptions::default()
         };
         o.pod = self

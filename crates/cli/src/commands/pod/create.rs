@@ -26,9 +26,10 @@ pub(crate) struct Args {
     /// Whether the pod has an infra container (without one, nothing is shared).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     infra: bool,
-    /// The pod's network: `none`, `host`, `bridge` or a network's name.
-    #[arg(long, alias = "net", default_value = "none")]
-    network: String,
+    /// The pod's network: `none`, `host`, `bridge` or a network's name (default: the
+    /// configuration's `containers.netns`, `bridge`; `none` without infra or shared net).
+    #[arg(long, alias = "net")]
+    network: Option<String>,
     /// Publish a port of the pod (`[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]`).
     #[arg(short, long = "publish")]
     publish: Vec<String>,
@@ -69,13 +70,17 @@ pub(crate) struct Args {
 }
 
 impl Args {
-    /// The engine's options; every value checked.
-    pub(crate) fn options(&self) -> Result<PodCreateOptions> {
+    /// The engine's options; every value checked. `default` is the engine's default network
+    /// mode, for a pod made without `--network` that has a network namespace of its own.
+    pub(crate) fn options(&self, default: &NetworkMode) -> Result<PodCreateOptions> {
         let mut o = PodCreateOptions {
             name: self.name.clone(),
             hostname: self.hostname.clone(),
             infra: self.infra,
-            network: self.network.parse::<NetworkMode>()?,
+            network: match &self.network {
+                Some(n) => n.parse::<NetworkMode>()?,
+                None => NetworkMode::None,
+            },
             publish: self.publish.clone(),
             ip: self.ip.clone(),
             dns: self.dns.clone(),
@@ -88,6 +93,9 @@ impl Args {
         };
         if let Some(s) = &self.share {
             o.share = Share::parse(s)?;
+        }
+        if self.network.is_none() && self.infra && o.share.net {
+            o.network = default.clone();
         }
         if let Some(m) = &self.memory {
             o.resources.memory = Some(parse_size("--memory", m)?);
@@ -103,7 +111,10 @@ impl Args {
 
 /// Creates and prints the id.
 pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
-    let pod = globals.engine()?.pods().create(&args.options()?)?;
+    let engine = globals.engine()?;
+    let pod = engine
+        .pods()
+        .create(&args.options(&engine.default_network_mode())?)?;
     println!("{}", pod.id);
     Ok(())
 }
