@@ -315,7 +315,16 @@ fn published_ports_names_and_aliases_resolve_and_a_port_in_use_is_refused() {
     );
     for (args, needle) in [
         (
-            &["run", "--rm", "-p", "8082:80", IMAGE, "true"][..],
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "-p",
+                "8082:80",
+                IMAGE,
+                "true",
+            ][..],
             "bridge network",
         ),
         (
