@@ -135,7 +135,8 @@ fn run_in(dir: &Path, runroot: &Path, peapod: &Path, runs: usize) -> Result<()> 
         .arg(dir.join("peapod"))
         .arg("--runroot")
         .arg(dir.join("peapod-run"))
-        .args(["run", "--rm", "--cgroup-parent", "/peapod-bench", "bench"]);
+        .args(["run", "--rm", "--network", "none"])
+        .args(["--cgroup-parent", "/peapod-bench", "bench"]);
     let got = output(&mut run).context("peapod run of the built image")?;
     if got != "1000\ntwo\n" {
         bail!("peapod's image printed {got:?}, not 1000 and two");

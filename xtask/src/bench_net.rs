@@ -103,8 +103,8 @@ fn engines(dir: &Path, release: &Path) -> Vec<Engine> {
                 ]))
                 .collect(),
             run_flags: s(&["--cgroup-parent", &format!("/{}", CGROUPS[0])]),
-            // Its default network mode is still `none`.
-            bridge_flags: s(&["--network", "bridge"]),
+            // `bridge` is its default network mode too.
+            bridge_flags: Vec::new(),
             gateway: "10.90.0.1",
         },
         Engine {

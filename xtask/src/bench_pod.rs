@@ -127,7 +127,8 @@ fn run_in(dir: &Path, runs: usize) -> Result<()> {
             "--runroot".into(),
             dir.join("peapod-run").into(),
         ],
-        create_flags: vec!["--cgroup-parent", "/peapod-bench-pod"],
+        // As podman's below: the pods are compared without a network.
+        create_flags: vec!["--cgroup-parent", "/peapod-bench-pod", "--network", "none"],
         rm_flags: Vec::new(),
         env: Vec::new(),
     };

@@ -2,6 +2,12 @@
 //! busybox image (the mould) is loaded, containers are pressed from it in the foreground
 //! and in the background, their logs read, commands run inside, their limits shown from
 //! inside, and everything removed; the demo then checks that nothing is left.
+//!
+//! `bridge` is peapod's default network mode, so the demo's containers are on the default
+//! network: the demo runs every `peapod` in a network namespace of its own ([`DEMO_HOST`],
+//! entered with `nsenter --net`, as the tests' fake host), so that the bridge `peapod0`, the
+//! veths and the nft table live there and go with it, and the real host's network is left
+//! as it was.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,6 +20,36 @@ use crate::util::describe;
 const CGROUP_PARENT: &str = "/peapod-demo";
 const IMAGE: &str = "docker.io/library/busybox:latest";
 const NAME: &str = "demo-press";
+/// The network namespace the demo's `peapod` runs in (`/run/netns/peapod-demo`).
+const DEMO_HOST: &str = "peapod-demo";
+
+/// The demo's network namespace ([`DEMO_HOST`], `lo` up), deleted on drop with everything in
+/// it.
+struct DemoHost;
+
+impl DemoHost {
+    /// Makes it afresh (one an interrupted demo left is deleted first).
+    fn new() -> Result<Self> {
+        let _ = Command::new("ip")
+            .args(["netns", "del", DEMO_HOST])
+            .stderr(std::process::Stdio::null())
+            .status();
+        crate::util::run_command(Command::new("ip").args(["netns", "add", DEMO_HOST]))?;
+        let host = Self;
+        crate::util::run_command(
+            Command::new("ip").args(["-n", DEMO_HOST, "link", "set", "lo", "up"]),
+        )?;
+        Ok(host)
+    }
+}
+
+impl Drop for DemoHost {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", DEMO_HOST])
+            .status();
+    }
+}
 
 /// `peapod` with the demo's private root, runroot and cgroup parent.
 pub(crate) struct Peapod {
@@ -23,8 +59,10 @@ pub(crate) struct Peapod {
 
 impl Peapod {
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.bin);
-        cmd.arg("--root")
+        let mut cmd = Command::new("nsenter");
+        cmd.arg(format!("--net=/run/netns/{DEMO_HOST}"))
+            .arg(&self.bin)
+            .arg("--root")
             .arg(self.dir.join("root"))
             .arg("--runroot")
             .arg(self.dir.join("run"));
@@ -84,6 +122,7 @@ pub(crate) fn run(bin: &Path, fixtures: &Path, dir: &Path) -> Result<()> {
         bin: bin.to_path_buf(),
         dir: dir.to_path_buf(),
     };
+    let _host = DemoHost::new()?;
     fresh(&p)?;
 
     section("peapod load: the mould (an image) from a docker-archive");
@@ -107,6 +146,8 @@ pub(crate) fn run(bin: &Path, fixtures: &Path, dir: &Path) -> Result<()> {
         "run", "-d", "--name", NAME, "-m", "64m", "--cpus", "0.5", IMAGE, "sh", "-c", script,
     ])?;
     p.show(&["ps"])?;
+    // It is on the default network, made on first use.
+    p.show(&["network", "ls"])?;
     wait_for_log(&p)?;
     p.show(&["logs", NAME])?;
     p.show(&[

@@ -1,7 +1,11 @@
 //! The engine's configuration file, `/etc/peapod/peapod.conf` (TOML; the CLI's `--config`
-//! or `PEAPOD_CONFIG` names another). Today it holds the default network:
+//! or `PEAPOD_CONFIG` names another). It holds the default network mode and the default
+//! network:
 //!
 //! ```toml
+//! [containers]
+//! netns = "bridge"          # the network of a container or pod made without --network
+//!
 //! [network]
 //! subnet = "10.90.0.0/16"   # the default network's IPv4 subnet
 //! subnet6 = "fd90::/64"     # optional: makes it dual stack
@@ -10,7 +14,15 @@
 //! ```
 //!
 //! Every key is optional (the values above, without `subnet6` and `mtu`, are the
-//! defaults); an unknown key is an error, so that a typo is not silently ignored. The file
+//! defaults); an unknown key is an error, so that a typo is not silently ignored.
+//!
+//! `containers.netns` is named after podman's `containers.conf(5)` key of the same name and
+//! takes what `--network` takes, but `container:ID`: `bridge` (the default network
+//! `peapod`, made on first use, as docker and podman default to their bridge), `none` (only
+//! `lo`), `host`, or a network's name (which must exist when a container is made on it). A
+//! container that joins a pod (`--pod`) has the pod's network whatever the key says, and a
+//! pod without an infra container (`--infra=false`) or that does not share `net` gets
+//! `none`. The file
 //! is read by a well-kept crate, `toml` (parser and serde support only, no writer).
 //!
 //! The database stays the truth about networks; the file says what the default network
@@ -22,6 +34,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::container::NetworkMode;
 use crate::error::{Error, Result};
 
 /// Where the configuration is read from when no path is given.
@@ -34,6 +47,49 @@ pub struct EngineConfig {
     pub path: Option<PathBuf>,
     /// `[network]`: the default network.
     pub network: DefaultNetworkConfig,
+    /// `[containers]`: defaults of new containers and pods.
+    pub containers: ContainersConfig,
+}
+
+/// `[containers]`: what a new container or pod gets when its command line says nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainersConfig {
+    /// `netns`: the network mode without `--network` (built-in default: `bridge`, the
+    /// default network [`crate::network::DEFAULT_NETWORK`]); never
+    /// [`NetworkMode::Container`].
+    pub netns: NetworkMode,
+}
+
+impl Default for ContainersConfig {
+    fn default() -> Self {
+        Self {
+            netns: NetworkMode::Bridge(crate::network::DEFAULT_NETWORK.into()),
+        }
+    }
+}
+
+/// `[containers]` as written: checked into a [`ContainersConfig`] by [`EngineConfig::parse`].
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ContainersSection {
+    netns: Option<String>,
+}
+
+impl ContainersSection {
+    /// The checked section; the error is the key and why its value is refused.
+    fn check(self) -> std::result::Result<ContainersConfig, String> {
+        let Some(text) = self.netns else {
+            return Ok(ContainersConfig::default());
+        };
+        let refused = |why: &str| format!("containers.netns: {text:?}: {why}");
+        match text.parse::<NetworkMode>() {
+            Ok(NetworkMode::Container(_)) => Err(refused(
+                "container:ID names one container, not a default (expected bridge, none, host or a network's name)",
+            )),
+            Ok(netns) => Ok(ContainersConfig { netns }),
+            Err(_) => Err(refused("expected bridge, none, host or a network's name")),
+        }
+    }
 }
 
 /// `[network]`: what the default network `peapod` is made of.
@@ -66,6 +122,8 @@ impl Default for DefaultNetworkConfig {
 struct File {
     #[serde(default)]
     network: DefaultNetworkConfig,
+    #[serde(default)]
+    containers: ContainersSection,
 }
 
 impl EngineConfig {
@@ -93,7 +151,7 @@ impl EngineConfig {
     /// Parses the text of a configuration file read from `path`.
     ///
     /// # Errors
-    /// [`Error::Config`].
+    /// [`Error::Config`] naming `path` and the key (`network.bridge`, `containers.netns`).
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
         let file: File = toml::from_str(text).map_err(|e| Error::Config {
             path: path.to_path_buf(),
@@ -105,9 +163,14 @@ impl EngineConfig {
                 why: format!("network.bridge: {why}"),
             });
         }
+        let containers = file.containers.check().map_err(|why| Error::Config {
+            path: path.to_path_buf(),
+            why,
+        })?;
         Ok(Self {
             path: Some(path.to_path_buf()),
             network: file.network,
+            containers,
         })
     }
 }
@@ -151,5 +214,49 @@ mod tests {
         }
         let missing = EngineConfig::load(Some(Path::new("/nonexistent/peapod.conf")));
         assert!(missing.is_err());
+    }
+
+    #[test]
+    fn containers_netns_is_the_default_network_mode() {
+        let p = Path::new("/x/peapod.conf");
+        let bridge = NetworkMode::Bridge(crate::network::DEFAULT_NETWORK.into());
+        assert_eq!(EngineConfig::default().containers.netns, bridge);
+        assert_eq!(EngineConfig::parse("", p).unwrap().containers.netns, bridge);
+        for (value, want) in [
+            ("bridge", bridge.clone()),
+            ("peapod", bridge.clone()),
+            ("none", NetworkMode::None),
+            ("host", NetworkMode::Host),
+            ("backend", NetworkMode::Bridge("backend".into())),
+        ] {
+            let c =
+                EngineConfig::parse(&format!("[containers]\nnetns = \"{value}\"\n"), p).unwrap();
+            assert_eq!(c.containers.netns, want, "{value}");
+        }
+        for (text, want) in [
+            (
+                "[containers]\nnetns = \"no ne\"\n",
+                "\"no ne\": expected bridge",
+            ),
+            ("[containers]\nnetns = \"\"\n", "containers.netns"),
+            (
+                "[containers]\nnetns = \"container:db\"\n",
+                "names one container",
+            ),
+            ("[containers]\nnetns = 1\n", "invalid type"),
+            (
+                "[containers]\nnetwork = \"none\"\n",
+                "unknown field `network`",
+            ),
+        ] {
+            let err = EngineConfig::parse(text, p).unwrap_err().to_string();
+            assert!(
+                err.contains(want) && err.contains("/x/peapod.conf"),
+                "{text}: {err}"
+            );
+            if !want.contains("field") && !want.contains("type") {
+                assert!(err.contains("containers.netns"), "{text}: {err}");
+            }
+        }
     }
 }

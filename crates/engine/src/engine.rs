@@ -86,6 +86,16 @@ impl Engine {
         self
     }
 
+    /// The network mode of a container or pod made without `--network`: the configuration's
+    /// `containers.netns` (see [`crate::config`]), or the built-in default, `bridge` (the
+    /// default network [`crate::network::DEFAULT_NETWORK`]), for an engine opened without one.
+    pub fn default_network_mode(&self) -> crate::container::NetworkMode {
+        self.config
+            .as_ref()
+            .map(|c| c.containers.netns.clone())
+            .unwrap_or_else(|| crate::config::ContainersConfig::default().netns)
+    }
+
     /// The image store (pull, load, list… as `peapod-image` offers them).
     pub fn images(&self) -> &peapod_image::Images {
         &self.images

@@ -347,10 +347,11 @@ fn run_steps_get_no_network_unless_host_is_asked_for() {
             ),
         )],
     );
-    let host_ns = std::fs::read_link("/proc/self/ns/net")
-        .unwrap()
-        .display()
-        .to_string();
+    // The host is the fake host peapod runs in (its namespace file's inode).
+    let host_ns = format!(
+        "net:[{}]",
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(e.host.path()).unwrap())
+    );
     build_ok(&e, &["-t", "net-none", ctx.to_str().unwrap()]);
     let ns = run_ok(&e, "net-none", &["cat", "/ns", "/nets", "/ns-flag"]);
     let lines: Vec<&str> = ns.lines().collect();

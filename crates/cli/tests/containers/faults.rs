@@ -88,7 +88,18 @@ fn after_a_reboot_running_containers_show_exited_and_start_again() {
         );
     }
     let run = e.runroot();
+    // The pinned network namespace is a mount under the runroot.
+    let pins = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    for pin in pins
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(run.to_str().unwrap()))
+    {
+        nix::mount::umount2(pin, nix::mount::MntFlags::MNT_DETACH).unwrap();
+    }
     std::fs::remove_dir_all(&run).unwrap();
+    // Its veth goes with its namespace, in the background.
+    e.wait_clean();
     e.wait_for(
         "before",
         "{{.State.Status}}",

@@ -13,6 +13,7 @@ mod lifecycle;
 mod monitor;
 mod network;
 mod network_config;
+mod network_default;
 mod network_ports;
 mod network_stack;
 mod pods;

@@ -4,16 +4,15 @@
 use std::net::UdpSocket;
 use std::time::Duration;
 
-use crate::fake_host::{FakeHost, ask_until, exposing_image, in_netns};
-use crate::support::Engine;
+use crate::fake_host::{ask_until, exposing_image};
+use crate::support::{Engine, in_netns};
 
 const EXPOSING: &str = "localhost/exposing:latest";
 
 /// Sends `msg` by UDP from the fake host to `to`, where `server` (bound in a container's
 /// namespace) must receive it; returns what it received and from which address.
-fn udp_exchange(host: &FakeHost, to: String, server: &UdpSocket, msg: &'static str) -> String {
-    let host_ns = std::path::PathBuf::from(host.path());
-    in_netns(&host_ns, move || {
+fn udp_exchange(e: &Engine, to: String, server: &UdpSocket, msg: &'static str) -> String {
+    e.in_host(move || {
         let client = UdpSocket::bind("0.0.0.0:0").unwrap();
         client.send_to(msg.as_bytes(), &to).unwrap();
     });
@@ -26,33 +25,29 @@ fn udp_exchange(host: &FakeHost, to: String, server: &UdpSocket, msg: &'static s
 #[ignore = "root: cargo xtask test"]
 fn publish_all_udp_ranges_and_port_show_the_real_mappings() {
     let e = Engine::new();
-    let host = FakeHost::new(&e);
     exposing_image(&e, &["80/tcp", "53/udp", "8080"]);
     let serve = "while true; do echo web | nc -l -p 80; done & \
                  while true; do echo range | nc -l -p 7101; done";
-    host.ok(
-        &e,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "pa",
-            "--network",
-            "bridge",
-            "-P",
-            "-p",
-            "8095:8080",
-            "-p",
-            "9100-9102:7100-7102",
-            EXPOSING,
-            "sh",
-            "-c",
-            serve,
-        ],
-    );
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "pa",
+        "--network",
+        "bridge",
+        "-P",
+        "-p",
+        "8095:8080",
+        "-p",
+        "9100-9102:7100-7102",
+        EXPOSING,
+        "sh",
+        "-c",
+        serve,
+    ]);
     // `port`: -P's choices in the kernel's ephemeral range, -p's as given, one line per
     // port of a range.
-    let listing = host.okw(&e, "port pa");
+    let listing = e.okw("port pa");
     let lines: Vec<&str> = listing.lines().collect();
     assert_eq!(lines.len(), 6, "{listing}");
     let chosen = |what: &str| -> u16 {
@@ -76,18 +71,15 @@ fn publish_all_udp_ranges_and_port_show_the_real_mappings() {
     ] {
         assert!(lines.contains(&want), "{want}: {listing}");
     }
-    assert_eq!(host.okw(&e, "port pa 80"), format!("0.0.0.0:{web}\n"));
-    assert_eq!(host.okw(&e, "port pa 53/udp"), format!("0.0.0.0:{dns}\n"));
-    host.failsw(&e, "port pa 81", "no public port 81");
-    let ports = host.ok(
-        &e,
-        &[
-            "inspect",
-            "--format",
-            "{{json .NetworkSettings.Ports}}",
-            "pa",
-        ],
-    );
+    assert_eq!(e.okw("port pa 80"), format!("0.0.0.0:{web}\n"));
+    assert_eq!(e.okw("port pa 53/udp"), format!("0.0.0.0:{dns}\n"));
+    e.failsw("port pa 81", "no public port 81");
+    let ports = e.ok(&[
+        "inspect",
+        "--format",
+        "{{json .NetworkSettings.Ports}}",
+        "pa",
+    ]);
     assert!(
         ports.contains(&format!(
             r#""53/udp":[{{"HostIp":"0.0.0.0","HostPort":"{dns}"}}]"#
@@ -96,11 +88,11 @@ fn publish_all_udp_ranges_and_port_show_the_real_mappings() {
     );
 
     // TCP on -P's port and on a range's middle port, from the fake host.
-    ask_until(&host, &e, "host", "127.0.0.1", &web.to_string(), "web\n");
-    ask_until(&host, &e, "host", "127.0.0.1", "9101", "range\n");
+    ask_until(&e, "host", "127.0.0.1", &web.to_string(), "web\n");
+    ask_until(&e, "host", "127.0.0.1", "9101", "range\n");
     // UDP: a datagram to the published port, from the fake host's loopback and its
     // address on the bridge, reaches a socket bound in the container's namespace.
-    let id = host.okw(&e, "inspect --format {{.Id}} pa");
+    let id = e.okw("inspect --format {{.Id}} pa");
     let pinned = e.runroot().join("netns").join(id.trim());
     let server = in_netns(&pinned, || {
         let s = UdpSocket::bind("0.0.0.0:53").unwrap();
@@ -108,17 +100,17 @@ fn publish_all_udp_ranges_and_port_show_the_real_mappings() {
         s
     });
     assert_eq!(
-        udp_exchange(&host, format!("127.0.0.1:{dns}"), &server, "q1"),
+        udp_exchange(&e, format!("127.0.0.1:{dns}"), &server, "q1"),
         "q1|10.90.0.1"
     );
     assert_eq!(
-        udp_exchange(&host, format!("10.90.0.1:{dns}"), &server, "q2"),
+        udp_exchange(&e, format!("10.90.0.1:{dns}"), &server, "q2"),
         "q2|10.90.0.1"
     );
     drop(server);
 
     // Bad specs and ports in use: refused, nothing changed.
-    let before = host.state(&e);
+    let before = e.state();
     for (line, needle) in [
         (
             "run --rm --network bridge -p 70000:80 IMAGE true",
@@ -153,23 +145,22 @@ fn publish_all_udp_ranges_and_port_show_the_real_mappings() {
             "needs a bridge network",
         ),
     ] {
-        host.failsw(&e, line, needle);
+        e.failsw(line, needle);
     }
-    assert_eq!(host.state(&e), before, "nothing changed");
+    assert_eq!(e.state(), before, "nothing changed");
 
     // Another -P container gets other host ports.
-    host.okw(
-        &e,
-        &format!("create --name pb --network bridge -P {EXPOSING} true"),
-    );
-    let other = host.okw(&e, "port pb");
+    e.okw(&format!(
+        "create --name pb --network bridge -P {EXPOSING} true"
+    ));
+    let other = e.okw("port pb");
     assert_eq!(other.lines().count(), 3, "{other}");
     for p in [web, dns] {
         assert!(!other.contains(&format!(":{p}\n")), "{p} twice: {other}");
     }
-    host.okw(&e, "rm -f pa pb");
-    host.wait_clean(&e);
-    let rules = host.ruleset();
+    e.okw("rm -f pa pb");
+    e.wait_clean();
+    let rules = e.host.ruleset();
     assert!(
         !rules.contains("elements = { tcp") && !rules.contains("udp ."),
         "{rules}"

@@ -1,5 +1,14 @@
-//! A private engine per test (`--root`, `--runroot`, a cgroup parent of its own), the
-//! busybox image loaded into it, and the checks that nothing was left behind.
+//! A private engine per test (`--root`, `--runroot`, a cgroup parent of its own, a fake
+//! host), the busybox image loaded into it, and the checks that nothing was left behind.
+//!
+//! The fake host: every `Engine` owns a network namespace of its own (`ip netns add`, `lo`
+//! up), and every `peapod` command of the test runs in it (`nsenter --net`, no other
+//! namespace changes). `bridge` is the default network mode, so the whole suite exercises the
+//! default network, and its bridge, veths and nft table live and die with the fake host: a
+//! test never makes a link or a firewall rule on the real host. Servers a test starts for
+//! peapod to reach on 127.0.0.1 (a registry) are started inside the fake host too
+//! ([`Engine::in_host`]); the tests that use `FakeHost` explicitly (the network tests) reach
+//! its addresses the same way.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -21,6 +30,76 @@ pub(crate) struct Engine {
     pub(crate) tmp: tempfile::TempDir,
     /// The cgroup parent of its containers (`/peapod-test/<unique>`).
     pub(crate) cgroup: String,
+    /// The network namespace every `peapod` command runs in (dropped after the engine's
+    /// own clean-up, [`Engine`]'s `Drop`).
+    pub(crate) host: FakeHost,
+}
+
+/// A named network namespace (`ip netns add NAME`, `lo` up), deleted on drop: the host
+/// `peapod` runs on in these tests.
+pub(crate) struct FakeHost {
+    pub(crate) name: String,
+}
+
+impl FakeHost {
+    /// `pp-` and the last six characters of `unique` (a temp directory's random name).
+    fn new(unique: &str) -> Self {
+        let name = format!("pp-{}", &unique[unique.len() - 6..]);
+        for args in [
+            &["netns", "add", &name][..],
+            &["-n", &name, "link", "set", "lo", "up"][..],
+        ] {
+            let out = Command::new("ip").args(args).output().unwrap();
+            assert!(out.status.success(), "ip {args:?}: {}", text(&out));
+        }
+        Self { name }
+    }
+
+    /// `/run/netns/NAME`.
+    pub(crate) fn path(&self) -> String {
+        format!("/run/netns/{}", self.name)
+    }
+
+    /// Its links, `ip -br link`.
+    pub(crate) fn links(&self) -> String {
+        let out = Command::new("ip")
+            .args(["-n", &self.name, "-br", "link"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Its nftables ruleset.
+    pub(crate) fn ruleset(&self) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.name, "nft", "list", "ruleset"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The container veths (`pp` + hex) on it.
+    pub(crate) fn veths(&self) -> Vec<String> {
+        self.links()
+            .lines()
+            .filter_map(|l| l.split(['@', ' ']).next())
+            .filter(|n| {
+                n.strip_prefix("pp")
+                    .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for FakeHost {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
 }
 
 fn fixtures() -> PathBuf {
@@ -46,6 +125,7 @@ impl Engine {
             .to_string_lossy()
             .into_owned();
         let engine = Self {
+            host: FakeHost::new(&unique),
             tmp,
             cgroup: format!("/peapod-test/{unique}"),
         };
@@ -64,10 +144,13 @@ impl Engine {
         self.tmp.path().join("run")
     }
 
-    /// `peapod --root … --runroot … ARGS` (with our cgroup parent for run/create).
+    /// `peapod --root … --runroot … ARGS` (with our cgroup parent for run/create) in the
+    /// fake host: `nsenter --net=/run/netns/NAME peapod …` (nsenter execs it: same pid).
     pub(crate) fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_peapod"));
-        cmd.arg("--root")
+        let mut cmd = Command::new("nsenter");
+        cmd.arg(format!("--net={}", self.host.path()))
+            .arg(env!("CARGO_BIN_EXE_peapod"))
+            .arg("--root")
             .arg(self.root())
             .arg("--runroot")
             .arg(self.runroot());
@@ -101,6 +184,54 @@ impl Engine {
         let out = self.run(args);
         assert!(out.status.success(), "peapod {args:?}: {}", text(&out));
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// [`Self::ok`] with the arguments split at whitespace (`IMAGE` stands for the image).
+    pub(crate) fn okw(&self, line: &str) -> String {
+        self.ok(&words(line))
+    }
+
+    /// `peapod ARGS`, which must fail with 125 and say `needle` (any case) on stderr.
+    pub(crate) fn fails(&self, args: &[&str], needle: &str) {
+        let out = self.run(args);
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .to_lowercase()
+                .contains(&needle.to_lowercase()),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+
+    /// [`Self::fails`] with the arguments split at whitespace (`IMAGE` for the image).
+    pub(crate) fn failsw(&self, line: &str, needle: &str) {
+        self.fails(&words(line), needle);
+    }
+
+    /// Runs `f` on a new thread that joined the fake host's network namespace, so that what
+    /// it starts (a registry on 127.0.0.1, a socket) is where peapod runs, and the test's
+    /// own threads never change namespace.
+    pub(crate) fn in_host<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        in_netns(Path::new(&self.host.path()), f)
+    }
+
+    /// A registry (Debian's docker-registry, TLS, anonymous) on the fake host's 127.0.0.1,
+    /// where peapod pulls from it, holding the `debian` fixture as `library/debian:12`.
+    pub(crate) fn debian_registry(&self) -> crate::registry_support::registry::Registry {
+        use crate::registry_support::registry::{Auth, Config, Registry};
+        self.in_host(|| {
+            let reg = Registry::start(Config {
+                tls: true,
+                auth: Auth::Anonymous,
+            });
+            reg.push_oci(
+                &crate::registry_support::fixture("debian"),
+                "latest",
+                "library/debian:12",
+            );
+            reg
+        })
     }
 
     /// `inspect --format TEMPLATE NAME`, trimmed.
@@ -194,7 +325,60 @@ impl Engine {
         );
         let cgroups = cgroups_under(&self.cgroup);
         assert!(cgroups.is_empty(), "cgroups left: {cgroups:#?}");
+        self.assert_network_clean();
     }
+
+    /// Asserts nothing of any container is left on the fake host: no veth (waited for,
+    /// bounded: the kernel deletes a veth pair in the background once its namespace is
+    /// gone), no container chain (`c-ID`) in the nft table, no endpoint on any network.
+    pub(crate) fn assert_network_clean(&self) {
+        let until = Instant::now() + Duration::from_secs(10);
+        while !self.host.veths().is_empty() {
+            assert!(
+                Instant::now() < until,
+                "veths left: {:?}",
+                self.host.veths()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let ruleset = self.host.ruleset();
+        assert!(
+            !ruleset.contains("chain c-"),
+            "container rules left:\n{ruleset}"
+        );
+        for net in self.ok(&["network", "ls", "-q"]).lines() {
+            let members = self.ok(&[
+                "network",
+                "inspect",
+                "--format",
+                "{{json .Containers}}",
+                net,
+            ]);
+            assert_eq!(members.trim(), "{}", "endpoints left on {net}");
+        }
+    }
+}
+
+/// `line` split at whitespace, `IMAGE` replaced by the test image.
+pub(crate) fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace()
+        .map(|w| if w == "IMAGE" { IMAGE } else { w })
+        .collect()
+}
+
+/// Runs `f` on a new thread that joined the network namespace at `path` (a pinned one, or
+/// `/run/netns/NAME`), so the test's own threads never change namespace.
+pub(crate) fn in_netns<T: Send + 'static>(
+    path: &Path,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let file = std::fs::File::open(path).unwrap();
+    std::thread::spawn(move || {
+        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        f()
+    })
+    .join()
+    .unwrap()
 }
 
 impl Drop for Engine {

@@ -117,8 +117,9 @@ pub struct HealthConfig {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
-    /// A network namespace with only `lo` (the default for now: the engine does not yet
-    /// publish ports or resolve names, see the networking issue).
+    /// A network namespace with only `lo`. The default of these options (a library caller
+    /// says what it wants); the CLI's default without `--network` is the configuration's
+    /// ([`crate::Engine::default_network_mode`], `bridge` unless configured).
     #[default]
     None,
     /// The host's network namespace.

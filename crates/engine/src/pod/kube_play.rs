@@ -1,5 +1,6 @@
 //! `kube play`, `kube down` and `kube generate`'s plan, on the pod API: a [`KubePod`] becomes
-//! a pod (its hostPorts published at the pod level, on a bridge network then), its emptyDir
+//! a pod on the default network mode (its hostPorts published at the pod level, on the
+//! default network unless the default mode is a bridge network already), its emptyDir
 //! volumes, its init containers run to completion one after another (and removed once they
 //! succeeded, as Kubernetes runs them once per pod start), and its containers.
 
@@ -37,10 +38,11 @@ impl Engine {
     }
 
     fn play_one(&self, kp: &KubePod, opts: &KubePlayOptions) -> Result<PlayedPod> {
-        let network = if kp.ports.is_empty() {
-            NetworkMode::default()
-        } else {
-            NetworkMode::Bridge("bridge".into())
+        // The default network mode, as for `pod create`; hostPorts need a bridge.
+        let network = match self.default_network_mode() {
+            NetworkMode::Bridge(n) => NetworkMode::Bridge(n),
+            other if kp.ports.is_empty() => other,
+            _ => NetworkMode::Bridge(crate::network::DEFAULT_NETWORK.into()),
         };
         let pod_opts = PodCreateOptions {
             name: Some(kp.name.clone()),

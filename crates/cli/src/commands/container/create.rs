@@ -16,7 +16,7 @@ pub(crate) struct Args {
 /// Creates and prints the id.
 pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
     let engine = globals.engine()?;
-    let opts = args.flags.options()?;
+    let opts = args.flags.options(&engine.default_network_mode())?;
     super::ensure_image(&engine, args.flags.image(), args.flags.pull_policy()?)?;
     let record = super::create_in_pod(&engine, &args.flags, &opts)?;
     println!("{}", record.id);

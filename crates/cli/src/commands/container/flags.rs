@@ -13,9 +13,10 @@ use peapod_engine::container::{
 /// pod's, so `run --pod new:NAME` gives them to the new pod).
 #[derive(Debug, clap::Args)]
 pub(crate) struct NetworkFlags {
-    /// Network: `none`, `host`, `bridge` (the default network `peapod`) or a network's name.
-    #[arg(long, alias = "net", default_value = "none")]
-    network: String,
+    /// Network: `none`, `host`, `bridge` (the default network `peapod`), a network's name
+    /// or `container:ID` (default: the configuration's `containers.netns`, `bridge`).
+    #[arg(long, alias = "net")]
+    network: Option<String>,
     /// Publish a port (`[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]`, ranges too).
     #[arg(short, long = "publish")]
     publish: Vec<String>,
@@ -40,9 +41,16 @@ impl NetworkFlags {
     /// The flags as the engine's pod options (the rest default): `pod create` and
     /// `run --pod new:NAME` take them so, and a container's are the same fields
     /// ([`NetworkFlags::apply`]).
-    pub(crate) fn pod_options(&self) -> Result<peapod_engine::pod::PodCreateOptions> {
+    /// `default` is the network mode when `--network` is not given.
+    pub(crate) fn pod_options(
+        &self,
+        default: &NetworkMode,
+    ) -> Result<peapod_engine::pod::PodCreateOptions> {
         Ok(peapod_engine::pod::PodCreateOptions {
-            network: self.network.parse::<NetworkMode>()?,
+            network: match &self.network {
+                Some(n) => n.parse::<NetworkMode>()?,
+                None => default.clone(),
+            },
             publish: self.publish.clone(),
             ip: self.ip.clone(),
             dns: self.dns.clone(),
@@ -53,9 +61,15 @@ impl NetworkFlags {
         })
     }
 
-    /// Sets a container's network options from the flags.
-    fn apply(&self, o: &mut CreateOptions) -> Result<()> {
-        let p = self.pod_options()?;
+    /// Whether `--network` was given.
+    pub(crate) fn network_given(&self) -> bool {
+        self.network.is_some()
+    }
+
+    /// Sets a container's network options from the flags (`default`: the mode when
+    /// `--network` is not given).
+    fn apply(&self, o: &mut CreateOptions, default: &NetworkMode) -> Result<()> {
+        let p = self.pod_options(default)?;
         o.network = p.network;
         o.publish = p.publish;
         o.ip = p.ip;
@@ -268,21 +282,37 @@ impl CreateFlags {
         Ok(self.pull.parse()?)
     }
 
+    /// The network mode when `--network` is not given: `default` (the engine's default
+    /// mode), except for a container joining an existing pod, which has the pod's network
+    /// and so `none` of its own.
+    fn network_default(&self, default: &NetworkMode) -> NetworkMode {
+        if self.pod.as_deref().is_some_and(|p| !p.starts_with("new:")) {
+            NetworkMode::None
+        } else {
+            default.clone()
+        }
+    }
+
     /// `--pod new:NAME`: the pod to create first, with this container's network options
-    /// (which then are the pod's, not the container's).
-    pub(crate) fn new_pod(&self) -> Result<Option<peapod_engine::pod::PodCreateOptions>> {
+    /// (which then are the pod's, not the container's); `default` is the engine's default
+    /// network mode.
+    pub(crate) fn new_pod(
+        &self,
+        default: &NetworkMode,
+    ) -> Result<Option<peapod_engine::pod::PodCreateOptions>> {
         let Some(name) = self.pod.as_deref().and_then(|p| p.strip_prefix("new:")) else {
             return Ok(None);
         };
         Ok(Some(peapod_engine::pod::PodCreateOptions {
             name: Some(name.to_owned()),
             hostname: self.hostname.clone(),
-            ..self.net.pod_options()?
+            ..self.net.pod_options(default)?
         }))
     }
 
-    /// The engine's options; every value checked.
-    pub(crate) fn options(&self) -> Result<CreateOptions> {
+    /// The engine's options; every value checked. `default` is the engine's default network
+    /// mode, for a container made without `--network`.
+    pub(crate) fn options(&self, default: &NetworkMode) -> Result<CreateOptions> {
         let mut o = CreateOptions {
             image: self.image().to_owned(),
             name: self.name.clone(),
@@ -305,7 +335,7 @@ impl CreateFlags {
             .map(|p| p.strip_prefix("new:").unwrap_or(p).to_owned());
         // With `--pod new:NAME` they went to the new pod.
         if !self.pod.as_deref().is_some_and(|p| p.starts_with("new:")) {
-            self.net.apply(&mut o)?;
+            self.net.apply(&mut o, &self.network_default(default))?;
         }
         o.config.cmd = self.command();
         o.config.entrypoint = self.entrypoint.as_ref().map(|e| {

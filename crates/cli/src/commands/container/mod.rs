@@ -125,7 +125,7 @@ pub(crate) fn create_in_pod(
     flags: &flags::CreateFlags,
     opts: &peapod_engine::container::CreateOptions,
 ) -> Result<peapod_engine::container::ContainerRecord> {
-    let Some(pod_opts) = flags.new_pod()? else {
+    let Some(pod_opts) = flags.new_pod(&engine.default_network_mode())? else {
         return Ok(engine.containers().create(opts)?);
     };
     let pod = engine.pods().create(&pod_opts)?;

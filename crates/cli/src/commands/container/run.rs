@@ -52,7 +52,7 @@ pub(crate) fn detach_keys(text: &str) -> Result<Vec<u8>> {
 pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
     let keys = detach_keys(&args.detach_keys)?;
     let engine = globals.engine()?;
-    let opts = args.flags.options()?;
+    let opts = args.flags.options(&engine.default_network_mode())?;
     super::ensure_image(&engine, args.flags.image(), args.flags.pull_policy()?)?;
     let containers = engine.containers();
     let record = super::create_in_pod(&engine, &args.flags, &opts)?;

@@ -2,7 +2,7 @@
 //! `pod start`); prints its id.
 
 use anyhow::Result;
-use peapod_engine::container::{parse_cpus, parse_size};
+use peapod_engine::container::{NetworkMode, parse_cpus, parse_size};
 use peapod_engine::pod::{PodCreateOptions, Share};
 
 use crate::commands::Globals;
@@ -27,7 +27,9 @@ pub(crate) struct Args {
     /// Whether the pod has an infra container (without one, nothing is shared).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     infra: bool,
-    /// The pod's network options (its members have none of their own).
+    /// The pod's network options (its members have none of their own); without
+    /// `--network`, the configuration's `containers.netns` (`bridge`), or `none` without an
+    /// infra or a shared network namespace.
     #[command(flatten)]
     net: NetworkFlags,
     /// The pod's memory limit (`512m`, `1g`), shared by its containers.
@@ -52,18 +54,22 @@ pub(crate) struct Args {
 }
 
 impl Args {
-    /// The engine's options; every value checked.
-    pub(crate) fn options(&self) -> Result<PodCreateOptions> {
+    /// The engine's options; every value checked. `default` is the engine's default network
+    /// mode, for a pod made without `--network` that has a network namespace of its own.
+    pub(crate) fn options(&self, default: &NetworkMode) -> Result<PodCreateOptions> {
         let mut o = PodCreateOptions {
             name: self.name.clone(),
             hostname: self.hostname.clone(),
             infra: self.infra,
             cgroup_parent: self.cgroup_parent.clone(),
             restart: self.restart.parse()?,
-            ..self.net.pod_options()?
+            ..self.net.pod_options(&NetworkMode::None)?
         };
         if let Some(s) = &self.share {
             o.share = Share::parse(s)?;
+        }
+        if !self.net.network_given() && self.infra && o.share.net {
+            o.network = default.clone();
         }
         if let Some(m) = &self.memory {
             o.resources.memory = Some(parse_size("--memory", m)?);
@@ -79,7 +85,10 @@ impl Args {
 
 /// Creates and prints the id.
 pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
-    let pod = globals.engine()?.pods().create(&args.options()?)?;
+    let engine = globals.engine()?;
+    let pod = engine
+        .pods()
+        .create(&args.options(&engine.default_network_mode())?)?;
     println!("{}", pod.id);
     Ok(())
 }
