@@ -140,6 +140,18 @@ fn a_full_pod_becomes_its_plan() {
         httpd.config.env,
         ["PORT=8080", "URL=http://localhost:8080/", "EMPTY="]
     );
+    // The text as written is kept for `kube generate`.
+    let source = httpd.kube.as_ref().unwrap();
+    assert_eq!(source.command, Some(vec!["httpd".to_owned()]));
+    assert_eq!(
+        source.args.as_deref().unwrap(),
+        ["-f", "-p", "$(PORT)", "-h", "/www", "$$(PORT)"]
+    );
+    assert_eq!(
+        source.env,
+        ["PORT=8080", "URL=http://localhost:$(PORT)/", "EMPTY="]
+    );
+    assert_eq!(client.kube.as_ref().unwrap(), &Default::default());
     assert_eq!(httpd.config.workdir.as_deref(), Some("/www"));
     assert_eq!(httpd.resources.memory, Some(128 << 20));
     assert_eq!(httpd.resources.nano_cpus, Some(500_000_000));
@@ -532,6 +544,20 @@ fn generate_then_parse_gives_the_plan_back() {
     assert_eq!(json(&again), json(&pod), "{}", generated.yaml);
     // And once more: the text is stable.
     assert_eq!(generate(&again).unwrap().yaml, generated.yaml);
+    // Written as the file had it: `$(VAR)` unexpanded, the volumes' names and types.
+    for part in [
+        "- -p\n    - $(PORT)\n",
+        "- $$(PORT)\n",
+        "value: http://localhost:$(PORT)/\n",
+        "  - hostPath:\n      path: /srv/data\n      type: DirectoryOrCreate\n    name: data\n",
+        "  - emptyDir: {}\n    name: scratch\n",
+    ] {
+        assert!(
+            generated.yaml.contains(part),
+            "{part:?}: {}",
+            generated.yaml
+        );
+    }
     assert!(
         generated.yaml.starts_with("apiVersion: v1\nkind: Pod\n"),
         "{}",
@@ -593,4 +619,58 @@ fn generate_from_records_says_what_it_leaves_out() {
     };
     let err = generate(&range).unwrap_err().to_string();
     assert!(err.contains("published port \"8000-8001:80-81\""), "{err}");
+}
+
+/// A plan as `kube_plan` reads it from a played pod's records: its containers' options are
+/// what the translation made, the manifest's text and volumes kept with them.
+#[test]
+fn generate_writes_the_manifests_text_only_while_it_still_holds() {
+    let mut pod = one(FULL);
+    pod.init_containers.clear();
+    // A member that `peapod run --pod` added: no manifest behind it.
+    let mut plain = peapod_engine::container::CreateOptions {
+        image: "busybox".into(),
+        name: Some("web-plain".into()),
+        ..Default::default()
+    };
+    plain.config.cmd = vec!["echo".into(), "$(PORT)".into()];
+    plain.config.env = vec!["A=$(B)".into()];
+    plain.mounts.push(MountSpec::Bind {
+        source: "/srv/other".into(),
+        destination: "/other".into(),
+        readonly: false,
+    });
+    plain.restart = RestartPolicy::OnFailure { max: 0 };
+    plain.stop_timeout = Some(5);
+    pod.containers.push(plain);
+    // The client's recorded text no longer gives what it runs (its options changed): its
+    // options are written.
+    pod.containers[1].config.cmd = vec!["sleep".into(), "$(X)".into()];
+    pod.containers[1].config.env = vec!["X=1".into()];
+    let generated = generate(&pod).unwrap();
+    assert!(generated.warnings.is_empty(), "{:?}", generated.warnings);
+    let yaml = &generated.yaml;
+    for part in [
+        "- $(PORT)\n",
+        "value: http://localhost:$(PORT)/\n",
+        "type: DirectoryOrCreate\n    name: data\n",
+        "name: scratch\n",
+        // The plain member's bind gets a made-up name, its text escaped.
+        "  - hostPath:\n      path: /srv/other\n    name: plain-bind-2\n",
+        "  - echo\n    - $$(PORT)\n",
+        "value: $$(B)\n",
+        "  - sleep\n    - $$(X)\n",
+    ] {
+        assert!(yaml.contains(part), "{part:?}: {yaml}");
+    }
+    let back = one(yaml);
+    let [httpd, client, plain] = back.containers.as_slice() else {
+        panic!("{yaml}")
+    };
+    assert_eq!(httpd.config, pod.containers[0].config);
+    assert_eq!(httpd.kube, pod.containers[0].kube);
+    assert_eq!(client.config.cmd, ["sleep", "$(X)"]);
+    assert_eq!(plain.config.cmd, ["echo", "$(PORT)"]);
+    assert_eq!(plain.config.env, ["A=$(B)"]);
+    assert_eq!(back.volumes[..2], pod.volumes[..]);
 }
