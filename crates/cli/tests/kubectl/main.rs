@@ -181,6 +181,10 @@ fn kubectl_dry_run_accepts_kube_generate_and_refuses_a_broken_copy() {
         "privileged: true",
         "name: sidecar",
         "workingDir: /www",
+        // As the file had them: `$(VAR)` unexpanded, the hostPath's name and type.
+        "- $(PORT)\n",
+        "value: hello $$(PORT)\n",
+        "type: DirectoryOrCreate\n    name: data\n",
     ] {
         assert!(generated.contains(part), "{part} not in:\n{generated}");
     }
