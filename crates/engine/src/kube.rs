@@ -55,6 +55,9 @@ pub struct KubeSource {
     pub args: Option<Vec<String>>,
     /// `env` as written, in order, as `NAME=value` (an entry without a value has `NAME=`).
     pub env: Vec<String>,
+    /// `volumeMounts`: each `mountPath` and the name of the volume mounted there (two
+    /// hostPath volumes may name one path).
+    pub volume_mounts: BTreeMap<String, String>,
 }
 
 /// `spec.restartPolicy`.

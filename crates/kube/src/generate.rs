@@ -236,9 +236,19 @@ fn container(
                 destination,
                 readonly,
             } => {
+                // The volume the manifest mounted there, else any of this path.
+                let named = opts
+                    .kube
+                    .as_ref()
+                    .and_then(|k| k.volume_mounts.get(destination));
+                let of_path = |v: &&KubeVolume, named: Option<&String>| {
+                    matches!(v, KubeVolume::HostPath { path, .. } if path == source)
+                        && named.is_none_or(|n| n == v.name())
+                };
                 let known = volumes
                     .iter()
-                    .find(|v| matches!(v, KubeVolume::HostPath { path, .. } if path == source));
+                    .find(|v| of_path(v, named))
+                    .or_else(|| volumes.iter().find(|v| of_path(v, None)));
                 let name = match known {
                     Some(v) => v.name().to_owned(),
                     None => {

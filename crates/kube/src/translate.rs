@@ -337,13 +337,13 @@ fn container(
         ));
     }
     let nonempty = |v: &Option<Vec<String>>| v.clone().filter(|v| !v.is_empty());
-    let source = KubeSource {
+    let mut source = KubeSource {
         command: nonempty(&c.command),
         args: nonempty(&c.args),
         env: written,
+        ..KubeSource::default()
     };
     (opts.config.env, opts.config.entrypoint, opts.config.cmd) = expanded(&source);
-    opts.kube = Some(source);
     opts.config.workdir = c.working_dir.clone().filter(|w| !w.is_empty());
     if let Some(w) = &opts.config.workdir
         && !w.starts_with('/')
@@ -392,7 +392,11 @@ fn container(
             return Err(ctx.invalid(&format!("{mfield}.mountPath"), "mounted twice"));
         }
         opts.mounts.push(mount);
+        source
+            .volume_mounts
+            .insert(m.mount_path.clone(), m.name.clone());
     }
+    opts.kube = Some(source);
     if !init {
         opts.probes = Probes {
             startup: crate::probe::from_manifest(
