@@ -107,10 +107,12 @@ const PACKAGES: &[(&str, &str)] = &[
 ];
 
 /// Installs whatever is missing from [`PACKAGES`], then a working criu
-/// ([`crate::deps_criu`]); does nothing if all are present.
+/// ([`crate::deps_criu`]) and Debian's kubectl with Kubernetes' schema
+/// ([`crate::deps_kubectl`]); does nothing if all are present.
 pub(crate) fn ensure() -> Result<()> {
     ensure_packages()?;
-    crate::deps_criu::ensure()
+    crate::deps_criu::ensure()?;
+    crate::deps_kubectl::ensure()
 }
 
 fn ensure_packages() -> Result<()> {

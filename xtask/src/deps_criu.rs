@@ -4,16 +4,17 @@
 //! fill self vdso symtable"). Debian 13's criu 4.1.1 passes it there, but needs glibc 2.38
 //! and Debian 12 has 2.36. So its package, its libcompel1 and Debian 13's libc6 are
 //! fetched from the Debian archive the host already uses (`apt-get download` with a
-//! private list of sources: nothing of the host's apt state changes), unpacked under
+//! private list of sources, [`crate::deps_apt`]), unpacked under
 //! [`DIR`], and run through that glibc's own loader by the wrapper [`DIR`]`/criu`; every
 //! other library is the host's (Debian 12's `criu` package, in the package list, brings
 //! them in). The VM guest sees the host's root read-only, so the same wrapper serves it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
+use crate::deps_apt::PrivateApt;
 use crate::util::{self, run_command};
 
 /// Where criu 4.x lives; the privileged tests run `DIR/criu` (or `$PEAPOD_CRIU`).
@@ -35,47 +36,19 @@ pub(crate) fn ensure() -> Result<()> {
             "deps: no working criu at {DIR}; installing it needs root (run `cargo xtask deps` as root)"
         );
     }
-    let tmp = std::env::temp_dir().join("peapod-deps-criu");
-    let _ = std::fs::remove_dir_all(&tmp);
-    for dir in ["lists/partial", "cache/archives/partial", "parts", "debs"] {
-        std::fs::create_dir_all(tmp.join(dir))?;
-    }
-    let list = tmp.join("sources.list");
-    std::fs::write(&list, format!("deb {} {SUITE} main\n", archive_uri()?))?;
-    let apt = |cmd: &mut Command| {
-        cmd.arg("-q")
-            .arg("-o")
-            .arg(format!("Dir::Etc::SourceList={}", list.display()))
-            .arg("-o")
-            .arg(format!(
-                "Dir::Etc::SourceParts={}",
-                tmp.join("parts").display()
-            ))
-            .arg("-o")
-            .arg(format!("Dir::State::Lists={}", tmp.join("lists").display()))
-            .arg("-o")
-            .arg(format!("Dir::Cache={}", tmp.join("cache").display()))
-            .arg("-o")
-            .arg("APT::Sandbox::User=root");
-    };
-    let mut update = Command::new("apt-get");
-    apt(&mut update);
-    run_command(update.arg("update"))?;
-    let mut download = Command::new("apt-get");
-    apt(&mut download);
-    download.current_dir(tmp.join("debs")).arg("download");
-    download.args(PACKAGES.iter().map(|p| format!("{p}/{SUITE}")));
-    run_command(&mut download)?;
-
+    let apt = PrivateApt::new(
+        "peapod-deps-criu",
+        &[&format!("deb {{archive}} {SUITE} main")],
+    )?;
+    run_command(
+        apt.command()
+            .arg("download")
+            .args(PACKAGES.iter().map(|p| format!("{p}/{SUITE}"))),
+    )?;
     let root = Path::new(DIR).join("root");
     let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root)?;
-    for deb in std::fs::read_dir(tmp.join("debs"))? {
-        let deb = deb?.path();
-        run_command(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root))?;
-    }
+    apt.unpack_debs(&root)?;
     write_wrapper(&wrapper, &root)?;
-    let _ = std::fs::remove_dir_all(&tmp);
     if !works(&wrapper) {
         let out = Command::new(&wrapper).arg("check").output()?;
         bail!(
@@ -86,37 +59,6 @@ pub(crate) fn ensure() -> Result<()> {
     }
     eprintln!("deps: criu from Debian {SUITE} installed under {DIR}");
     Ok(())
-}
-
-/// The URI of the Debian archive the host's apt uses (deb822 `URIs:` or a `deb` line).
-fn archive_uri() -> Result<String> {
-    let mut texts = Vec::new();
-    for dir in ["/etc/apt/sources.list.d"] {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let path: PathBuf = entry.path();
-            if path
-                .extension()
-                .is_some_and(|e| e == "sources" || e == "list")
-            {
-                texts.push(std::fs::read_to_string(path).unwrap_or_default());
-            }
-        }
-    }
-    texts.push(std::fs::read_to_string("/etc/apt/sources.list").unwrap_or_default());
-    texts
-        .iter()
-        .flat_map(|t| t.lines())
-        .filter_map(|l| {
-            let l = l.trim();
-            l.strip_prefix("URIs:").map(str::trim).or_else(|| {
-                l.strip_prefix("deb ")
-                    .and_then(|r| r.split_whitespace().next())
-            })
-        })
-        .flat_map(str::split_whitespace)
-        .find(|uri| uri.trim_end_matches('/').ends_with("/debian"))
-        .map(str::to_owned)
-        .context("deps: no Debian archive in the host's apt sources")
 }
 
 /// `DIR/criu`: runs the unpacked criu through the unpacked glibc's loader.

@@ -40,6 +40,26 @@ pub struct KubePod {
     pub containers: Vec<CreateOptions>,
 }
 
+/// What a manifest said of a container that its [`CreateOptions`] hold only expanded: the
+/// kubelet expands `$(VAR)` references in `command`, `args` and `env` values from the
+/// container's environment (Kubernetes' "Define Dependent Environment Variables" and
+/// "Define a Command and Arguments for a Container"; `$$` is a `$`), so the container runs
+/// the expanded text, and `kube generate` writes this text back (when it still expands to
+/// what the container runs).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KubeSource {
+    /// `command` as written; `None` when the manifest had none (or an empty one).
+    pub command: Option<Vec<String>>,
+    /// `args` as written; `None` when the manifest had none (or an empty one).
+    pub args: Option<Vec<String>>,
+    /// `env` as written, in order, as `NAME=value` (an entry without a value has `NAME=`).
+    pub env: Vec<String>,
+    /// `volumeMounts`: each `mountPath` and the name of the volume mounted there (two
+    /// hostPath volumes may name one path).
+    pub volume_mounts: BTreeMap<String, String>,
+}
+
 /// `spec.restartPolicy`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KubeRestartPolicy {

@@ -236,9 +236,19 @@ fn container(
                 destination,
                 readonly,
             } => {
+                // The volume the manifest mounted there, else any of this path.
+                let named = opts
+                    .kube
+                    .as_ref()
+                    .and_then(|k| k.volume_mounts.get(destination));
+                let of_path = |v: &&KubeVolume, named: Option<&String>| {
+                    matches!(v, KubeVolume::HostPath { path, .. } if path == source)
+                        && named.is_none_or(|n| n == v.name())
+                };
                 let known = volumes
                     .iter()
-                    .find(|v| matches!(v, KubeVolume::HostPath { path, .. } if path == source));
+                    .find(|v| of_path(v, named))
+                    .or_else(|| volumes.iter().find(|v| of_path(v, None)));
                 let name = match known {
                     Some(v) => v.name().to_owned(),
                     None => {
@@ -304,30 +314,23 @@ fn container(
         requests,
         ..ResourceRequirements::default()
     });
-    let env: Vec<EnvVar> = opts
-        .config
-        .env
+    let (command, args, env) = process(opts);
+    let env: Vec<EnvVar> = env
         .iter()
         .map(|e| {
             let (k, v) = e.split_once('=').unwrap_or((e, ""));
             EnvVar {
                 name: k.to_owned(),
-                value: Some(escape(v)),
+                value: Some(v.to_owned()),
                 ..EnvVar::default()
             }
         })
         .collect();
-    let escaped = |v: &Vec<String>| v.iter().map(|a| escape(a)).collect::<Vec<_>>();
     Ok(Container {
         name,
         image: Some(opts.image.clone()),
-        command: opts
-            .config
-            .entrypoint
-            .as_ref()
-            .filter(|e| !e.is_empty())
-            .map(escaped),
-        args: (!opts.config.cmd.is_empty()).then(|| escaped(&opts.config.cmd)),
+        command,
+        args,
         working_dir: opts.config.workdir.clone(),
         env: (!env.is_empty()).then_some(env),
         tty: opts.config.tty.then_some(true),
@@ -344,6 +347,38 @@ fn container(
             .map(crate::probe::to_manifest),
         ..Container::default()
     })
+}
+
+/// A container's `command`, `args` and `env` (`NAME=value`) in a manifest's terms: the
+/// manifest's own text (`$(VAR)` unexpanded) that `kube play` kept, when it still expands
+/// to what the container runs; else the container's text, escaped so that Kubernetes'
+/// expansion gives it back.
+fn process(opts: &CreateOptions) -> (Option<Vec<String>>, Option<Vec<String>>, Vec<String>) {
+    let source = opts.kube.as_ref().filter(|s| {
+        let (env, entrypoint, cmd) = crate::translate::expanded(s);
+        env == opts.config.env && entrypoint == opts.config.entrypoint && cmd == opts.config.cmd
+    });
+    if let Some(s) = source {
+        return (s.command.clone(), s.args.clone(), s.env.clone());
+    }
+    let escaped = |v: &Vec<String>| v.iter().map(|a| escape(a)).collect::<Vec<_>>();
+    let command = opts
+        .config
+        .entrypoint
+        .as_ref()
+        .filter(|e| !e.is_empty())
+        .map(escaped);
+    let args = (!opts.config.cmd.is_empty()).then(|| escaped(&opts.config.cmd));
+    let env = opts
+        .config
+        .env
+        .iter()
+        .map(|e| match e.split_once('=') {
+            Some((k, v)) => format!("{k}={}", escape(v)),
+            None => format!("{e}="),
+        })
+        .collect();
+    (command, args, env)
 }
 
 /// Escapes `$(` as `$$(` so that Kubernetes' expansion gives the text back.

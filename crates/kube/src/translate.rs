@@ -1,14 +1,15 @@
 //! A pod spec (from a Pod, or a Deployment's template), already stripped to the supported
 //! fields by [`crate::strict`], into a [`KubePod`] plan: Kubernetes' rules mapped to
 //! `create`'s options (command → entrypoint, args → cmd; `$(VAR)` expanded as the kubelet
-//! does; limits → `-m`/`--cpus`, requests.cpu → `--cpu-shares` as podman does).
+//! does, the text as written kept in [`CreateOptions::kube`] for `kube generate`; limits →
+//! `-m`/`--cpus`, requests.cpu → `--cpu-shares` as podman does).
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use peapod_engine::container::{CreateOptions, MountSpec, Probes, RestartPolicy};
-use peapod_engine::kube::{HostPathType, KubePod, KubeRestartPolicy, KubeVolume};
+use peapod_engine::kube::{HostPathType, KubePod, KubeRestartPolicy, KubeSource, KubeVolume};
 
 use crate::KubeError;
 use crate::quantity;
@@ -279,6 +280,28 @@ pub(crate) fn expand(text: &str, env: &[(String, String)]) -> String {
     out
 }
 
+/// What the kubelet makes of a container's `env`, `command` and `args` as written: each
+/// env value expanded from the entries before it, then command and args from all of them
+/// (Kubernetes' "Define Dependent Environment Variables"); as `create`'s env
+/// (`NAME=value`), entrypoint and cmd.
+pub(crate) fn expanded(source: &KubeSource) -> (Vec<String>, Option<Vec<String>>, Vec<String>) {
+    let mut env: Vec<(String, String)> = Vec::new();
+    for entry in &source.env {
+        let (name, value) = entry.split_once('=').unwrap_or((entry, ""));
+        let value = expand(value, &env);
+        env.push((name.to_owned(), value));
+    }
+    let expand_all = |v: &Option<Vec<String>>| {
+        v.as_ref()
+            .filter(|v| !v.is_empty())
+            .map(|v| v.iter().map(|a| expand(a, &env)).collect::<Vec<_>>())
+    };
+    let entrypoint = expand_all(&source.command);
+    let cmd = expand_all(&source.args).unwrap_or_default();
+    let env = env.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+    (env, entrypoint, cmd)
+}
+
 fn container(
     ctx: &Ctx<'_>,
     plan: &KubePod,
@@ -299,7 +322,7 @@ fn container(
         name: Some(name),
         ..CreateOptions::default()
     };
-    let mut env: Vec<(String, String)> = Vec::new();
+    let mut written = Vec::new();
     for (i, e) in c.env.iter().flatten().enumerate() {
         if e.name.is_empty() || e.name.contains('=') {
             return Err(ctx.invalid(
@@ -307,17 +330,20 @@ fn container(
                 format!("{:?} is not a variable name", e.name),
             ));
         }
-        let value = expand(e.value.as_deref().unwrap_or_default(), &env);
-        env.push((e.name.clone(), value));
+        written.push(format!(
+            "{}={}",
+            e.name,
+            e.value.as_deref().unwrap_or_default()
+        ));
     }
-    opts.config.env = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let expand_all = |v: &Option<Vec<String>>| {
-        v.as_ref()
-            .filter(|v| !v.is_empty())
-            .map(|v| v.iter().map(|a| expand(a, &env)).collect::<Vec<_>>())
+    let nonempty = |v: &Option<Vec<String>>| v.clone().filter(|v| !v.is_empty());
+    let mut source = KubeSource {
+        command: nonempty(&c.command),
+        args: nonempty(&c.args),
+        env: written,
+        ..KubeSource::default()
     };
-    opts.config.entrypoint = expand_all(&c.command);
-    opts.config.cmd = expand_all(&c.args).unwrap_or_default();
+    (opts.config.env, opts.config.entrypoint, opts.config.cmd) = expanded(&source);
     opts.config.workdir = c.working_dir.clone().filter(|w| !w.is_empty());
     if let Some(w) = &opts.config.workdir
         && !w.starts_with('/')
@@ -366,7 +392,11 @@ fn container(
             return Err(ctx.invalid(&format!("{mfield}.mountPath"), "mounted twice"));
         }
         opts.mounts.push(mount);
+        source
+            .volume_mounts
+            .insert(m.mount_path.clone(), m.name.clone());
     }
+    opts.kube = Some(source);
     if !init {
         opts.probes = Probes {
             startup: crate::probe::from_manifest(

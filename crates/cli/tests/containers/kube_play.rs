@@ -128,3 +128,136 @@ fn kube_play_runs_a_pod_with_probes_and_replicas_and_generate_plays_back() {
     e.ok(&["kube", "down", again.to_str().unwrap()]);
     e.assert_clean();
 }
+
+/// A pod of hostPath (with a type) and emptyDir volumes whose args and env use `$(VAR)`.
+fn volumes_manifest(data: &std::path::Path) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: kubegen-rt
+  labels: {{app: kubegen}}
+spec:
+  volumes:
+  - name: data
+    hostPath: {{path: {data}, type: DirectoryOrCreate}}
+  - name: scratch
+    emptyDir: {{}}
+  containers:
+  - name: writer
+    image: {IMAGE}
+    command: [sh, -c]
+    args: ['echo "port=$(PORT) url=$URL literal=$LITERAL" > /data/out.tmp && mv /data/out.tmp /data/out && echo shared > /scratch/flag && exec sleep 1000']
+    env:
+    - {{name: PORT, value: "8080"}}
+    - {{name: URL, value: "http://localhost:$(PORT)/"}}
+    - {{name: LITERAL, value: "$$(PORT)"}}
+    volumeMounts:
+    - {{name: data, mountPath: /data}}
+    - {{name: scratch, mountPath: /scratch}}
+  - name: reader
+    image: {IMAGE}
+    command: [sh, -c, 'until [ -f /scratch/flag ]; do sleep 0.1; done; cat /scratch/flag > /data/seen.tmp && mv /data/seen.tmp /data/seen; exec sleep 1000']
+    volumeMounts:
+    - {{name: scratch, mountPath: /scratch, readOnly: true}}
+    - {{name: data, mountPath: /data}}
+"#,
+        data = data.display()
+    )
+}
+
+/// Waits (bounded) until the file at `path` holds `want`.
+fn wait_for_file(path: &std::path::Path, want: &str) {
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = std::fs::read_to_string(path).unwrap_or_default();
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < until,
+            "{}: {got:?}, not {want:?}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The plan a manifest's text parses to, as JSON (for comparing two texts).
+fn plan(text: &str) -> serde_json::Value {
+    let parsed = peapod_kube::parse("test.yaml", text, &Default::default()).unwrap();
+    assert_eq!(parsed.pods.len(), 1);
+    serde_json::to_value(&parsed.pods[0]).unwrap()
+}
+
+#[test]
+#[ignore = "root: cargo xtask test"]
+fn generate_gives_back_volume_names_and_types_and_unexpanded_args() {
+    let e = Engine::new();
+    let data = e.tmp.path().join("kubegen-data");
+    let original = volumes_manifest(&data);
+    let file = e.tmp.path().join("kubegen.yaml");
+    std::fs::write(&file, &original).unwrap();
+    let file = file.to_str().unwrap();
+    e.ok(&["kube", "play", file]);
+    // The running container got the expanded text (as the kubelet expands it); the emptyDir
+    // is shared; the hostPath directory was made.
+    let out = "port=8080 url=http://localhost:8080/ literal=$(PORT)\n";
+    wait_for_file(&data.join("out"), out);
+    wait_for_file(&data.join("seen"), "shared\n");
+
+    let generated = e.ok(&["kube", "generate", "kubegen-rt"]);
+    for part in [
+        "type: DirectoryOrCreate\n    name: data\n",
+        "emptyDir: {}\n    name: scratch\n",
+        "$(PORT)",
+        "localhost:$(PORT)/",
+    ] {
+        assert!(generated.contains(part), "{part:?} not in:\n{generated}");
+    }
+    assert!(!generated.contains("-bind-"), "{generated}");
+    // The generated text reads back to the plan the original file read to.
+    assert_eq!(plan(&generated), plan(&original), "{generated}");
+
+    // And plays: the same pod again, from the generated file.
+    e.ok(&["kube", "down", file]);
+    assert_eq!(e.ok(&["pod", "ls", "-q"]), "");
+    for f in ["out", "seen"] {
+        std::fs::remove_file(data.join(f)).unwrap();
+    }
+    let again = e.tmp.path().join("kubegen-again.yaml");
+    std::fs::write(&again, &generated).unwrap();
+    let again = again.to_str().unwrap();
+    e.ok(&["kube", "play", again]);
+    wait_for_file(&data.join("out"), out);
+    wait_for_file(&data.join("seen"), "shared\n");
+    assert_eq!(e.ok(&["kube", "generate", "kubegen-rt"]), generated);
+
+    // A plain member (no manifest behind it) gets a generated volume name, and its
+    // command is written as it runs.
+    let extra = e.tmp.path().join("kubegen-extra");
+    std::fs::create_dir(&extra).unwrap();
+    e.ok(&[
+        "run",
+        "-d",
+        "--pod",
+        "kubegen-rt",
+        "--name",
+        "kubegen-extra",
+        "-v",
+        &format!("{}:/extra", extra.display()),
+        IMAGE,
+        "sh",
+        "-c",
+        "exec sleep 1000 # $(PORT)",
+    ]);
+    let with_extra = e.ok(&["kube", "generate", "kubegen-rt"]);
+    assert!(
+        with_extra.contains("    name: kubegen-extra-bind-2\n")
+            && with_extra.contains("type: DirectoryOrCreate")
+            && with_extra.contains("# $$(PORT)"),
+        "{with_extra}"
+    );
+    e.ok(&["kube", "down", again]);
+    e.assert_clean();
+}

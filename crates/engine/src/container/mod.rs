@@ -174,6 +174,10 @@ pub struct CreateOptions {
     /// Whether it is its pod's infra container (no image: the engine's own infra process
     /// holding the pod's namespaces, see [`crate::pod`]).
     pub infra: bool,
+    /// The manifest's own text of what `kube play` expanded (`$(VAR)` in command, args and
+    /// env), for `kube generate`; `None` for a container not made from a manifest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kube: Option<crate::kube::KubeSource>,
 }
 
 impl CreateOptions {

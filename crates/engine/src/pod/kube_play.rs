@@ -51,6 +51,7 @@ impl Engine {
             network,
             publish: kp.ports.clone(),
             cgroup_parent: opts.cgroup_parent.clone(),
+            kube_volumes: kp.volumes.clone(),
             ..PodCreateOptions::default()
         };
         let pod = self.pods().create(&pod_opts)?;
@@ -127,15 +128,18 @@ impl Engine {
     }
 
     /// `kube generate`: the plan of an existing pod (name, hostname, labels, ports, restart
-    /// policy, its emptyDir volumes, its containers' create options and probes), for
-    /// `peapod_kube::generate`. Init containers are not in it (they ran and went).
+    /// policy, the volumes of the manifest it was played from and its emptyDir volumes, its
+    /// containers' create options, probes and manifest text), for `peapod_kube::generate`.
+    /// Init containers are not in it (they ran and went).
     ///
     /// # Errors
     /// [`Error::NoSuchPod`], database errors.
     pub fn kube_plan(&self, key: &str) -> Result<KubePod> {
         let pods = self.pods();
         let pod = pods.get(key)?;
-        let mut volumes: Vec<KubeVolume> = Vec::new();
+        // The manifest's volumes (names, hostPath types), then the pod's emptyDir volumes
+        // that its members mount and that are not among them.
+        let mut volumes: Vec<KubeVolume> = pod.config.kube_volumes.clone();
         let mut containers = Vec::new();
         for member in pods.members(&pod)? {
             if member.config.infra {

@@ -163,6 +163,11 @@ pub struct PodCreateOptions {
     /// `--restart`: the restart policy of every container of the pod that has none of its
     /// own (each member's monitor applies it).
     pub restart: RestartPolicy,
+    /// `spec.volumes` of the manifest `kube play` made the pod from (their names and
+    /// hostPath types, which its members' mounts do not keep), for `kube generate`; empty
+    /// for a pod not made from a manifest.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kube_volumes: Vec<crate::kube::KubeVolume>,
 }
 
 impl Default for PodCreateOptions {
@@ -183,6 +188,7 @@ impl Default for PodCreateOptions {
             resources: Resources::default(),
             cgroup_parent: None,
             restart: RestartPolicy::No,
+            kube_volumes: Vec::new(),
         }
     }
 }

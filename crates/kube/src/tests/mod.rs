@@ -1,9 +1,11 @@
-//! Manifests of our own, good and bad, and the generate → parse round trip.
+//! Manifests of our own, good and bad; the generate → parse round trip in [`round_trip`].
 
-use peapod_engine::container::{MountSpec, Probe, ProbeAction, RestartPolicy};
+mod round_trip;
+
+use peapod_engine::container::{MountSpec, ProbeAction, RestartPolicy};
 use peapod_engine::kube::{HostPathType, KubePod, KubeRestartPolicy, KubeVolume};
 
-use crate::{KubeError, ParseOptions, generate, parse};
+use crate::{KubeError, ParseOptions, parse};
 
 const FULL: &str = r#"
 apiVersion: v1
@@ -140,6 +142,18 @@ fn a_full_pod_becomes_its_plan() {
         httpd.config.env,
         ["PORT=8080", "URL=http://localhost:8080/", "EMPTY="]
     );
+    // The text as written is kept for `kube generate`.
+    let source = httpd.kube.as_ref().unwrap();
+    assert_eq!(source.command, Some(vec!["httpd".to_owned()]));
+    assert_eq!(
+        source.args.as_deref().unwrap(),
+        ["-f", "-p", "$(PORT)", "-h", "/www", "$$(PORT)"]
+    );
+    assert_eq!(
+        source.env,
+        ["PORT=8080", "URL=http://localhost:$(PORT)/", "EMPTY="]
+    );
+    assert_eq!(client.kube.as_ref().unwrap(), &Default::default());
     assert_eq!(httpd.config.workdir.as_deref(), Some("/www"));
     assert_eq!(httpd.resources.memory, Some(128 << 20));
     assert_eq!(httpd.resources.nano_cpus, Some(500_000_000));
@@ -523,80 +537,4 @@ fn deployment_rules() {
         err.contains("spec.template.spec.containers[0].ports[0].hostPort"),
         "{err}"
     );
-}
-
-fn json(pod: &KubePod) -> serde_json::Value {
-    serde_json::to_value(pod).unwrap()
-}
-
-#[test]
-fn generate_then_parse_gives_the_plan_back() {
-    let pod = one(FULL);
-    let generated = generate(&pod).unwrap();
-    assert!(generated.warnings.is_empty(), "{:?}", generated.warnings);
-    let again = one(&generated.yaml);
-    assert_eq!(json(&again), json(&pod), "{}", generated.yaml);
-    // And once more: the text is stable.
-    assert_eq!(generate(&again).unwrap().yaml, generated.yaml);
-    assert!(
-        generated.yaml.starts_with("apiVersion: v1\nkind: Pod\n"),
-        "{}",
-        generated.yaml
-    );
-}
-
-#[test]
-fn generate_from_records_says_what_it_leaves_out() {
-    let mut opts = peapod_engine::container::CreateOptions {
-        image: "busybox".into(),
-        name: Some("other-name".into()),
-        ..Default::default()
-    };
-    opts.config.cmd = vec!["sh".into(), "-c".into(), "echo $(date)".into()];
-    opts.config.user = Some("nobody".into());
-    opts.resources.pids_limit = Some(10);
-    opts.resources.cpu_shares = Some(1024);
-    opts.mounts.push(MountSpec::Bind {
-        source: "/etc".into(),
-        destination: "/host-etc".into(),
-        readonly: true,
-    });
-    opts.mounts.push(MountSpec::Tmpfs {
-        destination: "/run".into(),
-        options: vec![],
-    });
-    opts.probes.readiness = Some(Probe::new(ProbeAction::HttpGet {
-        host: Some("127.0.0.1".into()),
-        port: 80,
-        path: "/".into(),
-        headers: vec![],
-    }));
-    opts.restart = Some(RestartPolicy::Always);
-    let pod = KubePod {
-        name: "recorded".into(),
-        ports: vec!["0.0.0.0:8080:80".into()],
-        containers: vec![opts],
-        ..KubePod::default()
-    };
-    let generated = generate(&pod).unwrap();
-    let warnings = generated.warnings.join("\n");
-    assert!(warnings.contains("a pids limit"), "{warnings}");
-    assert!(warnings.contains("user \"nobody\""), "{warnings}");
-    assert!(warnings.contains("the mount on /run"), "{warnings}");
-    let back = one(&generated.yaml);
-    let c = &back.containers[0];
-    // A name without the pod's prefix gets it on the way back (as podman's).
-    assert_eq!(c.name.as_deref(), Some("recorded-other-name"));
-    assert_eq!(c.config.cmd, ["sh", "-c", "echo $(date)"]);
-    assert_eq!(c.resources.cpu_shares, Some(1024));
-    assert_eq!(back.ports, ["0.0.0.0:8080:80/tcp"]);
-    assert!(matches!(&back.volumes[..], [KubeVolume::HostPath { path, .. }] if path == "/etc"));
-    assert_eq!(c.mounts.len(), 1);
-    assert_eq!(c.probes.readiness, pod.containers[0].probes.readiness);
-    let range = KubePod {
-        ports: vec!["8000-8001:80-81".into()],
-        ..pod
-    };
-    let err = generate(&range).unwrap_err().to_string();
-    assert!(err.contains("published port \"8000-8001:80-81\""), "{err}");
 }
