@@ -44,5 +44,5 @@ pub use idmap::{IdMap, write_id_maps};
 pub use kind::NamespaceKind;
 pub use namespaces::{JoinedNamespaces, Namespaces, unshare_namespaces};
 pub use oci_spec;
-pub use persist::{pin, unpin};
+pub use persist::{is_pinned, pin, unpin};
 pub use spawn::{Forked, clone_process, clone_process_into, fork, fork_sibling};

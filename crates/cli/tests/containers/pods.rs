@@ -289,11 +289,6 @@ fn a_killed_infra_leaves_the_pod_degraded_and_rm_f_removes_everything() {
         "frail",
         "--restart",
         "on-failure:2",
-        // Not on the default bridge: a member started after the infra died starts a new
-        // infra, whose veth (named after the infra) still exists while the old members hold
-        // the old namespace.
-        "--network",
-        "none",
     ]);
     e.ok(&[
         "run", "-d", "--pod", "frail", "--name", "member", IMAGE, "sleep", "1000",
@@ -309,6 +304,31 @@ fn a_killed_infra_leaves_the_pod_degraded_and_rm_f_removes_everything() {
     wait_pod_state(&e, "frail", "Degraded");
     assert_eq!(e.inspect("member", "{{.State.Status}}"), "running");
     assert_eq!(e.ok(&["exec", "member", "hostname"]).trim(), "frail");
+    // A member started now starts a new infra, which joins the namespaces the first member
+    // still holds (a fresh set would split the pod): both see the same ones.
+    e.ok(&[
+        "run", "-d", "--pod", "frail", "--name", "second", IMAGE, "sleep", "1000",
+    ]);
+    wait_pod_state(&e, "frail", "Running");
+    let namespaces = |name: &str| {
+        e.ok(&[
+            "exec",
+            name,
+            "sh",
+            "-c",
+            "for n in net ipc uts; do readlink /proc/self/ns/$n; done",
+        ])
+    };
+    let first = namespaces("member");
+    assert_eq!(first.lines().count(), 3, "{first}");
+    assert_eq!(namespaces("second"), first);
+    let new_infra: i32 = pod_field(&e, "frail", "{{.InfraPid}}").parse().unwrap();
+    assert_ne!(new_infra, infra);
+    let infra_net = std::fs::read_link(format!("/proc/{new_infra}/ns/net")).unwrap();
+    assert_eq!(
+        first.lines().next(),
+        Some(infra_net.to_string_lossy().as_ref())
+    );
     // The pod's restart policy is its members': a failing one is restarted twice.
     e.ok(&[
         "run", "-d", "--pod", "frail", "--name", "failing", IMAGE, "sh", "-c", "exit 3",

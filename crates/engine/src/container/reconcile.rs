@@ -82,8 +82,14 @@ impl Containers<'_> {
                         record.oom_killed = s.oom_killed;
                     }
                     None => {
-                        // Lost: clear whatever is left of the run.
-                        self.clear_run(&record);
+                        // Lost: clear whatever is left of the run. Not a pod's infra's
+                        // network: members may still be in it, and the pod's lifecycle
+                        // clears it (a new infra joins it, `pod stop`/`rm` remove it).
+                        if record.config.infra {
+                            self.clear_runtime(&record);
+                        } else {
+                            self.clear_run(&record);
+                        }
                         record.exit_code = Some(255);
                         record.finished = Some(super::now_ns());
                     }

@@ -51,13 +51,18 @@ pub(crate) struct InfraConfig {
     pub(crate) cgroup: String,
     /// Where the pins go (`RUNROOT/pods/<id>/ns`).
     pub(crate) pins: PathBuf,
+    /// Join the pinned namespaces instead of making them: a new infra for a pod whose
+    /// members outlived the last one (never with a shared PID namespace).
+    #[serde(default)]
+    pub(crate) rejoin: bool,
 }
 
 /// The namespaces pinned under the pins directory (each as `pins/<proc name>`).
 pub(crate) const PINNED: &[NamespaceKind] =
     &[NamespaceKind::Ipc, NamespaceKind::Uts, NamespaceKind::Pid];
 
-fn shared(share: &super::Share, kind: NamespaceKind) -> bool {
+/// Whether the pod shares namespaces of `kind` (one of [`PINNED`]).
+pub(crate) fn is_shared(share: &super::Share, kind: NamespaceKind) -> bool {
     match kind {
         NamespaceKind::Ipc => share.ipc,
         NamespaceKind::Uts => share.uts,
@@ -125,12 +130,20 @@ fn prepare(run_dir: &Path) -> Result<(InfraConfig, Flock<File>)> {
     }
     let mut flags = CloneFlags::empty();
     for kind in PINNED {
-        if shared(&cfg.share, *kind) {
+        if !is_shared(&cfg.share, *kind) {
+            continue;
+        }
+        if cfg.rejoin {
+            let pin = cfg.pins.join(kind.proc_name());
+            let ns = File::open(&pin).map_err(Error::io("open", &pin))?;
+            setns(ns.as_fd(), kind.clone_flag())
+                .map_err(Error::sys(format!("join the pod's namespace {}", pin.display())))?;
+        } else {
             flags |= kind.clone_flag();
         }
     }
     unshare(flags).map_err(Error::sys("create the pod's namespaces (unshare)"))?;
-    if cfg.share.uts {
+    if cfg.share.uts && !cfg.rejoin {
         nix::unistd::sethostname(&cfg.hostname)
             .map_err(Error::sys(format!("set the hostname {:?}", cfg.hostname)))?;
     }
@@ -145,7 +158,11 @@ fn hold(cfg: &InfraConfig, run_dir: &Path, ready: &OwnedFd, lock: Flock<File>) -
             // The child holds the lock from here on: dropping ours would unlock the shared
             // open file description (flock(2)), so only its fd is closed, at exit.
             std::mem::forget(lock);
-            let pinned = pin(cfg, child.as_raw());
+            let pinned = if cfg.rejoin {
+                Ok(())
+            } else {
+                pin(cfg, child.as_raw())
+            };
             let state = MonitorState {
                 monitor_pid: child.as_raw(),
                 pid: child.as_raw(),
@@ -177,7 +194,7 @@ fn hold(cfg: &InfraConfig, run_dir: &Path, ready: &OwnedFd, lock: Flock<File>) -
 /// is one; it has the IPC and UTS namespaces this process made) under the pins directory.
 fn pin(cfg: &InfraConfig, child: i32) -> Result<()> {
     std::fs::create_dir_all(&cfg.pins).map_err(Error::io("create", &cfg.pins))?;
-    for kind in PINNED.iter().filter(|k| shared(&cfg.share, **k)) {
+    for kind in PINNED.iter().filter(|k| is_shared(&cfg.share, **k)) {
         let target = cfg.pins.join(kind.proc_name());
         peapod_ns::pin(child, *kind, &target).map_err(|e| Error::Monitor {
             name: format!("pod {}", cfg.pod),

@@ -35,9 +35,15 @@ impl Pods<'_> {
         if infra.state == State::Running {
             return Ok(());
         }
-        self.clear_infra(pod, &infra);
+        // An infra that died while members run: their namespaces are still pinned and held,
+        // so a new infra joins them (a fresh one would split the pod: new members in new
+        // namespaces, and a second veth for the same endpoint).
+        let rejoin = self.held_by_members(pod, &infra)?;
+        if !rejoin {
+            self.clear_infra(pod, &infra);
+        }
         self.make_cgroup(pod)?;
-        match self.start_infra(pod, &infra) {
+        match self.start_infra(pod, &infra, rejoin) {
             Ok(pid) => {
                 let mut infra = infra;
                 infra.state = State::Running;
@@ -49,12 +55,46 @@ impl Pods<'_> {
                 crate::events::record(engine, "start", &infra);
                 Ok(())
             }
+            Err(e) if rejoin => {
+                if let Ok(cg) =
+                    peapod_cgroup::Cgroup::open(&format!("{}/infra", pod.cgroup_path()))
+                {
+                    let _ = cg.remove();
+                }
+                Err(e)
+            }
             Err(e) => {
                 self.clear_infra(pod, &infra);
                 self.remove_cgroups(pod);
                 Err(e)
             }
         }
+    }
+
+    /// Whether the pod's namespaces outlive its (not running) infra: a member still runs in
+    /// them and each is still pinned. Never with a shared PID namespace: its members die with
+    /// their PID 1, the infra.
+    fn held_by_members(&self, pod: &PodRecord, infra: &ContainerRecord) -> Result<bool> {
+        let share = &pod.config.share;
+        if share.pid {
+            return Ok(false);
+        }
+        let pins = super::ns_dir(&self.engine.runroot, &pod.id);
+        let mut pinned: Vec<std::path::PathBuf> = infra::PINNED
+            .iter()
+            .filter(|k| infra::is_shared(share, **k))
+            .map(|k| pins.join(k.proc_name()))
+            .collect();
+        if share.net && infra.config.network != NetworkMode::Host {
+            pinned.push(crate::network::netns_path(&self.engine.runroot, &infra.id));
+        }
+        if !pinned.iter().all(|p| peapod_ns::is_pinned(p)) {
+            return Ok(false);
+        }
+        Ok(self
+            .members(pod)?
+            .iter()
+            .any(|m| m.id != infra.id && m.state == State::Running))
     }
 
     /// The pod's cgroup, with its pod-wide limits.
@@ -82,7 +122,9 @@ impl Pods<'_> {
     }
 
     /// Network namespace (and veth, address, ports), then the infra process.
-    fn start_infra(&self, pod: &PodRecord, infra: &ContainerRecord) -> Result<i32> {
+    /// With `rejoin`, the network namespace and the pins are there already (see
+    /// [`Self::held_by_members`]) and are joined, not made.
+    fn start_infra(&self, pod: &PodRecord, infra: &ContainerRecord, rejoin: bool) -> Result<i32> {
         let engine = self.engine;
         let paths = engine.paths(&infra.id);
         let _ = std::fs::remove_dir_all(&paths.run);
@@ -91,6 +133,7 @@ impl Pods<'_> {
         let netns = match &infra.config.network {
             NetworkMode::Host => None,
             _ if !pod.config.share.net => None,
+            _ if rejoin => Some(netns_path),
             NetworkMode::Bridge(_) => {
                 engine.containers().setup_network(infra)?;
                 Some(netns_path)
@@ -110,6 +153,7 @@ impl Pods<'_> {
             hostname: pod.hostname().to_owned(),
             cgroup: format!("{}/infra", pod.cgroup_path()),
             pins: super::ns_dir(&engine.runroot, &pod.id),
+            rejoin,
         };
         let path = paths.run.join("infra.json");
         let bytes = serde_json::to_vec(&cfg).map_err(Error::json("infra.json"))?;
