@@ -22,7 +22,8 @@
 //! Module map: [`parse`] (syntax), `stage` (stages, steps, the cache key, the commit),
 //! `config` (the config-only instructions), `copy` (COPY/ADD), `context` (the context,
 //! its ignore file, safe resolution), `workspace` (the overlay and the RUN container),
-//! [`cache`].
+//! `network` (a RUN container as an endpoint of a bridge network), [`cache`] (and its
+//! prune).
 //! Dependency: `glob` (rust-lang's, no dependencies) for `.containerignore` patterns and
 //! COPY wildcards, which are Go's `filepath.Match` patterns plus `**`.
 
@@ -33,6 +34,7 @@ mod copy;
 mod error;
 mod interrupt;
 mod mountpoints;
+mod network;
 pub mod parse;
 mod stage;
 mod workspace;
@@ -56,14 +58,61 @@ pub enum PullPolicy {
     Always,
 }
 
-/// `--network` of the RUN steps.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// `--network` of the RUN steps (`RUN --network=none|host|default` overrides it for one
+/// step; `default` there means this). Not part of the cache key (docker's rule).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum BuildNetwork {
     /// A network namespace with only `lo` (the default).
     #[default]
     None,
     /// The host's network namespace.
     Host,
+    /// An endpoint on a bridge network, by name (`bridge` is the default network
+    /// `peapod`): leased an address, wired, given the network's `/etc/hosts` (its
+    /// containers by name), and torn down after the step.
+    Bridge(String),
+    /// `default`: the engine's default network mode, what `run` uses without `--network`
+    /// (the default network `peapod`).
+    Default,
+}
+
+impl BuildNetwork {
+    /// The mode itself: [`BuildNetwork::Default`] resolved to the engine's default.
+    fn resolved(&self) -> Self {
+        match self {
+            BuildNetwork::Default => BuildNetwork::Bridge(crate::network::DEFAULT_NETWORK.into()),
+            BuildNetwork::Bridge(n) if n == "bridge" => {
+                BuildNetwork::Bridge(crate::network::DEFAULT_NETWORK.into())
+            }
+            other => other.clone(),
+        }
+    }
+}
+
+impl std::str::FromStr for BuildNetwork {
+    type Err = BuildError;
+
+    /// `none`, `host`, `default`, `bridge` or a network's name.
+    ///
+    /// # Errors
+    /// [`BuildError::Engine`] ([`crate::Error::InvalidFlag`]) for `container:NAME` (a build
+    /// joins no container's network) and a malformed name.
+    fn from_str(text: &str) -> Result<Self, BuildError> {
+        match text {
+            "none" => Ok(BuildNetwork::None),
+            "host" => Ok(BuildNetwork::Host),
+            "default" => Ok(BuildNetwork::Default),
+            _ => match text.parse::<crate::container::NetworkMode>()? {
+                crate::container::NetworkMode::Bridge(name) => Ok(BuildNetwork::Bridge(name)),
+                _ => Err(crate::Error::InvalidFlag {
+                    flag: "--network",
+                    value: text.to_owned(),
+                    why: "RUN steps take none, host, default, bridge or a network's name".into(),
+                }
+                .into()),
+            },
+        }
+    }
 }
 
 /// Where the Containerfile comes from.

@@ -43,7 +43,7 @@ pub use connect::ConnectOptions;
 pub(crate) use endpoint::{Endpoint, netns_path, teardown};
 pub(crate) use etc::{
     bad, networks_of, port_mappings, refresh_hosts, refresh_hosts_of, refresh_networks,
-    resolv_conf, validate,
+    resolv_conf, validate, write_hosts,
 };
 pub(crate) use ports::publish_exposed;
 pub use settings::PortReport;
