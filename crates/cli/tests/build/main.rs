@@ -15,6 +15,7 @@ mod debian;
 mod fake_host;
 mod features;
 mod network;
+mod prune;
 /// The container tests' engine harness (private root, busybox loaded, leak checks).
 #[path = "../containers/support.rs"]
 #[allow(dead_code)]

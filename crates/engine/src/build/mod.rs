@@ -211,6 +211,24 @@ pub struct Silent;
 
 impl BuildProgress for Silent {}
 
+/// `builder prune [-a]`: the build cache's entries no tagged image reaches and the dangling
+/// ones (with `all`, every entry), then the blobs and layers nothing references (see
+/// [`cache::Cache::prune`]).
+///
+/// # Errors
+/// An entry that cannot be removed, the store's errors.
+pub fn prune(engine: &Engine, all: bool) -> Result<cache::CachePruneReport, BuildError> {
+    cache::Cache::new(engine.root()).prune(engine.images.store(), all)
+}
+
+/// The build cache's size for `system df` (see [`cache::CacheUsage`]).
+///
+/// # Errors
+/// The store's database cannot be read.
+pub fn cache_usage(engine: &Engine) -> Result<cache::CacheUsage, BuildError> {
+    cache::Cache::new(engine.root()).usage(engine.images.store())
+}
+
 /// Builds the image `opts` describes into `engine`'s store.
 ///
 /// # Errors
