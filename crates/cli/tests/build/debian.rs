@@ -1,7 +1,7 @@
 //! The real Debian image (the `debian` fixture) as a base, pulled by the build from a local
 //! registry, with a RUN that uses dpkg.
 
-use crate::registry_support::registry::{Auth, Config, Registry};
+use crate::registry_support::registry::Registry;
 use crate::support::Engine;
 use crate::{assert_clean, build_ok, context, run_ok};
 
@@ -9,17 +9,7 @@ use crate::{assert_clean, build_ok, context, run_ok};
 #[ignore = "root: cargo xtask test"]
 fn a_debian_base_pulled_by_the_build_with_a_run_using_dpkg() {
     let e = Engine::new();
-    let reg = Registry::start(Config {
-        tls: true,
-        auth: Auth::Anonymous,
-    });
-    reg.push_oci(
-        &crate::registry_support::fixture("debian"),
-        "latest",
-        "library/debian:12",
-    );
-    let image = format!("{}/library/debian:12", reg.host);
-    let certs = reg.certs_d().display().to_string();
+    let (_reg, image, certs) = Registry::with_debian();
     let ctx = context(
         &e,
         "debian",

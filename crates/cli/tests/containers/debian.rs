@@ -1,24 +1,14 @@
 //! The real Debian image (the `debian` fixture: mmdebstrap's minbase in four layers) pushed to
 //! a local registry (Debian's docker-registry, TLS, on 127.0.0.1), pulled and run.
 
-use crate::registry_support::registry::{Auth, Config, Registry};
+use crate::registry_support::registry::Registry;
 use crate::support::{Engine, text};
 
 #[test]
 #[ignore = "root: cargo xtask test"]
 fn debian_from_a_local_registry_runs_dpkg_and_apt() {
     let e = Engine::new();
-    let reg = Registry::start(Config {
-        tls: true,
-        auth: Auth::Anonymous,
-    });
-    reg.push_oci(
-        &crate::registry_support::fixture("debian"),
-        "latest",
-        "library/debian:12",
-    );
-    let image = format!("{}/library/debian:12", reg.host);
-    let certs = reg.certs_d().display().to_string();
+    let (reg, image, certs) = Registry::with_debian();
     e.ok(&["pull", "-q", "--cert-dir", &certs, &image]);
     let version = e.ok(&["run", "--rm", &image, "cat", "/etc/debian_version"]);
     assert!(

@@ -241,6 +241,20 @@ impl Registry {
         self.reference(repo_tag)
     }
 
+    /// A TLS registry (anonymous) holding the `debian` fixture (Debian's minbase) as
+    /// `library/debian:12`; with that image's full name and the `--cert-dir` that trusts
+    /// the registry.
+    pub fn with_debian() -> (Registry, String, String) {
+        let reg = Registry::start(Config {
+            tls: true,
+            auth: Auth::Anonymous,
+        });
+        reg.push_oci(&super::fixture("debian"), "latest", "library/debian:12");
+        let image = format!("{}/library/debian:12", reg.host);
+        let certs = reg.certs_d().display().to_string();
+        (reg, image, certs)
+    }
+
     /// Pushes the OCI layout `dir`'s image tagged `tag`.
     pub fn push_oci(&self, dir: &Path, tag: &str, repo_tag: &str) {
         self.push(&format!("oci:{}:{tag}", dir.display()), repo_tag, true);
