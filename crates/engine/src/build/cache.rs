@@ -223,3 +223,37 @@ impl Cache {
         Ok(usage)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn layer(n: u8) -> ImageLayer {
+        let d = Digest::of(&[n]);
+        ImageLayer {
+            blob_digest: d.clone(),
+            media_type: String::new(),
+            blob_size: 1,
+            diff_id: d.clone(),
+            chain_id: d,
+            size: 1,
+        }
+    }
+
+    #[test]
+    fn an_entry_is_reached_when_its_layers_are_the_bottom_of_an_image() {
+        let chains = vec![vec![
+            layer(1).chain_id,
+            layer(2).chain_id,
+            layer(3).chain_id,
+        ]];
+        assert!(reached(&[], &chains));
+        assert!(reached(&[layer(1), layer(2)], &chains));
+        assert!(reached(&[layer(1), layer(2), layer(3)], &chains));
+        assert!(!reached(&[layer(2)], &chains), "not at the bottom");
+        assert!(!reached(&[layer(1), layer(3)], &chains));
+        assert!(!reached(&[layer(1), layer(2), layer(3), layer(4)], &chains));
+        assert!(!reached(&[layer(1)], &[]), "no tagged image");
+    }
+}

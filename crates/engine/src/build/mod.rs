@@ -245,3 +245,28 @@ pub fn build(
     let _signals = interrupt::Guard::install();
     stage::Builder::new(engine, opts, progress)?.run()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::BuildNetwork;
+
+    #[test]
+    fn network_modes_parse_and_default_resolves_to_the_default_network() {
+        let parse = |t: &str| t.parse::<BuildNetwork>();
+        assert_eq!(parse("none").unwrap(), BuildNetwork::None);
+        assert_eq!(parse("host").unwrap(), BuildNetwork::Host);
+        assert_eq!(parse("default").unwrap(), BuildNetwork::Default);
+        let peapod = BuildNetwork::Bridge("peapod".into());
+        assert_eq!(parse("bridge").unwrap().resolved(), peapod);
+        assert_eq!(parse("default").unwrap().resolved(), peapod);
+        assert_eq!(
+            parse("backend").unwrap(),
+            BuildNetwork::Bridge("backend".into())
+        );
+        for bad in ["container:web", "no/such", ""] {
+            let e = parse(bad).unwrap_err().to_string();
+            assert!(e.contains("--network"), "{bad}: {e}");
+        }
+    }
+}
