@@ -152,6 +152,27 @@ fn a_run_on_the_bridge_reaches_a_container_by_name_and_address_and_leaves_nothin
     );
     wait_state(&host, &e, &before);
 
+    // A container's network is no build network, and a RUN's own flag takes only none,
+    // host or default: clear errors naming the flag (and the line).
+    let out = build_in(
+        &host,
+        &e,
+        &["--network", "container:web", ctx.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(125), "{}", text(&out));
+    assert!(text(&out).contains("--network"), "{}", text(&out));
+    let flagged = format!("FROM {IMAGE}\nRUN --network=bridge true\n");
+    let ctx = context(&e, "flagged", &[("Containerfile", &flagged)]);
+    let out = build_in(&host, &e, &[ctx.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(125), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 2") && err.contains("--network=bridge"),
+        "{}",
+        text(&out)
+    );
+    wait_state(&host, &e, &before);
+
     host.ok(&e, &["rm", "-f", "web"]);
     e.ok(&["rmi", "net1", "net2", &untagged]);
     host.wait_clean(&e);
