@@ -1,9 +1,10 @@
 //! A step's workspace: `ROOT/tmp/build-<id>/` laid out as a container's directory
 //! ([`ContainerRootfs`]: `upper/`, `work/`, `merged/`), the overlay of the stage's layers
-//! mounted at `merged/`, and for RUN a container of our runtime on it (on `--network bridge|NAME`
-//! an endpoint of that network for the step's length, see `network`). When the step
-//! succeeds, `upper/` becomes the layer ([`peapod_image::layer_writer::commit_dir`]); on
-//! drop, whatever is left (mount, container, directories) is removed.
+//! mounted at `merged/`, and for RUN a container of our runtime on it (on `--network
+//! bridge|NAME` an endpoint of that network for the step's length, see `network`). When
+//! the step succeeds, `upper/` becomes the layer
+//! ([`peapod_image::layer_writer::commit_dir`]); on drop, whatever is left (mount,
+//! container, directories) is removed.
 
 use std::io::{Read, Seek};
 use std::os::fd::{AsFd, OwnedFd};
@@ -213,7 +214,7 @@ pub(crate) fn run(
         BuildNetwork::Bridge(name) => {
             let (ep, ip) = super::network::RunEndpoint::attach(
                 b.engine,
-                &ws.id["build-".len()..],
+                ws.id.strip_prefix("build-").unwrap_or(&ws.id),
                 &ws.id,
                 &hostname,
                 name,
