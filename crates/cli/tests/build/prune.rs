@@ -18,6 +18,28 @@ fn names(e: &Engine, dir: &str) -> Vec<String> {
     out
 }
 
+/// The blobs the base image and `images` reference: those an OCI archive of them holds.
+fn referenced(e: &Engine, images: &[&str]) -> Vec<String> {
+    let archive = e.tmp.path().join("referenced.tar");
+    let path = archive.to_str().unwrap();
+    let mut args = vec!["save", "--format", "oci-archive", "-o", path, IMAGE];
+    args.extend_from_slice(images);
+    e.ok(&args);
+    let mut saved: Vec<String> = tar::Archive::new(std::fs::File::open(&archive).unwrap())
+        .entries()
+        .unwrap()
+        .filter_map(|x| {
+            let path = x.unwrap().path().unwrap().display().to_string();
+            path.strip_prefix("blobs/sha256/").map(str::to_owned)
+        })
+        .filter(|n| !n.is_empty())
+        .collect();
+    saved.sort();
+    saved.dedup();
+    std::fs::remove_file(&archive).unwrap();
+    saved
+}
+
 /// `system df`'s build cache row: (entries, active, bytes).
 fn cache_row(e: &Engine) -> (u64, u64, u64) {
     let rows: serde_json::Value =
@@ -41,7 +63,8 @@ fn cache_row(e: &Engine) -> (u64, u64, u64) {
 fn builder_prune_removes_what_no_tagged_image_reaches_and_all_with_a() {
     let e = Engine::new();
     let base_blobs = names(&e, "blobs/sha256");
-    // A side stage only copied from: its RUN's layer is in no image.
+    // A side stage only copied from: its RUN's layer is in no image (`/side-only` makes it
+    // differ from the layer of the COPY --from).
     let ctx = context(
         &e,
         "prune",
@@ -50,7 +73,7 @@ fn builder_prune_removes_what_no_tagged_image_reaches_and_all_with_a() {
             (
                 "Containerfile",
                 &format!(
-                    "FROM {IMAGE} AS side\nRUN cat /proc/sys/kernel/random/uuid > /side-id\n\
+                    "FROM {IMAGE} AS side\nRUN cat /proc/sys/kernel/random/uuid > /side-id && touch /side-only\n\
                      FROM {IMAGE}\nCOPY a.txt /a.txt\nRUN cat /proc/sys/kernel/random/uuid > /run-id\n\
                      COPY --from=side /side-id /side-id\n"
                 ),
@@ -65,11 +88,24 @@ fn builder_prune_removes_what_no_tagged_image_reaches_and_all_with_a() {
     assert_eq!(active, 3, "the side stage's RUN is in no image");
     assert!(size > 0);
 
+    let only_cached = names(&e, "blobs/sha256").len() - referenced(&e, &["p1"]).len();
+    assert_eq!(
+        only_cached, 1,
+        "the side stage's layer is the cache's alone"
+    );
+    let layers = names(&e, "layers").len();
+
     // Without -a: the side stage's entry (and its layer) goes, the rest stays.
     let out = e.ok(&["builder", "prune", "-f"]);
     assert!(out.starts_with("Deleted build cache objects:\n"), "{out}");
     assert_eq!(out.lines().filter(|l| l.len() == 25).count(), 1, "{out}");
     assert_eq!(cache_row(&e).0, 3);
+    assert_eq!(names(&e, "blobs/sha256"), referenced(&e, &["p1"]));
+    assert_eq!(
+        names(&e, "layers").len(),
+        layers - 1,
+        "its unpacked layer went too"
+    );
     let second_out = build_ok(&e, &["-t", "p2", ctx.to_str().unwrap()]);
     let second = ids("p2");
     let (run1, side1) = first.split_once('\n').unwrap();
@@ -84,6 +120,7 @@ fn builder_prune_removes_what_no_tagged_image_reaches_and_all_with_a() {
     assert_eq!(cache_row(&e).0, 0);
     assert_eq!(ids("p1"), first);
     assert_eq!(ids("p2"), second);
+    assert_eq!(names(&e, "blobs/sha256"), referenced(&e, &["p1", "p2"]));
     build_ok(&e, &["-t", "p3", ctx.to_str().unwrap()]);
     let third = ids("p3");
     assert_ne!(
