@@ -60,8 +60,6 @@ pub fn unpin(target: &Path) -> Result<()> {
 /// Whether `target` is a live pin: a file on which an nsfs file is mounted (`statfs(2)` gives
 /// `NSFS_MAGIC`). A plain file left behind, a missing path or an unreadable one is not.
 pub fn is_pinned(target: &Path) -> bool {
-    /// `NSFS_MAGIC` of `include/uapi/linux/magic.h`.
-    const NSFS_MAGIC: i64 = 0x6e73_6673;
     nix::sys::statfs::statfs(target)
-        .is_ok_and(|s| i64::from(s.filesystem_type().0) == NSFS_MAGIC)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::NSFS_MAGIC)
 }

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use peapod_ns::oci_spec::runtime::{LinuxNamespaceBuilder, LinuxNamespaceType};
-use peapod_ns::{IdMap, NamespaceKind, Namespaces, pin, unpin, unshare_namespaces, write_id_maps};
+use peapod_ns::{
+    IdMap, NamespaceKind, Namespaces, is_pinned, pin, unpin, unshare_namespaces, write_id_maps,
+};
 
 fn assert_root() {
     assert!(
@@ -78,9 +80,11 @@ fn a_pinned_namespace_outlives_its_process_and_unpin_leaves_nothing() {
     let target = dir.path().join("uts");
     let mut holder = uts_holder("peapod-ns-pin");
     wait_ready(&mut holder);
+    assert!(!is_pinned(&target), "nothing there yet");
     pin(holder.id() as i32, NamespaceKind::Uts, &target).unwrap();
     holder.kill().unwrap();
     holder.wait().unwrap();
+    assert!(is_pinned(&target));
 
     assert_eq!(
         hostname_in(&joined(LinuxNamespaceType::Uts, &target)),
@@ -89,6 +93,10 @@ fn a_pinned_namespace_outlives_its_process_and_unpin_leaves_nothing() {
 
     unpin(&target).unwrap();
     assert!(!target.exists());
+    assert!(!is_pinned(&target));
+    std::fs::write(&target, b"").unwrap();
+    assert!(!is_pinned(&target), "a plain file left behind is no pin");
+    std::fs::remove_file(&target).unwrap();
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(
         !mounts.contains(dir.path().to_str().unwrap()),

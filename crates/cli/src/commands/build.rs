@@ -15,7 +15,7 @@ use super::registry::RegistryArgs;
 use crate::commands::{ExitWith, Globals, report};
 
 /// `build [-t NAME]… [-f FILE] [--build-arg K=V]… [--target STAGE] [--no-cache] [--pull
-/// POLICY] [--network none|host] [--label K=V]… [-q] CONTEXT`.
+/// POLICY] [--network none|host|default|bridge|NAME] [--label K=V]… [-q] CONTEXT`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Name (and tag) of the image; may be repeated.
@@ -36,8 +36,10 @@ pub(crate) struct Args {
     /// When to pull a FROM image: never, missing (default), always.
     #[arg(long, default_value = "missing", num_args = 0..=1, default_missing_value = "always")]
     pull: String,
-    /// The network of RUN steps: none (default) or host.
-    #[arg(long, default_value = "none")]
+    /// The network of RUN steps: default (the engine's default mode, the configuration's
+    /// `containers.netns`: `bridge` unless set), none, host, bridge (the default network) or
+    /// a network's name.
+    #[arg(long, default_value = "default")]
     network: String,
     /// A label of the image, `KEY=VALUE`; may be repeated.
     #[arg(long)]
@@ -106,11 +108,7 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
         "always" | "true" => PullPolicy::Always,
         other => bail!("--pull {other}: expected never, missing or always"),
     };
-    let network = match args.network.as_str() {
-        "none" => BuildNetwork::None,
-        "host" => BuildNetwork::Host,
-        other => bail!("--network {other}: RUN steps take none or host"),
-    };
+    let network: BuildNetwork = args.network.parse()?;
     let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(s) if !s.is_empty() => Some(
             s.parse::<u64>()

@@ -4,6 +4,7 @@
 //! engine or usage error).
 
 mod build;
+pub(crate) mod builder;
 pub(crate) mod container;
 pub(crate) mod image;
 mod kube;
@@ -135,6 +136,9 @@ enum Command {
     Kube(kube::Command),
     /// Build an image from a Containerfile.
     Build(build::Args),
+    /// Manage the build cache.
+    #[command(subcommand)]
+    Builder(builder::Command),
     /// Manage peapod itself.
     #[command(subcommand)]
     System(system::Command),
@@ -260,6 +264,7 @@ pub fn main() -> ExitCode {
         Command::Import(args) => image::import::run(&globals, &args),
         Command::Kube(command) => kube::run(&globals, command),
         Command::Build(args) => build::run(&globals, &args),
+        Command::Builder(command) => builder::run(&globals, command),
         Command::System(command) => system::run(&globals, command),
         Command::Stats(args) => container::stats::run(&globals, &args),
         Command::Top(args) => container::top::run(&globals, &args),

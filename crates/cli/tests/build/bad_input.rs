@@ -121,7 +121,6 @@ fn a_failing_run_stops_the_build_with_its_exit_code_and_output() {
 #[test]
 #[ignore = "root: cargo xtask test"]
 fn ctrl_c_during_a_run_kills_its_container_and_leaves_nothing() {
-    use std::time::{Duration, Instant};
     let e = Engine::new();
     let ctx = context(
         &e,
@@ -131,24 +130,7 @@ fn ctrl_c_during_a_run_kills_its_container_and_leaves_nothing() {
             &format!("FROM {IMAGE}\nRUN sleep 3171917\n"),
         )],
     );
-    assert!(
-        crate::support::processes_mentioning("3171917").is_empty(),
-        "a sleep 3171917 left by an earlier run"
-    );
-    /// Kills the RUN's `sleep` if the test fails before the build does.
-    struct KillSleep;
-    impl Drop for KillSleep {
-        fn drop(&mut self) {
-            for pid in crate::support::processes_mentioning("3171917") {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-        }
-    }
-    let _kill_sleep = KillSleep;
-    let mut cmd = e.cmd(&[
+    let cmd = e.cmd(&[
         "build",
         "--cgroup-parent",
         &e.cgroup,
@@ -156,36 +138,13 @@ fn ctrl_c_during_a_run_kills_its_container_and_leaves_nothing() {
         "bad",
         ctx.to_str().unwrap(),
     ]);
-    cmd.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let until = Instant::now() + Duration::from_secs(20);
-    // The container's `sleep` (its command line's words are NUL-separated).
-    while crate::support::processes_mentioning("3171917").is_empty() {
-        if Instant::now() > until {
-            let _ = child.kill();
-            panic!("the RUN did not start");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id().cast_signed()),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let until = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < until, "the build did not stop on SIGINT");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = crate::interrupt_build(cmd, "3171917", || {});
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("interrupted"),
         "{}",
         text(&out)
     );
-    assert!(crate::support::processes_mentioning("3171917").is_empty());
     assert_eq!(
         e.ok(&["images", "-q"]).lines().count(),
         1,

@@ -9,7 +9,13 @@ mod bad_input;
 mod cache;
 mod crosscheck;
 mod debian;
+/// The network tests' fake host (a network namespace `peapod` runs in).
+#[path = "../containers/fake_host.rs"]
+#[allow(dead_code)]
+mod fake_host;
 mod features;
+mod network;
+mod prune;
 /// The container tests' engine harness (private root, busybox loaded, leak checks).
 #[path = "../containers/support.rs"]
 #[allow(dead_code)]
@@ -69,6 +75,60 @@ pub(crate) fn run_ok(e: &Engine, image: &str, args: &[&str]) -> String {
     let mut full = vec!["run", "--rm", image];
     full.extend_from_slice(args);
     e.ok(&full)
+}
+
+/// Spawns `cmd`, a build whose RUN is `sleep MARKER`; once that sleep runs (bounded wait),
+/// calls `during`, sends the build SIGINT and returns its output once it ended (bounded).
+/// The sleep is killed if the test fails first.
+pub(crate) fn interrupt_build(
+    mut cmd: std::process::Command,
+    marker: &str,
+    during: impl FnOnce(),
+) -> Output {
+    use std::time::{Duration, Instant};
+    assert!(
+        support::processes_mentioning(marker).is_empty(),
+        "a sleep {marker} left by an earlier run"
+    );
+    /// Kills the RUN's `sleep` if the test fails before the build does.
+    struct KillSleep<'a>(&'a str);
+    impl Drop for KillSleep<'_> {
+        fn drop(&mut self) {
+            for pid in support::processes_mentioning(self.0) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+    let _kill_sleep = KillSleep(marker);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    // The container's `sleep` (its command line's words are NUL-separated).
+    while support::processes_mentioning(marker).is_empty() {
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("the RUN did not start");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    during();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id().cast_signed()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < until, "the build did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(support::processes_mentioning(marker).is_empty());
+    out
 }
 
 /// [`Engine::assert_clean`], and no build workspace, mount or runtime state left.

@@ -219,19 +219,7 @@ impl Engine {
     /// A registry (Debian's docker-registry, TLS, anonymous) on the fake host's 127.0.0.1,
     /// where peapod pulls from it, holding the `debian` fixture as `library/debian:12`.
     pub(crate) fn debian_registry(&self) -> crate::registry_support::registry::Registry {
-        use crate::registry_support::registry::{Auth, Config, Registry};
-        self.in_host(|| {
-            let reg = Registry::start(Config {
-                tls: true,
-                auth: Auth::Anonymous,
-            });
-            reg.push_oci(
-                &crate::registry_support::fixture("debian"),
-                "latest",
-                "library/debian:12",
-            );
-            reg
-        })
+        self.in_host(crate::registry_support::registry::Registry::with_debian)
     }
 
     /// `inspect --format TEMPLATE NAME`, trimmed.

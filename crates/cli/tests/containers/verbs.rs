@@ -495,7 +495,11 @@ fn system_prune_and_df_count_containers_volumes_and_images_in_use() {
         .skip(1)
         .map(|l| l.split("  ").next().unwrap())
         .collect();
-    assert_eq!(types, ["Images", "Containers", "Local Volumes"], "{table}");
+    assert_eq!(
+        types,
+        ["Images", "Containers", "Local Volumes", "Build Cache"],
+        "{table}"
+    );
     let c = df_row(&e, "Containers");
     assert_eq!(
         (c["TotalCount"].as_u64(), c["Active"].as_u64()),

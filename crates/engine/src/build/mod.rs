@@ -22,7 +22,8 @@
 //! Module map: [`parse`] (syntax), `stage` (stages, steps, the cache key, the commit),
 //! `config` (the config-only instructions), `copy` (COPY/ADD), `context` (the context,
 //! its ignore file, safe resolution), `workspace` (the overlay and the RUN container),
-//! [`cache`].
+//! `network` (a RUN container as an endpoint of a bridge network), [`cache`] (and its
+//! prune).
 //! Dependency: `glob` (rust-lang's, no dependencies) for `.containerignore` patterns and
 //! COPY wildcards, which are Go's `filepath.Match` patterns plus `**`.
 
@@ -33,6 +34,7 @@ mod copy;
 mod error;
 mod interrupt;
 mod mountpoints;
+mod network;
 pub mod parse;
 mod stage;
 mod workspace;
@@ -56,14 +58,68 @@ pub enum PullPolicy {
     Always,
 }
 
-/// `--network` of the RUN steps.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// `--network` of the RUN steps (`RUN --network=none|host|default` overrides it for one
+/// step; `default` there means this). Not part of the cache key (docker's rule).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum BuildNetwork {
     /// A network namespace with only `lo` (the default).
     #[default]
     None,
     /// The host's network namespace.
     Host,
+    /// An endpoint on a bridge network, by name (`bridge` is the default network
+    /// `peapod`): leased an address, wired, given the network's `/etc/hosts` (its
+    /// containers by name), and torn down after the step.
+    Bridge(String),
+    /// `default`: the engine's default network mode, what `run` uses without `--network`
+    /// (the default network `peapod`).
+    Default,
+}
+
+impl BuildNetwork {
+    /// The mode itself: [`BuildNetwork::Default`] resolved to `default`, the engine's
+    /// default network mode (the configuration's `containers.netns`), `bridge` to the
+    /// default network's name.
+    fn resolved(&self, default: &crate::container::NetworkMode) -> Self {
+        use crate::container::NetworkMode;
+        match self {
+            BuildNetwork::Default => match default {
+                NetworkMode::Host => BuildNetwork::Host,
+                NetworkMode::Bridge(n) => BuildNetwork::Bridge(n.clone()).resolved(default),
+                NetworkMode::None | NetworkMode::Container(_) => BuildNetwork::None,
+            },
+            BuildNetwork::Bridge(n) if n == "bridge" => {
+                BuildNetwork::Bridge(crate::network::DEFAULT_NETWORK.into())
+            }
+            other => other.clone(),
+        }
+    }
+}
+
+impl std::str::FromStr for BuildNetwork {
+    type Err = BuildError;
+
+    /// `none`, `host`, `default`, `bridge` or a network's name.
+    ///
+    /// # Errors
+    /// [`BuildError::Engine`] ([`crate::Error::InvalidFlag`]) for `container:NAME` (a build
+    /// joins no container's network) and a malformed name.
+    fn from_str(text: &str) -> Result<Self, BuildError> {
+        match text {
+            "none" => Ok(BuildNetwork::None),
+            "host" => Ok(BuildNetwork::Host),
+            "default" => Ok(BuildNetwork::Default),
+            _ => match text.parse::<crate::container::NetworkMode>()? {
+                crate::container::NetworkMode::Bridge(name) => Ok(BuildNetwork::Bridge(name)),
+                _ => Err(crate::Error::InvalidFlag {
+                    flag: "--network",
+                    value: text.to_owned(),
+                    why: "RUN steps take none, host, default, bridge or a network's name".into(),
+                }
+                .into()),
+            },
+        }
+    }
 }
 
 /// Where the Containerfile comes from.
@@ -162,6 +218,24 @@ pub struct Silent;
 
 impl BuildProgress for Silent {}
 
+/// `builder prune [-a]`: the build cache's entries no tagged image reaches and the dangling
+/// ones (with `all`, every entry), then the blobs and layers nothing references (see
+/// [`cache::Cache::prune`]).
+///
+/// # Errors
+/// An entry that cannot be removed, the store's errors.
+pub fn prune(engine: &Engine, all: bool) -> Result<cache::CachePruneReport, BuildError> {
+    cache::Cache::new(engine.root()).prune(engine.images.store(), all)
+}
+
+/// The build cache's size for `system df` (see [`cache::CacheUsage`]).
+///
+/// # Errors
+/// The store's database cannot be read.
+pub fn cache_usage(engine: &Engine) -> Result<cache::CacheUsage, BuildError> {
+    cache::Cache::new(engine.root()).usage(engine.images.store())
+}
+
 /// Builds the image `opts` describes into `engine`'s store.
 ///
 /// # Errors
@@ -177,4 +251,41 @@ pub fn build(
 ) -> Result<BuildReport, BuildError> {
     let _signals = interrupt::Guard::install();
     stage::Builder::new(engine, opts, progress)?.run()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::BuildNetwork;
+
+    #[test]
+    fn network_modes_parse_and_default_resolves_to_the_default_network() {
+        let parse = |t: &str| t.parse::<BuildNetwork>();
+        assert_eq!(parse("none").unwrap(), BuildNetwork::None);
+        assert_eq!(parse("host").unwrap(), BuildNetwork::Host);
+        assert_eq!(parse("default").unwrap(), BuildNetwork::Default);
+        let peapod = BuildNetwork::Bridge("peapod".into());
+        let bridge = crate::container::NetworkMode::Bridge("bridge".into());
+        assert_eq!(parse("bridge").unwrap().resolved(&bridge), peapod);
+        assert_eq!(parse("default").unwrap().resolved(&bridge), peapod);
+        let none = crate::container::NetworkMode::None;
+        assert_eq!(
+            parse("default").unwrap().resolved(&none),
+            BuildNetwork::None
+        );
+        assert_eq!(parse("bridge").unwrap().resolved(&none), peapod);
+        let host = crate::container::NetworkMode::Host;
+        assert_eq!(
+            parse("default").unwrap().resolved(&host),
+            BuildNetwork::Host
+        );
+        assert_eq!(
+            parse("backend").unwrap(),
+            BuildNetwork::Bridge("backend".into())
+        );
+        for bad in ["container:web", "no/such", ""] {
+            let e = parse(bad).unwrap_err().to_string();
+            assert!(e.contains("--network"), "{bad}: {e}");
+        }
+    }
 }

@@ -497,7 +497,7 @@ impl<'a> Builder<'a> {
             }
         }
         // The key: the parent's, the instruction with what it expands to, the build args it
-        // sees, and (COPY/ADD) the digest of its sources.
+        // sees, and (COPY/ADD) the digest of its sources; not `--network` (docker's rule).
         let plan = match ins.keyword.as_str() {
             "COPY" | "ADD" => Some(super::copy::plan(self, ins, current, stage)?),
             _ => None,
@@ -511,7 +511,6 @@ impl<'a> Builder<'a> {
             for (k, v) in &current.args {
                 key_text.push_str(&format!("arg {k}={v}\n"));
             }
-            key_text.push_str(&format!("network {:?}\n", self.opts.network));
         }
         if let Some(p) = &plan {
             key_text.push_str(&format!("sources {}\n", p.digest));

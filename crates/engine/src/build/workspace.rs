@@ -1,8 +1,10 @@
 //! A step's workspace: `ROOT/tmp/build-<id>/` laid out as a container's directory
 //! ([`ContainerRootfs`]: `upper/`, `work/`, `merged/`), the overlay of the stage's layers
-//! mounted at `merged/`, and for RUN a container of our runtime on it. When the step
-//! succeeds, `upper/` becomes the layer ([`peapod_image::layer_writer::commit_dir`]); on
-//! drop, whatever is left (mount, container, directories) is removed.
+//! mounted at `merged/`, and for RUN a container of our runtime on it (on `--network
+//! bridge|NAME` an endpoint of that network for the step's length, see `network`). When
+//! the step succeeds, `upper/` becomes the layer
+//! ([`peapod_image::layer_writer::commit_dir`]); on drop, whatever is left (mount,
+//! container, directories) is removed.
 
 use std::io::{Read, Seek};
 use std::os::fd::{AsFd, OwnedFd};
@@ -170,19 +172,15 @@ pub(crate) fn run(
     };
     let image: ImageConfig = serde_json::from_value(cur.state.config["config"].clone())
         .map_err(crate::Error::json("the stage's image config"))?;
-    let network = match ins.flag("network").unwrap_or(match b.opts.network {
-        BuildNetwork::None => "none",
-        BuildNetwork::Host => "host",
-    }) {
-        "none" => NetworkMode::None,
-        "host" => NetworkMode::Host,
-        "default" if b.opts.network == BuildNetwork::Host => NetworkMode::Host,
-        "default" => NetworkMode::None,
-        other => {
+    let mode = match ins.flag("network") {
+        None | Some("default") => b.opts.network.resolved(&b.engine.default_network_mode()),
+        Some("none") => BuildNetwork::None,
+        Some("host") => BuildNetwork::Host,
+        Some(other) => {
             return Err(BuildError::at(
                 ins.line,
                 "RUN",
-                format!("--network={other}: only none and host are supported"),
+                format!("--network={other}: RUN takes none, host or default"),
             ));
         }
     };
@@ -211,13 +209,35 @@ pub(crate) fn run(
     let hostname = config.hostname.clone().unwrap_or_default();
     let built = spec::build_spec(&image, &config, &user, &hostname, &merged, &cgroups_path)?;
     let mut spec_json = serde_json::to_value(&built).map_err(crate::Error::json("config.json"))?;
+    let (network, endpoint) = match &mode {
+        BuildNetwork::Host => (NetworkMode::Host, None),
+        BuildNetwork::Bridge(name) => {
+            let (ep, ip) = super::network::RunEndpoint::attach(
+                b.engine,
+                ws.id.strip_prefix("build-").unwrap_or(&ws.id),
+                &ws.id,
+                &hostname,
+                name,
+                &ws.dir,
+            )?;
+            (NetworkMode::Bridge(name.clone()), Some((ep, ip)))
+        }
+        BuildNetwork::None | BuildNetwork::Default => (NetworkMode::None, None),
+    };
     let create = CreateOptions {
         network,
         ..CreateOptions::default()
     };
-    crate::container::bundle::write_etc_files(&ws.dir, &hostname, &ws.id, &create, None)?;
+    let address = endpoint.as_ref().and_then(|(_, ip)| *ip);
+    crate::container::bundle::write_etc_files(&ws.dir, &hostname, &ws.id, &create, address)?;
+    let netns = match &endpoint {
+        Some((ep, _)) => {
+            ep.write_hosts()?;
+            ep.netns()
+        }
+        None => ws.dir.join("no-netns"),
+    };
     let caps = spec::capabilities(&config)?;
-    let netns = ws.dir.join("no-netns");
     crate::container::bundle::complete(&mut spec_json, &create, &ws.dir, &[], &caps, &netns)?;
     spec_json["annotations"] = json!({"io.peapod.build": ins.text});
     let path = ws.dir.join("config.json");
@@ -233,6 +253,8 @@ pub(crate) fn run(
         .unwrap_or_default();
     let mount_points = super::mountpoints::MountPoints::before(&ws.root_fd()?, &destinations);
     let (code, output) = run_container(b, &ws)?;
+    // The step's network goes before its layer is committed (or the error returned).
+    drop(endpoint);
     if code != 0 {
         return Err(BuildError::RunFailed {
             line: ins.line,

@@ -1,5 +1,5 @@
-//! Endpoints: whatever holds a network namespace on bridge networks (a container today, a
-//! pod's infra process for a pod). Leases, the namespace pin `RUNROOT/netns/<id>`, the host
+//! Endpoints: whatever holds a network namespace on bridge networks (a container, a pod's
+//! infra process for a pod, a build's RUN step with no record of its own). Leases, the namespace pin `RUNROOT/netns/<id>`, the host
 //! end of the veth pair and the published ports' nft chain are all keyed by the endpoint's
 //! id, so a pod and a container are wired the same way.
 

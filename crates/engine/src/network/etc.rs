@@ -131,8 +131,21 @@ pub(crate) fn refresh_hosts(engine: &Engine, network: &str) -> Result<()> {
 /// of its addresses there (the name resolution peapod gives every network, its default one
 /// included). Files are rewritten in place, so a running container sees the change.
 pub(crate) fn refresh_hosts_of(engine: &Engine, ids: &[String]) -> Result<()> {
+    hosts_of(engine, ids, None)
+}
+
+/// Writes the `/etc/hosts` of `ep`, an endpoint with no container record (a build's RUN
+/// step), as [`refresh_hosts_of`] writes a container's.
+pub(crate) fn write_hosts(engine: &Engine, ep: &Endpoint) -> Result<()> {
+    hosts_of(engine, std::slice::from_ref(&ep.id), Some(ep))
+}
+
+fn hosts_of(engine: &Engine, ids: &[String], known: Option<&Endpoint>) -> Result<()> {
     let mut members: HashMap<String, Vec<(String, IpAddr)>> = HashMap::new();
     let mut endpoints: HashMap<String, Option<Endpoint>> = HashMap::new();
+    if let Some(ep) = known {
+        endpoints.insert(ep.id.clone(), Some(ep.clone()));
+    }
     let mut endpoint = |id: &str| -> Result<Option<Endpoint>> {
         if let Some(e) = endpoints.get(id) {
             return Ok(e.clone());

@@ -7,8 +7,8 @@
 //!
 //! Everything acts in the calling process's network namespace (the host's, or a test's fake
 //! host): the bridge and the nftables rules live there. What is wired is an endpoint:
-//! whatever holds a network namespace (a container, or a pod's infra process), keyed by its
-//! id. Its namespace is pinned at `RUNROOT/netns/<id>` from its start to its last exit; the
+//! whatever holds a network namespace (a container, a pod's infra process, or a build's RUN
+//! step for its length, see `build::network`), keyed by its id. Its namespace is pinned at `RUNROOT/netns/<id>` from its start to its last exit; the
 //! runtime joins it by path. A container joins further networks with `network connect`
 //! (at once if it runs, as `eth1`…; its leases say which networks it is on at its next
 //! start) and leaves them with `network disconnect`.
@@ -43,7 +43,7 @@ pub use connect::ConnectOptions;
 pub(crate) use endpoint::{Endpoint, netns_path, teardown};
 pub(crate) use etc::{
     bad, networks_of, port_mappings, refresh_hosts, refresh_hosts_of, refresh_networks,
-    resolv_conf, validate,
+    resolv_conf, validate, write_hosts,
 };
 pub(crate) use ports::publish_exposed;
 pub use settings::PortReport;

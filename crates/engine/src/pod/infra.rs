@@ -136,8 +136,10 @@ fn prepare(run_dir: &Path) -> Result<(InfraConfig, Flock<File>)> {
         if cfg.rejoin {
             let pin = cfg.pins.join(kind.proc_name());
             let ns = File::open(&pin).map_err(Error::io("open", &pin))?;
-            setns(ns.as_fd(), kind.clone_flag())
-                .map_err(Error::sys(format!("join the pod's namespace {}", pin.display())))?;
+            setns(ns.as_fd(), kind.clone_flag()).map_err(Error::sys(format!(
+                "join the pod's namespace {}",
+                pin.display()
+            )))?;
         } else {
             flags |= kind.clone_flag();
         }

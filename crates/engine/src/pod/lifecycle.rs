@@ -56,8 +56,7 @@ impl Pods<'_> {
                 Ok(())
             }
             Err(e) if rejoin => {
-                if let Ok(cg) =
-                    peapod_cgroup::Cgroup::open(&format!("{}/infra", pod.cgroup_path()))
+                if let Ok(cg) = peapod_cgroup::Cgroup::open(&format!("{}/infra", pod.cgroup_path()))
                 {
                     let _ = cg.remove();
                 }

@@ -241,6 +241,17 @@ impl Registry {
         self.reference(repo_tag)
     }
 
+    /// A TLS registry (anonymous) holding the `debian` fixture (Debian's minbase) as
+    /// `library/debian:12` (`{host}/library/debian:12`; `certs_d()` trusts it).
+    pub fn with_debian() -> Registry {
+        let reg = Registry::start(Config {
+            tls: true,
+            auth: Auth::Anonymous,
+        });
+        reg.push_oci(&super::fixture("debian"), "latest", "library/debian:12");
+        reg
+    }
+
     /// Pushes the OCI layout `dir`'s image tagged `tag`.
     pub fn push_oci(&self, dir: &Path, tag: &str, repo_tag: &str) {
         self.push(&format!("oci:{}:{tag}", dir.display()), repo_tag, true);

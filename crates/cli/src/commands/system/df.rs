@@ -1,5 +1,6 @@
-//! `peapod system df`: disk used by images, containers (their writable layers) and local
-//! volumes, with what a prune could reclaim, as `docker system df` shows it.
+//! `peapod system df`: disk used by images, containers (their writable layers), local
+//! volumes and the build cache, with what a prune could reclaim, as `docker system df`
+//! shows it.
 
 use std::collections::HashSet;
 
@@ -53,7 +54,7 @@ fn row(json: bool, kind: &str, total: usize, active: usize, size: u64, reclaimab
     }
 }
 
-/// Prints the rows for images, containers and local volumes.
+/// Prints the rows for images, containers, local volumes and the build cache.
 pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
     let format = Format::parse(args.format.as_deref(), TABLE)?;
     let json = matches!(format, Format::Json);
@@ -130,6 +131,18 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
         vactive,
         vsize,
         vfree,
+    ));
+
+    // Build cache: an entry a tagged image reaches is active; `builder prune -a` frees
+    // the entries and the layers no image uses.
+    let cache = peapod_engine::build::cache_usage(&engine)?;
+    rows.push(row(
+        json,
+        "Build Cache",
+        cache.entries,
+        cache.active,
+        cache.size,
+        cache.reclaimable,
     ));
     output::print_rows(&mut std::io::stdout().lock(), &format, &rows, HEADERS)
 }

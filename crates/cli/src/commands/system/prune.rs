@@ -1,6 +1,7 @@
 //! `peapod system prune`: stopped containers, dangling images (every unused image with
-//! `-a`) and, with `--volumes`, unused anonymous volumes (named ones too with `-a`), as
-//! `docker system prune` does; prints what went and the space reclaimed.
+//! `-a`), the build cache no tagged image uses (all of it with `-a`) and, with `--volumes`,
+//! unused anonymous volumes (named ones too with `-a`), as `docker system prune` does;
+//! prints what went and the space reclaimed.
 
 use std::collections::HashMap;
 
@@ -40,6 +41,11 @@ fn warning(args: &Args) -> String {
         "  - all images without at least one container associated to them\n"
     } else {
         "  - all dangling images\n"
+    });
+    text.push_str(if args.all {
+        "  - all build cache\n"
+    } else {
+        "  - unused build cache\n"
     });
     text
 }
@@ -97,6 +103,10 @@ pub(crate) fn run(globals: &Globals, args: &Args) -> Result<()> {
         }
         text.push('\n');
     }
+    // The build cache last: the images just removed may have been all that used some of it.
+    let cache = peapod_engine::build::prune(&engine, args.all)?;
+    bytes += cache.bytes;
+    text.push_str(&crate::commands::builder::prune::section(&cache));
     text.push_str(&format!("Total reclaimed space: {}\n", human::size(bytes)));
     crate::output::write_stdout(&text)
 }
