@@ -335,7 +335,7 @@ fn a_containerfile_on_stdin_builds_without_a_context() {
 
 #[test]
 #[ignore = "root: cargo xtask test"]
-fn run_steps_get_no_network_unless_host_is_asked_for() {
+fn run_steps_are_on_the_default_network_unless_told_otherwise() {
     let e = Engine::new();
     let ctx = context(
         &e,
@@ -352,12 +352,24 @@ fn run_steps_get_no_network_unless_host_is_asked_for() {
         "net:[{}]",
         std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(e.host.path()).unwrap())
     );
-    build_ok(&e, &["-t", "net-none", ctx.to_str().unwrap()]);
+    build_ok(
+        &e,
+        &["--network", "none", "-t", "net-none", ctx.to_str().unwrap()],
+    );
     let ns = run_ok(&e, "net-none", &["cat", "/ns", "/nets", "/ns-flag"]);
     let lines: Vec<&str> = ns.lines().collect();
     assert_ne!(lines[0], host_ns, "a namespace of its own");
-    assert_eq!(lines[1], "lo", "with only lo");
-    assert_eq!(lines[2], host_ns, "RUN --network=host");
+    assert_eq!(lines[1..], ["lo", &host_ns], "only lo; RUN --network=host");
+    // Without --network: the engine's default mode, the default bridge network (its own
+    // eth0, in a sysfs of its own namespace).
+    build_ok(
+        &e,
+        &["--no-cache", "-t", "net-default", ctx.to_str().unwrap()],
+    );
+    let ns = run_ok(&e, "net-default", &["cat", "/ns", "/nets", "/ns-flag"]);
+    let lines: Vec<&str> = ns.lines().collect();
+    assert_ne!(lines[0], host_ns, "a namespace of its own");
+    assert_eq!(lines[1..], ["eth0", "lo", &host_ns], "{ns}");
     build_ok(
         &e,
         &[
@@ -370,6 +382,6 @@ fn run_steps_get_no_network_unless_host_is_asked_for() {
         ],
     );
     assert_eq!(run_ok(&e, "net-host", &["cat", "/ns"]).trim(), host_ns);
-    e.ok(&["rmi", "net-none", "net-host"]);
+    e.ok(&["rmi", "net-none", "net-default", "net-host"]);
     assert_clean(&e);
 }
