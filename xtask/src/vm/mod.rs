@@ -34,12 +34,13 @@ use guest::Event;
 use qemu::{Accel, AccelChoice, Machine, Plan};
 
 /// The guest's whole run, boot to power-off, unless `--timeout` says otherwise. Under TCG
-/// (no nested KVM here) the whole suite takes about 25 minutes: the container tests ~7, the
+/// (no nested KVM here) the whole suite takes about 37 minutes: the container tests ~17, the
 /// client tests (containerd, docker, podman) ~11.
-const DEFAULT_TIMEOUT_SECS: u64 = 50 * 60;
+const DEFAULT_TIMEOUT_SECS: u64 = 60 * 60;
 /// One test binary, so that a hung test does not hide the other binaries' results (the
-/// container tests take ~7 minutes under TCG).
-const DEFAULT_BINARY_TIMEOUT_SECS: u64 = 15 * 60;
+/// container tests take ~17 minutes under TCG since every test engine is a fake host and its
+/// containers are on the default bridge network).
+const DEFAULT_BINARY_TIMEOUT_SECS: u64 = 30 * 60;
 /// A KVM probe boot takes about a second; anything near this bound means KVM does not work.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The scratch disk's apparent size; it is sparse and grows only with what tests write.

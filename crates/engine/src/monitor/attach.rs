@@ -379,7 +379,10 @@ fn pump(
         if sock_ready {
             let n = match recv(sock.as_raw_fd(), &mut buf, MsgFlags::empty()) {
                 Ok(n) => n,
-                Err(nix::errno::Errno::EINTR) => continue,
+                // The monitor closed with a packet of ours unread (a window size sent as the
+                // program ended): the kernel reports ECONNRESET once, before the packets
+                // still queued for us (the exit code); the next recv gives them.
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::ECONNRESET) => continue,
                 Err(_) => return Ok(AttachEnd::Lost),
             };
             if n == 0 {
