@@ -1,7 +1,8 @@
 //! Endpoints: whatever holds a network namespace on bridge networks (a container, a pod's
-//! infra process for a pod, a build's RUN step with no record of its own). Leases, the namespace pin `RUNROOT/netns/<id>`, the host
-//! end of the veth pair and the published ports' nft chain are all keyed by the endpoint's
-//! id, so a pod and a container are wired the same way.
+//! infra process for a pod, a build's RUN step with no record of its own). Leases, the
+//! namespace pin `RUNROOT/netns/<id>`, the host end of the veth pair and the published
+//! ports' nft chain are all keyed by the endpoint's id, so a pod and a container are wired
+//! the same way.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

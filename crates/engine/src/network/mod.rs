@@ -8,10 +8,11 @@
 //! Everything acts in the calling process's network namespace (the host's, or a test's fake
 //! host): the bridge and the nftables rules live there. What is wired is an endpoint:
 //! whatever holds a network namespace (a container, a pod's infra process, or a build's RUN
-//! step for its length, see `build::network`), keyed by its id. Its namespace is pinned at `RUNROOT/netns/<id>` from its start to its last exit; the
-//! runtime joins it by path. A container joins further networks with `network connect`
-//! (at once if it runs, as `eth1`…; its leases say which networks it is on at its next
-//! start) and leaves them with `network disconnect`.
+//! step for its length, see `build::network`), keyed by its id. Its namespace is pinned at
+//! `RUNROOT/netns/<id>` from its start to its last exit; the runtime joins it by path. A
+//! container joins further networks with `network connect` (at once if it runs, as
+//! `eth1`…; its leases say which networks it is on at its next start) and leaves them with
+//! `network disconnect`.
 //!
 //! Name resolution is by hosts files, on every network: each member's `/etc/hosts` lists
 //! the members of all its networks by name and alias, at each of their addresses, and is
